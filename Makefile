@@ -1,0 +1,66 @@
+# The two set-up commands: `make run` (dashboard with demo data on SQLite) and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMPS := .make-stamps
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# The PostgreSQL pass of `make test`; override to point at another server.
+TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
+
+# First Python 3.12+ on PATH (pyenv honours .python-version for python3).
+PYTHON := $(shell for c in python3.14 python3.13 python3.12 python3; do \
+	if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; \
+	then echo $$c; break; fi; done)
+
+.PHONY: help run test test-sqlite test-postgres install install-dev browser clean
+
+help:
+	@echo "make run    install and serve the dashboard with demo data on SQLite (http://$(HOST):$(PORT)/)"
+	@echo "make test   install test dependencies and run the whole suite (SQLite, then PostgreSQL)"
+
+$(PY):
+	@if [ -z "$(PYTHON)" ]; then echo "No Python 3.12 or newer found: install one (e.g. pyenv install 3.12) and retry." >&2; exit 1; fi
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMPS)/runtime: requirements.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements.txt
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/dev: requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@mkdir -p $(STAMPS) && touch $@ $(STAMPS)/runtime
+
+install: $(STAMPS)/runtime
+install-dev: $(STAMPS)/dev
+
+run: install
+	DJANGO_DEBUG=1 $(PY) manage.py migrate --no-input -v0
+	DJANGO_DEBUG=1 $(PY) manage.py ensure_admin
+	DJANGO_DEBUG=1 $(PY) manage.py seed_demo
+	@echo "Dashboard: http://$(HOST):$(PORT)/   Admin: http://$(HOST):$(PORT)/admin/"
+	DJANGO_DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
+
+test: install-dev
+	@$(MAKE) --no-print-directory test-sqlite
+	@$(MAKE) --no-print-directory test-postgres
+
+test-sqlite: install-dev
+	@echo "== Test suite on SQLite"
+	env -u DATABASE_URL $(PY) -m pytest $(PYTEST_ARGS)
+
+test-postgres: install-dev
+	@if $(PY) -c "import psycopg, sys; psycopg.connect(sys.argv[1], connect_timeout=3).close()" "$(TEST_POSTGRES_URL)" 2>/dev/null; then \
+		echo "== Test suite on PostgreSQL ($(TEST_POSTGRES_URL))"; \
+		DATABASE_URL="$(TEST_POSTGRES_URL)" $(PY) -m pytest $(PYTEST_ARGS); \
+	elif [ -n "$$REQUIRE_POSTGRES" ]; then \
+		echo "PostgreSQL at $(TEST_POSTGRES_URL) is not reachable, and REQUIRE_POSTGRES is set." >&2; exit 1; \
+	else \
+		echo "== PostgreSQL pass DID NOT RUN: no server at $(TEST_POSTGRES_URL) (set TEST_POSTGRES_URL to run it)."; \
+	fi
+
+clean:
+	rm -rf $(VENV) $(STAMPS) db.sqlite3 db.sqlite3-* test-artifacts

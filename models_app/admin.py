@@ -1,0 +1,366 @@
+"""Admin panel. Every write goes through services; the admin only shows forms and lists."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count
+from django.urls import reverse
+from django.utils.html import format_html
+
+from models_app import services
+from models_app.exceptions import RegistryError
+from models_app.models import (
+    ModelAlias,
+    ModelRegistration,
+    ModelVersion,
+    ModelVersionStage,
+    Registry,
+    StageTransition,
+)
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+    return str(exc)
+
+
+def _run(request, action, label: str) -> bool:
+    """Call one service; show its error as an admin message instead of a 500."""
+    try:
+        action()
+    except (ValidationError, PermissionDenied, RegistryError) as exc:
+        messages.error(request, f"{label}: {_error_text(exc)}")
+        return False
+    return True
+
+
+class ServiceForm(forms.ModelForm):
+    """An admin form that saves through a service, showing its errors next to the fields.
+
+    The service runs after the model's own field checks; on success the form's instance is
+    the saved object, so the admin's save_model has nothing left to do.
+    """
+
+    request = None
+
+    def run_service(self, old):  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def _post_clean(self):
+        super()._post_clean()
+        if self.errors:
+            return
+        old = type(self.instance).objects.get(pk=self.instance.pk) if self.instance.pk else None
+        try:
+            self.instance = self.run_service(old)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                for error in errors:
+                    self.add_error(field if field in self.fields else None, error)
+        except (PermissionDenied, RegistryError) as exc:
+            self.add_error(None, str(exc))
+
+
+def _patch(old_map: dict, new_map: dict) -> dict:
+    """The merge patch that turns old_map into new_map (removed keys map to None)."""
+    return {**{key: None for key in old_map if key not in new_map}, **new_map}
+
+
+class ServiceAdmin(admin.ModelAdmin):
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        return type(form.__name__, (form,), {"request": request})
+
+    def save_model(self, request, obj, form, change):
+        """Already saved by the form's service call."""
+
+
+class RegistryForm(ServiceForm):
+    class Meta:
+        model = Registry
+        fields = ("name", "flavor", "config", "description")
+
+    def run_service(self, old):
+        data = self.cleaned_data
+        if old:
+            return services.registry_update(
+                registry=old, config=data["config"], description=data["description"], user=self.request.user
+            )
+        return services.registry_create(
+            name=data["name"],
+            flavor=data["flavor"],
+            config=data["config"],
+            description=data["description"],
+            user=self.request.user,
+        )
+
+
+class RegistrationForm(ServiceForm):
+    class Meta:
+        model = ModelRegistration
+        fields = ("registry", "name", "description", "tags")
+
+    def run_service(self, old):
+        data, user = self.cleaned_data, self.request.user
+        if not old:
+            return services.registration_create(
+                registry=data["registry"],
+                name=data["name"],
+                description=data["description"],
+                tags=data["tags"],
+                user=user,
+            )
+        with transaction.atomic():
+            registration = services.registration_update(
+                registration=old,
+                description=data["description"],
+                tags=_patch(old.tags, data["tags"] or {}),
+                user=user,
+            )
+            return services.registration_rename(
+                registration=registration, new_name=data["name"], user=user
+            )
+
+
+class VersionForm(ServiceForm):
+    class Meta:
+        model = ModelVersion
+        fields = ("description", "tags", "metrics", "metadata")
+
+    def run_service(self, old):
+        data = self.cleaned_data
+        return services.version_update(
+            version=old,
+            description=data["description"],
+            tags=_patch(old.tags, data["tags"] or {}),
+            metrics=_patch(old.metrics, data["metrics"] or {}),
+            metadata=_patch(old.metadata, data["metadata"] or {}),
+            user=self.request.user,
+        )
+
+
+@admin.register(Registry)
+class RegistryAdmin(ServiceAdmin):
+    form = RegistryForm
+    list_display = ("name", "flavor", "registration_count", "last_synced_at", "updated_at")
+    search_fields = ("name", "description")
+    list_filter = ("flavor",)
+    readonly_fields = ("created_at", "updated_at", "last_synced_at")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(registration_count=Count("registrations"))
+
+    @admin.display(description="Models", ordering="registration_count")
+    def registration_count(self, obj):
+        return obj.registration_count
+
+    def get_readonly_fields(self, request, obj=None):
+        # Changing the flavor of a registry with models would orphan them in the old backend.
+        return (*self.readonly_fields, "name", "flavor") if obj else self.readonly_fields
+
+    def delete_model(self, request, obj):
+        _run(request, lambda: services.registry_delete(registry=obj, user=request.user), str(obj))
+
+    def delete_queryset(self, request, queryset):
+        for registry in queryset:
+            self.delete_model(request, registry)
+
+
+class VersionInline(admin.TabularInline):
+    model = ModelVersion
+    fields = ("version_link", "stage", "model_source_uri", "created_at", "created_by")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+    ordering = ("-version",)
+
+    @admin.display(description="Version")
+    def version_link(self, obj):
+        url = reverse("admin:models_app_modelversion_change", args=[obj.pk])
+        return format_html('<a href="{}">v{}</a>', url, obj.version)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("created_by")
+
+
+@admin.register(ModelRegistration)
+class ModelRegistrationAdmin(ServiceAdmin):
+    form = RegistrationForm
+    list_display = ("name", "registry", "version_count", "latest", "updated_at", "created_by")
+    list_filter = ("registry",)
+    search_fields = ("name", "description")
+    list_select_related = ("registry", "created_by")
+    readonly_fields = ("created_at", "updated_at", "created_by", "last_version_number")
+    inlines = [VersionInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(version_count=Count("versions"))
+
+    @admin.display(description="Versions", ordering="version_count")
+    def version_count(self, obj):
+        return obj.version_count
+
+    @admin.display(description="Last number", ordering="last_version_number")
+    def latest(self, obj):
+        return obj.last_version_number or "-"
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*self.readonly_fields, "registry") if obj else self.readonly_fields
+
+    def delete_model(self, request, obj):
+        _run(
+            request,
+            lambda: services.registration_delete(registration=obj, user=request.user),
+            str(obj),
+        )
+
+    def delete_queryset(self, request, queryset):
+        for registration in queryset.select_related("registry"):
+            self.delete_model(request, registration)
+
+
+class TransitionInline(admin.TabularInline):
+    model = StageTransition
+    fields = ("created_at", "from_stage", "to_stage", "actor_name", "cause", "comment")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("-created_at", "-id")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+def _transition_action(stage: str, *, archive_existing: bool, description: str):
+    @admin.action(description=description, permissions=["change"])
+    def action(modeladmin, request, queryset):
+        done = 0
+        for version in queryset.select_related("registration__registry").order_by("version"):
+            if _run(
+                request,
+                lambda v=version: services.version_transition_stage(
+                    version=v,
+                    stage=stage,
+                    archive_existing=archive_existing,
+                    comment="From the admin panel.",
+                    user=request.user,
+                ),
+                str(version),
+            ):
+                done += 1
+        if done:
+            messages.success(request, f"Moved {done} version(s) to {stage}.")
+
+    action.__name__ = f"move_to_{stage.lower()}"
+    return action
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(ServiceAdmin):
+    form = VersionForm
+    list_display = (
+        "__str__",
+        "stage",
+        "model_source_uri",
+        "pipeline_name",
+        "created_at",
+        "created_by",
+    )
+    list_filter = ("stage", "registration__registry", "model_library")
+    search_fields = ("registration__name", "description", "model_source_uri", "experiment_run_id")
+    list_select_related = ("registration__registry", "created_by")
+    readonly_fields = (
+        "registration",
+        "version",
+        "stage",
+        "model_source_uri",
+        "parameters",
+        "model_format",
+        "model_library",
+        *ModelVersion.LINEAGE_FIELDS,
+        "created_at",
+        "updated_at",
+        "created_by",
+    )
+    inlines = [TransitionInline]
+    actions = [
+        _transition_action(
+            ModelVersionStage.STAGING, archive_existing=False, description="Move to Staging"
+        ),
+        _transition_action(
+            ModelVersionStage.PRODUCTION,
+            archive_existing=True,
+            description="Promote to Production (archive existing)",
+        ),
+        _transition_action(ModelVersionStage.ARCHIVED, archive_existing=False, description="Archive"),
+    ]
+
+    def has_add_permission(self, request):
+        # Versions are registered from pipelines, the API, the CLI or the dashboard form.
+        return False
+
+    def delete_model(self, request, obj):
+        _run(request, lambda: services.version_delete(version=obj, user=request.user), str(obj))
+
+    def delete_queryset(self, request, queryset):
+        for version in queryset.select_related("registration__registry"):
+            self.delete_model(request, version)
+
+
+@admin.register(ModelAlias)
+class ModelAliasAdmin(admin.ModelAdmin):
+    list_display = ("name", "registration", "version", "updated_at")
+    search_fields = ("name", "registration__name")
+    list_select_related = ("registration__registry", "version__registration__registry")
+    readonly_fields = ("registration", "name", "version", "created_at", "updated_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def delete_model(self, request, obj):
+        _run(
+            request,
+            lambda: services.alias_delete(
+                registration=obj.registration, alias=obj.name, user=request.user
+            ),
+            str(obj),
+        )
+
+    def delete_queryset(self, request, queryset):
+        for alias in queryset.select_related("registration__registry"):
+            self.delete_model(request, alias)
+
+
+@admin.register(StageTransition)
+class StageTransitionAdmin(admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "registration",
+        "version_number",
+        "from_stage",
+        "to_stage",
+        "actor_name",
+        "cause",
+    )
+    list_filter = ("to_stage", "cause", "registration__registry")
+    search_fields = ("registration__name", "actor_name", "comment")
+    list_select_related = ("registration__registry",)
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

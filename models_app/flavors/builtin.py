@@ -1,0 +1,121 @@
+"""The builtin flavor: the dashboard's own database is the registry."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from models_app import selectors
+from models_app.flavors.base import (
+    BaseFlavor,
+    Capability,
+    ModelVersionInfo,
+    RegisteredModelInfo,
+)
+from models_app.models import ModelRegistration, ModelVersion
+
+
+def registration_info(registration: ModelRegistration) -> RegisteredModelInfo:
+    return RegisteredModelInfo(
+        name=registration.name,
+        description=registration.description,
+        tags=dict(registration.tags),
+        created_at=registration.created_at,
+        updated_at=registration.updated_at,
+    )
+
+
+def version_info(version: ModelVersion, aliases: tuple[str, ...] = ()) -> ModelVersionInfo:
+    return ModelVersionInfo(
+        registered_model_name=version.registration.name,
+        version=version.version,
+        model_source_uri=version.model_source_uri,
+        description=version.description,
+        tags=dict(version.tags),
+        metrics=dict(version.metrics),
+        parameters=dict(version.parameters),
+        metadata=dict(version.metadata),
+        model_format=version.model_format,
+        model_library=version.model_library,
+        stage=version.stage,
+        aliases=aliases,
+        created_at=version.created_at,
+        updated_at=version.updated_at,
+        **version.lineage,
+    )
+
+
+class BuiltinFlavor(BaseFlavor):
+    name = "builtin"
+    description = "Keeps models and versions in the dashboard's own database."
+    capabilities = frozenset(Capability) - {Capability.SYNC}
+
+    # The local index is the backend: services write it, so writes here have nothing to do.
+    def register_model(self, *, name, description="", tags=None):
+        return RegisteredModelInfo(name=name, description=description, tags=dict(tags or {}))
+
+    def update_model(self, *, name, description=None, tags=None):
+        return self.get_model(name=name)
+
+    def rename_model(self, *, name, new_name):
+        return RegisteredModelInfo(name=new_name)
+
+    def delete_model(self, *, name):
+        return None
+
+    def register_model_version(self, *, info):
+        return info
+
+    def update_model_version(self, *, name, version, description=None, tags=None):
+        return None
+
+    def delete_model_version(self, *, name, version):
+        return None
+
+    def transition_stage(self, *, name, version, stage, archive_existing):
+        return None
+
+    def set_alias(self, *, name, alias, version):
+        return None
+
+    def delete_alias(self, *, name, alias):
+        return None
+
+    # Reads ------------------------------------------------------------------------------
+    def get_model(self, *, name: str) -> RegisteredModelInfo:
+        return registration_info(selectors.registration_get(registry=self.registry, name=name))
+
+    def list_models(self, *, name=None, tags=None):
+        registrations = selectors.registration_list(registry=self.registry, name=name, tags=tags)
+        return [registration_info(r) for r in registrations.order_by("name")]
+
+    def get_model_version(self, *, name: str, version: int) -> ModelVersionInfo:
+        registration = selectors.registration_get(registry=self.registry, name=name)
+        found = selectors.version_get(registration=registration, version=version)
+        return version_info(found, tuple(found.aliases.values_list("name", flat=True)))
+
+    def list_model_versions(
+        self,
+        *,
+        name: str | None = None,
+        stage: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        count: int | None = None,
+        order_by_date: str | None = None,
+    ) -> list[ModelVersionInfo]:
+        versions = selectors.version_list(
+            registry=self.registry,
+            stage=stage,
+            metadata=metadata,
+            created_after=created_after,
+            created_before=created_before,
+            order_by_date=order_by_date,
+        )
+        if name:
+            versions = versions.filter(registration__name=name)
+        if count:
+            versions = versions[:count]
+        return [version_info(v, tuple(a.name for a in v.aliases.all())) for v in versions]

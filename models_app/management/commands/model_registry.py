@@ -1,0 +1,393 @@
+"""`manage.py model_registry ...`: the registry from the shell, after ZenML's `zenml model-registry`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, time
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from models_app import selectors, services
+from models_app.exceptions import RegistryError
+from models_app.flavors import available_flavors
+from models_app.models import ModelRegistration, ModelVersion
+from models_app.validation import clean_version_number
+
+
+def error_line(exc: Exception) -> str:
+    """One readable line for any error a service raises."""
+    if isinstance(exc, ValidationError):
+        if hasattr(exc, "error_dict"):
+            return "; ".join(
+                f"{field}: {' '.join(messages)}" if field != "__all__" else " ".join(messages)
+                for field, messages in exc.message_dict.items()
+            )
+        return " ".join(exc.messages)
+    return str(exc)
+
+
+def render_table(headers: list[str], rows: list[list]) -> str:
+    if not rows:
+        return "(none)"
+    cells = [[("" if value is None else str(value)) for value in row] for row in rows]
+    widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(headers)]
+    line = lambda values: "  ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, cells)])
+
+
+def pairs(values) -> dict[str, str]:
+    return {key: value for key, value in (values or [])}
+
+
+def parse_when(value: str | None, option: str) -> datetime | None:
+    if not value:
+        return None
+    parsed = parse_datetime(value)
+    if parsed is None:
+        day = parse_date(value)
+        parsed = datetime.combine(day, time.min) if day else None
+    if parsed is None:
+        raise CommandError(f"{option}: '{value}' is not a date (use YYYY-MM-DD or an ISO datetime).")
+    return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
+
+
+def registration_dict(registration: ModelRegistration) -> dict:
+    return {
+        "registry": registration.registry.name,
+        "name": registration.name,
+        "description": registration.description,
+        "tags": registration.tags,
+        "latest_version": getattr(registration, "latest_version", None),
+        "created_at": registration.created_at.isoformat(),
+        "updated_at": registration.updated_at.isoformat(),
+    }
+
+
+def version_dict(version: ModelVersion) -> dict:
+    return {
+        "registry": version.registration.registry.name,
+        "name": version.registration.name,
+        "version": version.version,
+        "stage": version.stage,
+        "model_source_uri": version.model_source_uri,
+        "description": version.description,
+        "tags": version.tags,
+        "metrics": version.metrics,
+        "parameters": version.parameters,
+        "metadata": version.metadata,
+        "model_format": version.model_format,
+        "model_library": version.model_library,
+        "aliases": [alias.name for alias in version.aliases.all()],
+        "lineage": version.lineage,
+        "created_at": version.created_at.isoformat(),
+        "updated_at": version.updated_at.isoformat(),
+    }
+
+
+class Command(BaseCommand):
+    help = "Manage registered models and their versions (mirrors `zenml model-registry`)."
+
+    def add_arguments(self, parser):
+        common = {"registry": True, "json": True}
+        groups = parser.add_subparsers(dest="group", required=True, metavar="{flavor,models}")
+
+        flavor = groups.add_parser("flavor", help="Registry flavors.").add_subparsers(
+            dest="action", required=True
+        )
+        self._leaf(flavor, "list", "List the available flavors and their capabilities.", registry=False, json=True)
+
+        models = groups.add_parser("models", help="Registered models and versions.").add_subparsers(
+            dest="action", required=True
+        )
+        p = self._leaf(models, "list", "List registered models.", **common)
+        p.add_argument("-m", "--metadata", nargs=2, action="append", metavar=("KEY", "VALUE"),
+                       help="Only models with this tag (repeatable).")
+
+        p = self._leaf(models, "register", "Register a model (a name for its versions).", **common)
+        p.add_argument("name")
+        p.add_argument("-d", "--description", default="")
+        p.add_argument("-t", "--tag", nargs=2, action="append", metavar=("KEY", "VALUE"))
+
+        p = self._leaf(models, "update", "Update a registered model.", **common)
+        p.add_argument("name")
+        p.add_argument("-d", "--description")
+        p.add_argument("-t", "--tag", nargs=2, action="append", metavar=("KEY", "VALUE"))
+        p.add_argument("--rm", "--remove-tag", dest="rm", action="append", metavar="KEY")
+        p.add_argument("--new-name", help="Rename the model.")
+
+        p = self._leaf(models, "delete", "Delete a model, its versions and stage history.", **common)
+        p.add_argument("name")
+        p.add_argument("-y", "--yes", action="store_true", help="Do not ask for confirmation.")
+
+        p = self._leaf(models, "get", "Show a registered model.", **common)
+        p.add_argument("name")
+
+        p = self._leaf(models, "list-versions", "List the versions of a model.", **common)
+        p.add_argument("name")
+        p.add_argument("--stage")
+        p.add_argument("--count", type=int)
+        p.add_argument("--order-by-date", choices=["asc", "desc"])
+        p.add_argument("--created-after")
+        p.add_argument("--created-before")
+        p.add_argument("-m", "--metadata", nargs=2, action="append", metavar=("KEY", "VALUE"))
+
+        p = self._leaf(models, "register-version", "Register a new version of a model.", **common)
+        p.add_argument("name")
+        p.add_argument("-u", "--model-uri", required=True, help="Where the artifact is.")
+        p.add_argument("-d", "--description", default="")
+        p.add_argument("-m", "--metadata", nargs=2, action="append", metavar=("KEY", "VALUE"))
+        p.add_argument("-t", "--tag", nargs=2, action="append", metavar=("KEY", "VALUE"))
+        p.add_argument("--metric", nargs=2, action="append", metavar=("KEY", "VALUE"))
+        p.add_argument("--param", nargs=2, action="append", metavar=("KEY", "VALUE"))
+        p.add_argument("--model-format", default="")
+        p.add_argument("--model-library", default="")
+        p.add_argument("--pipeline-name", default="")
+        p.add_argument("--pipeline-run-id", default="")
+        p.add_argument("--step-name", default="")
+        p.add_argument("--run-id", dest="experiment_run_id", default="")
+        p.add_argument("--code-version", default="")
+
+        p = self._leaf(models, "get-version", "Show one version.", **common)
+        p.add_argument("name")
+        p.add_argument("-v", "--version", required=True)
+
+        p = self._leaf(models, "update-version", "Update a version or change its stage.", **common)
+        p.add_argument("name")
+        p.add_argument("-v", "--version", required=True)
+        p.add_argument("-s", "--stage")
+        p.add_argument("--archive-existing", action="store_true",
+                       help="Archive the other versions in the target stage.")
+        p.add_argument("--comment", default="", help="Why the stage changes (kept in history).")
+        p.add_argument("-d", "--description")
+        p.add_argument("-m", "--metadata", nargs=2, action="append", metavar=("KEY", "VALUE"))
+        p.add_argument("--rm", "--remove-metadata", dest="rm", action="append", metavar="KEY")
+        p.add_argument("-t", "--tag", nargs=2, action="append", metavar=("KEY", "VALUE"))
+        p.add_argument("--rm-tag", action="append", metavar="KEY")
+        p.add_argument("--metric", nargs=2, action="append", metavar=("KEY", "VALUE"))
+
+        p = self._leaf(models, "delete-version", "Delete one version.", **common)
+        p.add_argument("name")
+        p.add_argument("-v", "--version", required=True)
+        p.add_argument("-y", "--yes", action="store_true", help="Do not ask for confirmation.")
+
+    def _leaf(self, group, name, help_text, *, registry, json):
+        parser = group.add_parser(name, help=help_text, description=help_text)
+        if registry:
+            parser.add_argument("--registry", default=None, help="Registry name (default: default).")
+        if json:
+            parser.add_argument("--json", action="store_true", help="Machine-readable output.")
+        parser.add_argument("--user", help="Act as this user: their permissions apply and history names them.")
+        return parser
+
+    def handle(self, *args, **options):
+        self.options = options
+        self.user = self._user(options.get("user"))
+        handler = getattr(self, f"do_{options['group']}_{options['action'].replace('-', '_')}")
+        try:
+            handler(options)
+        except (ValidationError, PermissionDenied, RegistryError) as exc:
+            raise CommandError(error_line(exc))
+
+    # helpers ---------------------------------------------------------------------------
+    def _user(self, username):
+        if not username:
+            return None
+        try:
+            return get_user_model().objects.get_by_natural_key(username)
+        except get_user_model().DoesNotExist:
+            raise CommandError(f"No user named '{username}'.")
+
+    def _out(self, data, text: str) -> None:
+        if self.options.get("json"):
+            self.stdout.write(json.dumps(data, indent=2, default=str))
+        else:
+            self.stdout.write(text)
+
+    def _registry(self, options):
+        return selectors.registry_get(options.get("registry"))
+
+    def _registration(self, options):
+        return selectors.registration_get(registry=self._registry(options), name=options["name"])
+
+    def _version(self, options):
+        number = clean_version_number(options["version"])
+        return selectors.version_get(registration=self._registration(options), version=number)
+
+    def _confirm(self, options, question: str) -> None:
+        if options.get("yes"):
+            return
+        if not sys.stdin.isatty():
+            raise CommandError(f"{question} Pass -y to confirm when not running interactively.")
+        if input(f"{question} [y/N] ").strip().lower() not in {"y", "yes"}:
+            raise CommandError("Aborted; nothing was deleted.")
+
+    def _show_version(self, version: ModelVersion) -> None:
+        data = version_dict(version)
+        rows = [[key, value] for key, value in data.items() if key not in {"lineage"}]
+        rows += [[key, value] for key, value in data["lineage"].items()]
+        self._out(data, render_table(["field", "value"], rows))
+
+    # flavor ----------------------------------------------------------------------------
+    def do_flavor_list(self, options):
+        flavors = available_flavors()
+        data = [
+            {
+                "name": name,
+                "class": f"{cls.__module__}.{cls.__qualname__}",
+                "description": cls.description,
+                "capabilities": sorted(cls.capabilities),
+            }
+            for name, cls in sorted(flavors.items())
+        ]
+        rows = [[d["name"], d["description"], ", ".join(d["capabilities"])] for d in data]
+        self._out(data, render_table(["flavor", "description", "capabilities"], rows))
+
+    # models ----------------------------------------------------------------------------
+    def do_models_list(self, options):
+        registrations = selectors.registration_list(
+            registry=self._registry(options), tags=pairs(options.get("metadata"))
+        ).order_by("name")
+        data = [registration_dict(r) for r in registrations]
+        rows = [
+            [r.name, r.latest_version or "-", r.production_version or "-", r.staging_version or "-",
+             r.description[:50], r.updated_at.strftime("%Y-%m-%d %H:%M")]
+            for r in registrations
+        ]
+        self._out(data, render_table(["name", "latest", "production", "staging", "description", "updated"], rows))
+
+    def do_models_register(self, options):
+        registration = services.registration_create(
+            registry=self._registry(options),
+            name=options["name"],
+            description=options["description"],
+            tags=pairs(options.get("tag")),
+            user=self.user,
+        )
+        self._out(registration_dict(registration), f"Registered model '{registration.name}'.")
+
+    def do_models_update(self, options):
+        registration = self._registration(options)
+        tags = {**{key: None for key in options.get("rm") or []}, **pairs(options.get("tag"))}
+        with transaction.atomic():
+            registration = services.registration_update(
+                registration=registration,
+                description=options.get("description"),
+                tags=tags,
+                user=self.user,
+            )
+            if options.get("new_name"):
+                registration = services.registration_rename(
+                    registration=registration, new_name=options["new_name"], user=self.user
+                )
+        self._out(registration_dict(registration), f"Updated model '{registration.name}'.")
+
+    def do_models_delete(self, options):
+        registration = self._registration(options)
+        count = registration.versions.count()
+        self._confirm(options, f"Delete model '{registration.name}' with {count} version(s) and its stage history?")
+        services.registration_delete(registration=registration, user=self.user)
+        self._out({"deleted": registration.name}, f"Deleted model '{options['name']}'.")
+
+    def do_models_get(self, options):
+        registration = selectors.registration_list(
+            registry=self._registry(options), name=options["name"]
+        ).first()
+        if registration is None:
+            registration = self._registration(options)  # raises the NotFound message
+        data = registration_dict(registration)
+        rows = [[key, value] for key, value in data.items()]
+        rows += [["production_version", registration.production_version or "-"],
+                 ["staging_version", registration.staging_version or "-"],
+                 ["versions", registration.version_count]]
+        self._out(data, render_table(["field", "value"], rows))
+
+    def do_models_list_versions(self, options):
+        registration = self._registration(options)
+        versions = selectors.version_list(
+            registration=registration,
+            stage=options.get("stage"),
+            metadata=pairs(options.get("metadata")),
+            created_after=parse_when(options.get("created_after"), "--created-after"),
+            created_before=parse_when(options.get("created_before"), "--created-before"),
+            order_by_date=options.get("order_by_date"),
+        )
+        if options.get("count") is not None:
+            if options["count"] < 1:
+                raise CommandError("--count must be at least 1.")
+            versions = versions[: options["count"]]
+        versions = list(versions)
+        rows = [
+            [v.version, v.stage, ", ".join(a.name for a in v.aliases.all()), v.model_source_uri,
+             ", ".join(f"{k}={m:g}" for k, m in sorted(v.metrics.items())[:3]),
+             v.created_at.strftime("%Y-%m-%d %H:%M")]
+            for v in versions
+        ]
+        self._out([version_dict(v) for v in versions],
+                  render_table(["version", "stage", "aliases", "source", "metrics", "created"], rows))
+
+    def do_models_register_version(self, options):
+        version = services.version_register(
+            registry=self._registry(options),
+            name=options["name"],
+            model_source_uri=options["model_uri"],
+            description=options["description"],
+            tags=pairs(options.get("tag")),
+            metrics=pairs(options.get("metric")),
+            parameters=pairs(options.get("param")),
+            metadata=pairs(options.get("metadata")),
+            model_format=options["model_format"],
+            model_library=options["model_library"],
+            pipeline_name=options["pipeline_name"],
+            pipeline_run_id=options["pipeline_run_id"],
+            step_name=options["step_name"],
+            experiment_run_id=options["experiment_run_id"],
+            code_version=options["code_version"],
+            user=self.user,
+        )
+        self._out(version_dict(version),
+                  f"Registered version {version.version} of model '{version.registration.name}'.")
+
+    def do_models_get_version(self, options):
+        self._show_version(self._version(options))
+
+    def do_models_update_version(self, options):
+        version = self._version(options)
+        metadata = {**{key: None for key in options.get("rm") or []}, **pairs(options.get("metadata"))}
+        tags = {**{key: None for key in options.get("rm_tag") or []}, **pairs(options.get("tag"))}
+        metrics = pairs(options.get("metric"))
+        if options["archive_existing"] and not options.get("stage"):
+            raise CommandError("--archive-existing needs -s/--stage.")
+        # One transaction: a refused stage change leaves the other edits unapplied too.
+        with transaction.atomic():
+            if options.get("description") is not None or metadata or tags or metrics:
+                version = services.version_update(
+                    version=version,
+                    description=options.get("description"),
+                    tags=tags,
+                    metrics=metrics,
+                    metadata=metadata,
+                    user=self.user,
+                )
+            if options.get("stage"):
+                version = services.version_transition_stage(
+                    version=version,
+                    stage=options["stage"],
+                    archive_existing=options["archive_existing"],
+                    comment=options["comment"],
+                    user=self.user,
+                )
+        version = selectors.version_get(registration=version.registration, version=version.version)
+        self._show_version(version)
+
+    def do_models_delete_version(self, options):
+        version = self._version(options)
+        self._confirm(options, f"Delete version {version.version} of model '{version.registration.name}'?")
+        services.version_delete(version=version, user=self.user)
+        self._out({"deleted": {"name": options["name"], "version": version.version}},
+                  f"Deleted version {version.version} of model '{options['name']}'.")

@@ -1,0 +1,211 @@
+"""The registry's tables. Writes go through services.py; these classes hold no business rules."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+NAME_MAX_LENGTH = 255
+DEFAULT_REGISTRY = "default"
+
+
+class ModelVersionStage(models.TextChoices):
+    NONE = "None", "None"
+    STAGING = "Staging", "Staging"
+    PRODUCTION = "Production", "Production"
+    ARCHIVED = "Archived", "Archived"
+
+
+class TransitionCause(models.TextChoices):
+    DIRECT = "direct", "Direct"
+    ARCHIVED_BY_PROMOTION = "archived_by_promotion", "Archived because another version was promoted"
+    SYNC = "sync", "Synced from the backend"
+
+
+class Registry(models.Model):
+    """A configured registry backend (a stack component): a name and a flavor."""
+
+    name = models.SlugField(max_length=100, unique=True)
+    flavor = models.CharField(max_length=255, default="builtin")
+    config = models.JSONField(default=dict, blank=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "registries"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_flavor(self):
+        from models_app.flavors import flavor_for
+
+        return flavor_for(self)
+
+
+class ModelRegistration(models.Model):
+    """A named group of versions of one model."""
+
+    registry = models.ForeignKey(Registry, on_delete=models.PROTECT, related_name="registrations")
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    description = models.TextField(blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    # The last number handed out; kept here so numbers of deleted versions are never reused.
+    last_version_number = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["registry__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["registry", "name"], name="unique_registration_name"),
+        ]
+        indexes = [
+            models.Index(fields=["name"], name="registration_name_idx"),
+            models.Index(fields=["-updated_at"], name="registration_updated_idx"),
+            models.Index(fields=["-created_at"], name="registration_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.registry.name}/{self.name}" if self.registry_id else self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("registration_detail", args=[self.registry.name, self.name])
+
+
+class ModelVersion(models.Model):
+    """One version of a registered model. Artifact URI, parameters and lineage never change."""
+
+    registration = models.ForeignKey(
+        ModelRegistration, on_delete=models.CASCADE, related_name="versions"
+    )
+    version = models.PositiveIntegerField()
+    description = models.TextField(blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    model_source_uri = models.CharField(max_length=1000)
+    model_format = models.CharField(max_length=100, blank=True)
+    model_library = models.CharField(max_length=100, blank=True)
+    stage = models.CharField(
+        max_length=20, choices=ModelVersionStage.choices, default=ModelVersionStage.NONE
+    )
+    # Lineage: where the model came from.
+    pipeline_name = models.CharField(max_length=255, blank=True)
+    pipeline_run_id = models.CharField(max_length=255, blank=True)
+    step_name = models.CharField(max_length=255, blank=True)
+    experiment_run_id = models.CharField(max_length=255, blank=True)
+    code_version = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    LINEAGE_FIELDS = (
+        "pipeline_name",
+        "pipeline_run_id",
+        "step_name",
+        "experiment_run_id",
+        "code_version",
+    )
+    IMMUTABLE_FIELDS = ("model_source_uri", "parameters", *LINEAGE_FIELDS)
+
+    class Meta:
+        ordering = ["registration", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["registration", "version"], name="unique_version_per_registration"
+            ),
+            models.CheckConstraint(condition=Q(version__gte=1), name="version_number_positive"),
+            models.CheckConstraint(
+                condition=Q(stage__in=ModelVersionStage.values), name="version_stage_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["registration", "stage", "-version"], name="version_stage_idx"),
+            models.Index(fields=["-created_at"], name="version_created_idx"),
+            models.Index(fields=["experiment_run_id"], name="version_run_idx"),
+            models.Index(fields=["pipeline_name"], name="version_pipeline_idx"),
+        ]
+        permissions = [("promote_modelversion", "Can promote a model version to Production")]
+
+    def __str__(self) -> str:
+        return f"{self.registration} v{self.version}"
+
+    def get_absolute_url(self) -> str:
+        return reverse(
+            "version_detail",
+            args=[self.registration.registry.name, self.registration.name, self.version],
+        )
+
+    @property
+    def lineage(self) -> dict[str, str]:
+        return {field: getattr(self, field) for field in self.LINEAGE_FIELDS}
+
+
+class ModelAlias(models.Model):
+    """A name such as `champion` pointing at one version of a registration."""
+
+    registration = models.ForeignKey(
+        ModelRegistration, on_delete=models.CASCADE, related_name="aliases"
+    )
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="aliases")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["registration", "name"]
+        verbose_name_plural = "model aliases"
+        constraints = [
+            models.UniqueConstraint(fields=["registration", "name"], name="unique_alias_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.registration}@{self.name}"
+
+
+class StageTransition(models.Model):
+    """One stage change, append-only. Survives the deletion of its version."""
+
+    registration = models.ForeignKey(
+        ModelRegistration, on_delete=models.CASCADE, related_name="transitions"
+    )
+    version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="transitions"
+    )
+    version_number = models.PositiveIntegerField()
+    from_stage = models.CharField(max_length=20, choices=ModelVersionStage.choices)
+    to_stage = models.CharField(max_length=20, choices=ModelVersionStage.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Kept as text too, so history still says who after a user is deleted.
+    actor_name = models.CharField(max_length=150, blank=True)
+    comment = models.TextField(blank=True)
+    cause = models.CharField(
+        max_length=30, choices=TransitionCause.choices, default=TransitionCause.DIRECT
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["registration", "-created_at"], name="transition_registration_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.registration} v{self.version_number}: {self.from_stage} -> {self.to_stage}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("Stage transitions are append-only.")
+        super().save(*args, **kwargs)

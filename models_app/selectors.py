@@ -1,0 +1,170 @@
+"""The read side: lookups and one queryset per listing, each at a constant number of queries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import Exact
+
+from models_app.exceptions import NotFound
+from models_app.models import (
+    DEFAULT_REGISTRY,
+    ModelAlias,
+    ModelRegistration,
+    ModelVersion,
+    ModelVersionStage,
+    Registry,
+    StageTransition,
+)
+from models_app.validation import clean_stage
+
+# Annotation name per stage for "the highest version number in that stage".
+STAGE_ANNOTATIONS = {
+    ModelVersionStage.PRODUCTION: "production_version",
+    ModelVersionStage.STAGING: "staging_version",
+    ModelVersionStage.ARCHIVED: "archived_version",
+    ModelVersionStage.NONE: "none_version",
+}
+
+
+def json_keys_equal(field: str, pairs: Mapping[str, str] | None) -> Q:
+    """Match every key of a JSON object field to a value, compared as text.
+
+    Built from KeyTextTransform so a key is always one key, never a lookup path.
+    """
+    condition = Q()
+    for key, value in (pairs or {}).items():
+        condition &= Q(Exact(KeyTextTransform(key, field), str(value)))
+    return condition
+
+
+def registry_get(name: str | None = None) -> Registry:
+    name = name or DEFAULT_REGISTRY
+    try:
+        return Registry.objects.get(name=name)
+    except Registry.DoesNotExist:
+        raise NotFound(f"Registry '{name}' does not exist.")
+
+
+def registration_get(*, registry: Registry | str | None, name: str) -> ModelRegistration:
+    if not isinstance(registry, Registry):
+        registry = registry_get(registry)
+    try:
+        return ModelRegistration.objects.select_related("registry").get(
+            registry=registry, name=name
+        )
+    except ModelRegistration.DoesNotExist:
+        raise NotFound(f"Model '{name}' does not exist in registry '{registry.name}'.")
+
+
+def version_get(*, registration: ModelRegistration, version: int) -> ModelVersion:
+    try:
+        return ModelVersion.objects.select_related("registration__registry").get(
+            registration=registration, version=version
+        )
+    except ModelVersion.DoesNotExist:
+        raise NotFound(f"Model '{registration.name}' has no version {version}.")
+
+
+def version_latest(*, registration: ModelRegistration, stage: str | None = None) -> ModelVersion:
+    """The highest-numbered version, in `stage` if given (MLflow's "latest")."""
+    versions = ModelVersion.objects.select_related("registration__registry").filter(
+        registration=registration
+    )
+    if stage:
+        versions = versions.filter(stage=clean_stage(stage))
+    found = versions.order_by("-version").first()
+    if found is None:
+        where = f" in stage {clean_stage(stage)}" if stage else ""
+        raise NotFound(f"Model '{registration.name}' has no version{where}.")
+    return found
+
+
+def version_by_alias(*, registration: ModelRegistration, alias: str) -> ModelVersion:
+    found = (
+        ModelVersion.objects.select_related("registration__registry")
+        .filter(registration=registration, aliases__name=alias)
+        .first()
+    )
+    if found is None:
+        raise NotFound(f"Model '{registration.name}' has no alias '{alias}'.")
+    return found
+
+
+def _highest_version(stage: str | None = None) -> Subquery:
+    versions = ModelVersion.objects.filter(registration=OuterRef("pk"))
+    if stage:
+        versions = versions.filter(stage=stage)
+    return Subquery(versions.order_by("-version").values("version")[:1], output_field=IntegerField())
+
+
+def registration_list(
+    *,
+    registry: Registry | None = None,
+    name: str | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> QuerySet[ModelRegistration]:
+    """Registrations with their latest version and the highest version in each stage."""
+    version_count = (
+        ModelVersion.objects.filter(registration=OuterRef("pk"))
+        .order_by()
+        .values("registration")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    registrations = ModelRegistration.objects.select_related("registry").annotate(
+        latest_version=_highest_version(),
+        version_count=Coalesce(Subquery(version_count, output_field=IntegerField()), 0),
+        **{annotation: _highest_version(stage) for stage, annotation in STAGE_ANNOTATIONS.items()},
+    )
+    if registry is not None:
+        registrations = registrations.filter(registry=registry)
+    if name:
+        registrations = registrations.filter(name=name)
+    return registrations.filter(json_keys_equal("tags", tags))
+
+
+def version_list(
+    *,
+    registration: ModelRegistration | None = None,
+    registry: Registry | None = None,
+    stage: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    order_by_date: str | None = None,
+) -> QuerySet[ModelVersion]:
+    versions = ModelVersion.objects.select_related(
+        "registration__registry", "created_by"
+    ).prefetch_related(Prefetch("aliases", queryset=ModelAlias.objects.order_by("name")))
+    if registration is not None:
+        versions = versions.filter(registration=registration)
+    if registry is not None:
+        versions = versions.filter(registration__registry=registry)
+    if stage:
+        versions = versions.filter(stage=clean_stage(stage))
+    versions = versions.filter(json_keys_equal("metadata", metadata))
+    if created_after:
+        versions = versions.filter(created_at__gt=created_after)
+    if created_before:
+        versions = versions.filter(created_at__lt=created_before)
+    if order_by_date == "asc":
+        return versions.order_by("created_at", "version")
+    if order_by_date == "desc":
+        return versions.order_by("-created_at", "-version")
+    return versions.order_by("registration__registry__name", "registration__name", "-version")
+
+
+def transition_list(
+    *, registration: ModelRegistration | None = None, version: ModelVersion | None = None
+) -> QuerySet[StageTransition]:
+    transitions = StageTransition.objects.select_related("registration__registry", "actor")
+    if registration is not None:
+        transitions = transitions.filter(registration=registration)
+    if version is not None:
+        transitions = transitions.filter(version=version)
+    return transitions.order_by("-created_at", "-id")

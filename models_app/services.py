@@ -1,0 +1,578 @@
+"""Every write and every rule of the registry, one function per use case, each a transaction.
+
+The UI, the REST API, the admin, the CLI and the MLflow-compatible API all call these.
+`user` is the acting user: permissions are checked against it; `None` means a trusted
+operator (a management command run on the server) and is recorded as "system".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from models_app.exceptions import Conflict, NotFound
+from models_app.flavors import Capability, flavor_class
+from models_app.flavors.base import ModelVersionInfo
+from models_app.models import (
+    DEFAULT_REGISTRY,
+    ModelAlias,
+    ModelRegistration,
+    ModelVersion,
+    ModelVersionStage,
+    Registry,
+    StageTransition,
+    TransitionCause,
+)
+from models_app.validation import (
+    LINEAGE_MAX_LENGTH,
+    Cleaner,
+    clean_alias,
+    clean_metadata,
+    clean_metrics,
+    clean_name,
+    clean_registry_name,
+    clean_stage,
+    clean_str_map,
+    clean_text,
+    clean_uri,
+    merge_patch,
+)
+
+SYSTEM_ACTOR = "system"
+ACTIVE_STAGES = (ModelVersionStage.STAGING, ModelVersionStage.PRODUCTION)
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+
+def _require(user, *perms: str) -> None:
+    if user is None:
+        return
+    if not user.is_active or not user.has_perms([f"models_app.{perm}" for perm in perms]):
+        raise PermissionDenied(
+            f"You do not have permission to do this (needs {', '.join(perms)})."
+        )
+
+
+def _actor_name(user) -> str:
+    return user.get_username() if user is not None else SYSTEM_ACTOR
+
+
+def _real_user(user):
+    return user if user is not None and user.is_authenticated else None
+
+
+# Registries ---------------------------------------------------------------------------
+def registry_create(
+    *, name: str, flavor: str = "builtin", config: Mapping | None = None, description: str = "", user
+) -> Registry:
+    _require(user, "add_registry")
+    clean = Cleaner()
+    name = clean(clean_registry_name, name)
+    flavor_cls = clean(flavor_class, flavor)
+    config = clean(flavor_cls.validate_config, config or {}) if flavor_cls else None
+    description = clean(clean_text, description, field="description")
+    clean.done()
+    with transaction.atomic():
+        if Registry.objects.filter(name=name).exists():
+            raise Conflict(f"A registry named '{name}' already exists.")
+        return Registry.objects.create(
+            name=name, flavor=flavor, config=config, description=description
+        )
+
+
+def registry_update(
+    *, registry: Registry, config: Mapping | None = None, description: str | None = None, user
+) -> Registry:
+    _require(user, "change_registry")
+    clean = Cleaner()
+    if config is not None:
+        config = clean(flavor_class(registry.flavor).validate_config, config)
+    if description is not None:
+        description = clean(clean_text, description, field="description")
+    clean.done()
+    with transaction.atomic():
+        registry = Registry.objects.select_for_update().get(pk=registry.pk)
+        if config is not None:
+            registry.config = config
+        if description is not None:
+            registry.description = description
+        registry.save()
+    return registry
+
+
+def registry_delete(*, registry: Registry, user) -> None:
+    _require(user, "delete_registry")
+    if registry.name == DEFAULT_REGISTRY:
+        raise ValidationError({"name": "The default registry cannot be deleted."})
+    with transaction.atomic():
+        if registry.registrations.exists():
+            raise Conflict(
+                f"Registry '{registry.name}' still holds models; delete them first."
+            )
+        registry.delete()
+
+
+# Registrations ------------------------------------------------------------------------
+def _lock_registration(pk: int) -> ModelRegistration:
+    return ModelRegistration.objects.select_for_update().select_related("registry").get(pk=pk)
+
+
+def registration_create(
+    *,
+    registry: Registry,
+    name: str,
+    description: str = "",
+    tags: Mapping[str, str] | None = None,
+    user,
+) -> ModelRegistration:
+    _require(user, "add_modelregistration")
+    clean = Cleaner()
+    name = clean(clean_name, name)
+    description = clean(clean_text, description, field="description")
+    tags = clean(clean_str_map, tags, field="tags")
+    clean.done()
+    flavor = registry.get_flavor()
+    flavor.require(Capability.REGISTER_MODEL)
+    with transaction.atomic():
+        if ModelRegistration.objects.filter(registry=registry, name=name).exists():
+            raise Conflict(f"Model '{name}' already exists in registry '{registry.name}'.")
+        flavor.register_model(name=name, description=description, tags=tags)
+        try:
+            with transaction.atomic():
+                return ModelRegistration.objects.create(
+                    registry=registry,
+                    name=name,
+                    description=description,
+                    tags=tags,
+                    created_by=_real_user(user),
+                )
+        except IntegrityError:
+            raise Conflict(f"Model '{name}' already exists in registry '{registry.name}'.")
+
+
+def registration_update(
+    *,
+    registration: ModelRegistration,
+    description: str | None = None,
+    tags: Mapping[str, str | None] | None = None,
+    user,
+) -> ModelRegistration:
+    """Change the description; merge `tags` (a None value removes that tag)."""
+    _require(user, "change_modelregistration")
+    clean = Cleaner()
+    if description is not None:
+        description = clean(clean_text, description, field="description")
+    tags = clean(clean_str_map, tags, field="tags", allow_delete=True)
+    clean.done()
+    flavor = registration.registry.get_flavor()
+    flavor.require(Capability.UPDATE_MODEL)
+    with transaction.atomic():
+        registration = _lock_registration(registration.pk)
+        flavor.update_model(name=registration.name, description=description, tags=tags or None)
+        if description is not None:
+            registration.description = description
+        if tags:
+            registration.tags = merge_patch(registration.tags, tags)
+        registration.save()
+    return registration
+
+
+def registration_rename(
+    *, registration: ModelRegistration, new_name: str, user
+) -> ModelRegistration:
+    _require(user, "change_modelregistration")
+    new_name = clean_name(new_name)
+    flavor = registration.registry.get_flavor()
+    flavor.require(Capability.RENAME_MODEL)
+    with transaction.atomic():
+        registration = _lock_registration(registration.pk)
+        if new_name == registration.name:
+            return registration
+        if ModelRegistration.objects.filter(
+            registry=registration.registry, name=new_name
+        ).exists():
+            raise Conflict(
+                f"Model '{new_name}' already exists in registry '{registration.registry.name}'."
+            )
+        flavor.rename_model(name=registration.name, new_name=new_name)
+        registration.name = new_name
+        registration.save()
+    return registration
+
+
+def registration_delete(*, registration: ModelRegistration, user) -> None:
+    """Delete a registration with its versions, aliases and stage history."""
+    _require(user, "delete_modelregistration")
+    flavor = registration.registry.get_flavor()
+    flavor.require(Capability.DELETE_MODEL)
+    with transaction.atomic():
+        registration = _lock_registration(registration.pk)
+        flavor.delete_model(name=registration.name)
+        registration.delete()
+
+
+# Versions -----------------------------------------------------------------------------
+def _lock_or_create_registration(
+    registry: Registry, name: str, user
+) -> tuple[ModelRegistration, bool]:
+    """The registration row, locked for this transaction; created if the name is new."""
+    existing = (
+        ModelRegistration.objects.select_for_update()
+        .select_related("registry")
+        .filter(registry=registry, name=name)
+        .first()
+    )
+    if existing:
+        return existing, False
+    try:
+        with transaction.atomic():
+            created = ModelRegistration.objects.create(
+                registry=registry, name=name, created_by=_real_user(user)
+            )
+        return _lock_registration(created.pk), True
+    except IntegrityError:
+        # Another transaction created it first; wait for its lock.
+        return (
+            ModelRegistration.objects.select_for_update()
+            .select_related("registry")
+            .get(registry=registry, name=name),
+            False,
+        )
+
+
+def version_register(
+    *,
+    registry: Registry,
+    name: str,
+    model_source_uri: str,
+    description: str = "",
+    tags: Mapping[str, str] | None = None,
+    metrics: Mapping[str, float] | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    model_format: str = "",
+    model_library: str = "",
+    pipeline_name: str = "",
+    pipeline_run_id: str = "",
+    step_name: str = "",
+    experiment_run_id: str = "",
+    code_version: str = "",
+    user,
+) -> ModelVersion:
+    """Register a new version, creating the registration if the name is new.
+
+    The number is the registration's next one, taken under a row lock, so concurrent
+    registrations never collide and numbers of deleted versions are never handed out again.
+    """
+    _require(user, "add_modelversion")
+    clean = Cleaner()
+    name = clean(clean_name, name)
+    model_source_uri = clean(clean_uri, model_source_uri)
+    description = clean(clean_text, description, field="description")
+    tags = clean(clean_str_map, tags, field="tags")
+    metrics = clean(clean_metrics, metrics)
+    parameters = clean(clean_str_map, parameters, field="parameters")
+    metadata = clean(clean_metadata, metadata)
+    model_format = clean(clean_text, model_format, field="model_format", max_length=100)
+    model_library = clean(clean_text, model_library, field="model_library", max_length=100)
+    lineage = {
+        field: clean(clean_text, value, field=field, max_length=LINEAGE_MAX_LENGTH)
+        for field, value in {
+            "pipeline_name": pipeline_name,
+            "pipeline_run_id": pipeline_run_id,
+            "step_name": step_name,
+            "experiment_run_id": experiment_run_id,
+            "code_version": code_version,
+        }.items()
+    }
+    clean.done()
+    flavor = registry.get_flavor()
+    flavor.require(Capability.REGISTER_VERSION)
+    with transaction.atomic():
+        registration, created = _lock_or_create_registration(registry, name, user)
+        if created:
+            flavor.require(Capability.REGISTER_MODEL)
+            flavor.register_model(name=name)
+        assigned = flavor.register_model_version(
+            info=ModelVersionInfo(
+                registered_model_name=name,
+                model_source_uri=model_source_uri,
+                description=description,
+                tags=tags,
+                metrics=metrics,
+                parameters=parameters,
+                metadata=metadata,
+                model_format=model_format,
+                model_library=model_library,
+                **lineage,
+            )
+        )
+        number = assigned.version or registration.last_version_number + 1
+        if ModelVersion.objects.filter(registration=registration, version=number).exists():
+            raise Conflict(f"Model '{name}' already has a version {number}.")
+        registration.last_version_number = max(registration.last_version_number, number)
+        registration.save(update_fields=["last_version_number", "updated_at"])
+        return ModelVersion.objects.create(
+            registration=registration,
+            version=number,
+            model_source_uri=model_source_uri,
+            description=description,
+            tags=tags,
+            metrics=metrics,
+            parameters=parameters,
+            metadata=metadata,
+            model_format=model_format,
+            model_library=model_library,
+            created_by=_real_user(user),
+            **lineage,
+        )
+
+
+def version_update(
+    *,
+    version: ModelVersion,
+    description: str | None = None,
+    tags: Mapping[str, str | None] | None = None,
+    metrics: Mapping[str, float | None] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    model_source_uri: Any = UNSET,
+    parameters: Any = UNSET,
+    pipeline_name: Any = UNSET,
+    pipeline_run_id: Any = UNSET,
+    step_name: Any = UNSET,
+    experiment_run_id: Any = UNSET,
+    code_version: Any = UNSET,
+    user,
+) -> ModelVersion:
+    """Change description; merge tags, metrics and metadata (a None value removes a key).
+
+    The artifact URI, parameters and lineage are immutable: passing a different value is
+    refused, so a caller cannot believe it changed them.
+    """
+    _require(user, "change_modelversion")
+    immutable = {
+        "model_source_uri": model_source_uri,
+        "parameters": parameters,
+        "pipeline_name": pipeline_name,
+        "pipeline_run_id": pipeline_run_id,
+        "step_name": step_name,
+        "experiment_run_id": experiment_run_id,
+        "code_version": code_version,
+    }
+    clean = Cleaner()
+    for field, value in immutable.items():
+        if value is not UNSET and value != getattr(version, field):
+            clean.errors.setdefault(field, []).append(
+                f"{field.replace('_', ' ').capitalize()} cannot change once a version is registered."
+            )
+    if description is not None:
+        description = clean(clean_text, description, field="description")
+    tags = clean(clean_str_map, tags, field="tags", allow_delete=True)
+    metrics = clean(clean_metrics, metrics, allow_delete=True)
+    metadata = clean(clean_metadata, metadata, allow_delete=True)
+    clean.done()
+    flavor = version.registration.registry.get_flavor()
+    flavor.require(Capability.UPDATE_VERSION)
+    with transaction.atomic():
+        _lock_registration(version.registration_id)
+        version = ModelVersion.objects.select_related("registration__registry").get(pk=version.pk)
+        flavor.update_model_version(
+            name=version.registration.name,
+            version=version.version,
+            description=description,
+            tags=tags or None,
+        )
+        if description is not None:
+            version.description = description
+        version.tags = merge_patch(version.tags, tags or {})
+        version.metrics = merge_patch(version.metrics, metrics or {})
+        version.metadata = merge_patch(version.metadata, metadata or {})
+        version.save()
+    return version
+
+
+def version_delete(*, version: ModelVersion, user) -> None:
+    """Delete one version; its stage history stays with the registration."""
+    _require(user, "delete_modelversion")
+    flavor = version.registration.registry.get_flavor()
+    flavor.require(Capability.DELETE_VERSION)
+    with transaction.atomic():
+        registration = _lock_registration(version.registration_id)
+        flavor.delete_model_version(name=registration.name, version=version.version)
+        ModelVersion.objects.filter(pk=version.pk).delete()
+        registration.save(update_fields=["updated_at"])
+
+
+def _record(version: ModelVersion, to_stage: str, *, user, comment: str, cause: str):
+    return StageTransition(
+        registration_id=version.registration_id,
+        version=version,
+        version_number=version.version,
+        from_stage=version.stage,
+        to_stage=to_stage,
+        actor=_real_user(user),
+        actor_name=_actor_name(user),
+        comment=comment,
+        cause=cause,
+    )
+
+
+def version_transition_stage(
+    *,
+    version: ModelVersion,
+    stage: str,
+    archive_existing: bool = False,
+    comment: str = "",
+    user,
+    cause: str = TransitionCause.DIRECT,
+) -> ModelVersion:
+    """Move a version to `stage`, recording a StageTransition for every change.
+
+    With `archive_existing`, every other version of the registration in the target stage
+    moves to Archived in the same transaction (only for Staging and Production, as MLflow).
+    Moving into or out of Production needs the promote permission.
+    """
+    stage = clean_stage(stage)
+    comment = clean_text(comment, field="comment", max_length=5000)
+    if archive_existing and stage not in ACTIVE_STAGES:
+        raise ValidationError(
+            {"archive_existing": f"Only a move to Staging or Production can archive existing versions, not to {stage}."}
+        )
+    flavor = version.registration.registry.get_flavor()
+    flavor.require(Capability.TRANSITION_STAGE)
+    with transaction.atomic():
+        # The registration lock serialises promotions, so archive_existing sees every rival.
+        registration = _lock_registration(version.registration_id)
+        version = ModelVersion.objects.get(pk=version.pk)
+        rivals = []
+        if archive_existing:
+            rivals = list(
+                registration.versions.filter(stage=stage).exclude(pk=version.pk).order_by("version")
+            )
+        touches_production = ModelVersionStage.PRODUCTION in {stage, version.stage} or any(
+            rival.stage == ModelVersionStage.PRODUCTION for rival in rivals
+        )
+        _require(user, "change_modelversion")
+        if touches_production:
+            _require(user, "promote_modelversion")
+        flavor.transition_stage(
+            name=registration.name,
+            version=version.version,
+            stage=stage,
+            archive_existing=archive_existing,
+        )
+        now = timezone.now()
+        records = []
+        if version.stage != stage:
+            records.append(_record(version, stage, user=user, comment=comment, cause=cause))
+            version.stage = stage
+            version.save(update_fields=["stage", "updated_at"])
+        for rival in rivals:
+            records.append(
+                _record(
+                    rival,
+                    ModelVersionStage.ARCHIVED,
+                    user=user,
+                    comment=f"Archived because version {version.version} moved to {stage}.",
+                    cause=TransitionCause.ARCHIVED_BY_PROMOTION,
+                )
+            )
+        if rivals:
+            ModelVersion.objects.filter(pk__in=[r.pk for r in rivals]).update(
+                stage=ModelVersionStage.ARCHIVED, updated_at=now
+            )
+        StageTransition.objects.bulk_create(records)
+        registration.save(update_fields=["updated_at"])
+    return version
+
+
+# Aliases ------------------------------------------------------------------------------
+def alias_set(*, version: ModelVersion, alias: str, user) -> ModelAlias:
+    """Point `alias` at this version, moving it if it pointed at another one."""
+    _require(user, "change_modelversion")
+    alias = clean_alias(alias)
+    flavor = version.registration.registry.get_flavor()
+    flavor.require(Capability.ALIASES)
+    with transaction.atomic():
+        registration = _lock_registration(version.registration_id)
+        flavor.set_alias(name=registration.name, alias=alias, version=version.version)
+        found, _ = ModelAlias.objects.update_or_create(
+            registration=registration, name=alias, defaults={"version": version}
+        )
+        return found
+
+
+def alias_delete(*, registration: ModelRegistration, alias: str, user) -> None:
+    _require(user, "change_modelversion")
+    flavor = registration.registry.get_flavor()
+    flavor.require(Capability.ALIASES)
+    with transaction.atomic():
+        registration = _lock_registration(registration.pk)
+        if not registration.aliases.filter(name=alias).exists():
+            raise NotFound(f"Model '{registration.name}' has no alias '{alias}'.")
+        flavor.delete_alias(name=registration.name, alias=alias)
+        registration.aliases.filter(name=alias).delete()
+
+
+# Bulk -----------------------------------------------------------------------------------
+def registrations_bulk_create(
+    *, registry: Registry, registrations: list[Mapping[str, Any]], user
+) -> int:
+    """Insert many new registrations with their versions in one transaction, fast.
+
+    Each item: name, description, tags, versions (a list of dicts with model_source_uri,
+    stage, metrics, parameters, tags, lineage fields...). Numbers run 1..n per registration.
+    For seeding and imports; stage history is not written for the initial stages.
+    """
+    _require(user, "add_modelregistration", "add_modelversion")
+    clean = Cleaner()
+    for item in registrations:
+        clean(clean_name, item["name"])
+        for version in item.get("versions", []):
+            clean(clean_uri, version["model_source_uri"])
+            clean(clean_stage, version.get("stage", ModelVersionStage.NONE))
+            clean(clean_metrics, version.get("metrics"))
+    clean.done()
+    names = [item["name"] for item in registrations]
+    taken = list(ModelRegistration.objects.filter(registry=registry, name__in=names).values_list("name", flat=True)[:5])
+    if taken:
+        raise Conflict(f"Models already exist in registry '{registry.name}': {', '.join(taken)}.")
+    with transaction.atomic():
+        created = ModelRegistration.objects.bulk_create(
+            [
+                ModelRegistration(
+                    registry=registry,
+                    name=item["name"],
+                    description=item.get("description", ""),
+                    tags=dict(item.get("tags") or {}),
+                    last_version_number=len(item.get("versions", [])),
+                    created_by=_real_user(user),
+                )
+                for item in registrations
+            ]
+        )
+        if not created or created[0].pk is None:
+            created = list(ModelRegistration.objects.filter(registry=registry, name__in=names))
+        by_name = {registration.name: registration for registration in created}
+        versions = [
+            ModelVersion(
+                registration=by_name[item["name"]],
+                version=number,
+                created_by=_real_user(user),
+                **{**version, "stage": clean_stage(version.get("stage", "None"))},
+            )
+            for item in registrations
+            for number, version in enumerate(item.get("versions", []), start=1)
+        ]
+        ModelVersion.objects.bulk_create(versions, batch_size=500)
+    return len(versions)

@@ -1,0 +1,202 @@
+"""Input checks shared by every service. Each raises ValidationError keyed by field."""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from models_app.models import NAME_MAX_LENGTH, ModelVersionStage
+
+TAG_KEY_MAX_LENGTH = 250
+TAG_VALUE_MAX_LENGTH = 5000
+URI_MAX_LENGTH = 1000
+LINEAGE_MAX_LENGTH = 255
+# MLflow reserves these alias forms for its own URIs (models:/name@latest, version shortcuts).
+_RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
+_ALIAS = re.compile(r"^[A-Za-z0-9_\-]+$")
+_REGISTRY_NAME = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
+def _has_control_chars(value: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" for ch in value)
+
+
+def clean_name(value: Any, *, field: str = "name", what: str = "Name") -> str:
+    """A model or registration name: 1..255 visible characters, no '/', no control chars."""
+    if not isinstance(value, str):
+        raise ValidationError({field: f"{what} must be a string."})
+    if not value.strip():
+        raise ValidationError({field: f"{what} must not be empty."})
+    if value != value.strip():
+        raise ValidationError({field: f"{what} must not start or end with whitespace."})
+    if len(value) > NAME_MAX_LENGTH:
+        raise ValidationError({field: f"{what} must be at most {NAME_MAX_LENGTH} characters."})
+    if "/" in value:
+        raise ValidationError({field: f"{what} must not contain '/'."})
+    if _has_control_chars(value):
+        raise ValidationError({field: f"{what} must not contain control characters."})
+    return value
+
+
+def clean_registry_name(value: Any) -> str:
+    name = clean_name(value, what="Registry name")
+    if len(name) > 100 or not _REGISTRY_NAME.match(name):
+        raise ValidationError(
+            {"name": "Registry name may use letters, digits, '-' and '_' (at most 100)."}
+        )
+    return name
+
+
+def clean_alias(value: Any) -> str:
+    alias = clean_name(value, field="alias", what="Alias")
+    if not _ALIAS.match(alias):
+        raise ValidationError({"alias": "Alias may use letters, digits, '-' and '_' only."})
+    if _RESERVED_ALIAS.match(alias):
+        raise ValidationError({"alias": f"Alias '{alias}' is reserved (latest, v<number>)."})
+    return alias
+
+
+def clean_stage(value: Any, *, field: str = "stage") -> str:
+    """A stage name, case-insensitively as MLflow accepts it."""
+    if isinstance(value, str):
+        for stage in ModelVersionStage.values:
+            if value.strip().lower() == stage.lower():
+                return stage
+    raise ValidationError(
+        {field: f"Unknown stage {value!r}. Valid stages: {', '.join(ModelVersionStage.values)}."}
+    )
+
+
+def clean_version_number(value: Any, *, field: str = "version") -> int:
+    if isinstance(value, bool):
+        raise ValidationError({field: "Version must be a positive whole number."})
+    try:
+        number = int(str(value).strip()) if not isinstance(value, int) else value
+    except (TypeError, ValueError):
+        raise ValidationError({field: f"Version must be a positive whole number, not {value!r}."})
+    if number < 1:
+        raise ValidationError({field: "Version must be a positive whole number."})
+    return number
+
+
+def clean_text(value: Any, *, field: str, max_length: int | None = None, required=False) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise ValidationError({field: "Must be a string."})
+    if required and not value.strip():
+        raise ValidationError({field: "This field is required."})
+    if max_length is not None and len(value) > max_length:
+        raise ValidationError({field: f"Must be at most {max_length} characters."})
+    return value
+
+
+def clean_uri(value: Any, *, field: str = "model_source_uri") -> str:
+    uri = clean_text(value, field=field, max_length=URI_MAX_LENGTH, required=True).strip()
+    if _has_control_chars(uri):
+        raise ValidationError({field: "Must not contain control characters."})
+    return uri
+
+
+def _clean_key(key: Any, field: str) -> str:
+    if not isinstance(key, str) or not key.strip():
+        raise ValidationError({field: "Keys must be non-empty strings."})
+    if len(key) > TAG_KEY_MAX_LENGTH:
+        raise ValidationError({field: f"Key '{key[:40]}...' is over {TAG_KEY_MAX_LENGTH} characters."})
+    if _has_control_chars(key):
+        raise ValidationError({field: "Keys must not contain control characters."})
+    return key
+
+
+def _scalar_to_str(value: Any, field: str, key: str) -> str:
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, (bool, int, float)):
+        text = str(value)
+    else:
+        raise ValidationError({field: f"Value of '{key}' must be a string."})
+    if len(text) > TAG_VALUE_MAX_LENGTH:
+        raise ValidationError({field: f"Value of '{key}' is over {TAG_VALUE_MAX_LENGTH} characters."})
+    return text
+
+
+def clean_metric_value(value: Any, *, field: str = "metrics", key: str = "") -> float:
+    if isinstance(value, bool):
+        raise ValidationError({field: f"Metric '{key}' must be a number, not {value!r}."})
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValidationError({field: f"Metric '{key}' must be a number, not {value!r}."})
+    if not math.isfinite(number):
+        raise ValidationError({field: f"Metric '{key}' must be a finite number."})
+    return number
+
+
+def _mapping(value: Any, field: str) -> Mapping:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValidationError({field: "Must be an object of key/value pairs."})
+    return value
+
+
+def clean_str_map(value: Any, *, field: str, allow_delete: bool = False) -> dict[str, str | None]:
+    """Tags or parameters: str -> str. With allow_delete, a None value means 'remove this key'."""
+    cleaned: dict[str, str | None] = {}
+    for key, item in _mapping(value, field).items():
+        key = _clean_key(key, field)
+        cleaned[key] = None if (item is None and allow_delete) else _scalar_to_str(item, field, key)
+    return cleaned
+
+
+def clean_metrics(value: Any, *, field: str = "metrics", allow_delete=False) -> dict[str, float | None]:
+    cleaned: dict[str, float | None] = {}
+    for key, item in _mapping(value, field).items():
+        key = _clean_key(key, field)
+        cleaned[key] = None if (item is None and allow_delete) else clean_metric_value(item, field=field, key=key)
+    return cleaned
+
+
+def clean_metadata(value: Any, *, field: str = "metadata", allow_delete=False) -> dict[str, Any]:
+    cleaned = {}
+    for key, item in _mapping(value, field).items():
+        key = _clean_key(key, field)
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValidationError({field: f"Value of '{key}' must be a finite number."})
+        cleaned[key] = item
+    return cleaned
+
+
+def merge_patch(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON merge patch on one level: set each key, drop keys whose value is None."""
+    merged = dict(current)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+class Cleaner:
+    """Runs several checks and raises one ValidationError naming every bad field."""
+
+    def __init__(self):
+        self.errors: dict[str, list[str]] = {}
+
+    def __call__(self, check, *args, **kwargs):
+        try:
+            return check(*args, **kwargs)
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                self.errors.setdefault(field, []).extend(messages)
+            return None
+
+    def done(self) -> None:
+        if self.errors:
+            raise ValidationError(self.errors)

@@ -1,0 +1,48 @@
+import pytest
+from django.contrib.auth.models import Permission
+
+from models_app import selectors, services
+
+
+def grant(user, *codenames: str):
+    user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="models_app", codename__in=codenames)
+    )
+    # Permission caches live on the instance; a fresh copy sees the new grants.
+    return type(user).objects.get(pk=user.pk)
+
+
+@pytest.fixture
+def registry(db):
+    return selectors.registry_get()
+
+
+@pytest.fixture
+def engineer(django_user_model):
+    user = django_user_model.objects.create_user("alice", password="alice-pass-123")
+    return grant(
+        user, "add_modelregistration", "change_modelregistration", "add_modelversion",
+        "change_modelversion",
+    )
+
+
+@pytest.fixture
+def reviewer(django_user_model):
+    user = django_user_model.objects.create_user("bob", password="bob-pass-123")
+    return grant(user, "change_modelversion", "promote_modelversion")
+
+
+@pytest.fixture
+def outsider(django_user_model):
+    return django_user_model.objects.create_user("eve", password="eve-pass-123")
+
+
+@pytest.fixture
+def make_version(registry):
+    """Register a version of `name` (default 'churn') as a trusted operator."""
+
+    def make(name: str = "churn", **kwargs):
+        kwargs.setdefault("model_source_uri", f"s3://bucket/{name}/model")
+        return services.version_register(registry=registry, name=name, user=None, **kwargs)
+
+    return make
