@@ -213,6 +213,12 @@ class ModelRegistrationAdmin(ServiceAdmin):
     def get_readonly_fields(self, request, obj=None):
         return (*self.readonly_fields, "registry") if obj else self.readonly_fields
 
+    def get_deleted_objects(self, objs, request):
+        # History goes with its registration (the service rule); nobody deletes it on its own.
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(StageTransition._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
+
     def delete_model(self, request, obj):
         _run(
             request,
