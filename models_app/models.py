@@ -209,3 +209,27 @@ class StageTransition(models.Model):
         if not self._state.adding:
             raise ValueError("Stage transitions are append-only.")
         super().save(*args, **kwargs)
+
+
+class ApiToken(models.Model):
+    """A bearer token for pipelines and CI. Only a SHA-256 digest of the secret is stored."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True)
+    # The public part of the token, shown in lists so a user can tell tokens apart.
+    prefix = models.CharField(max_length=16, unique=True)
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -24,10 +24,10 @@ from models_app.validation import clean_stage
 
 # Annotation name per stage for "the highest version number in that stage".
 STAGE_ANNOTATIONS = {
-    ModelVersionStage.PRODUCTION: "production_version",
-    ModelVersionStage.STAGING: "staging_version",
-    ModelVersionStage.ARCHIVED: "archived_version",
-    ModelVersionStage.NONE: "none_version",
+    ModelVersionStage.PRODUCTION.value: "production_version",
+    ModelVersionStage.STAGING.value: "staging_version",
+    ModelVersionStage.ARCHIVED.value: "archived_version",
+    ModelVersionStage.NONE.value: "none_version",
 }
 
 
@@ -44,6 +44,8 @@ def json_keys_equal(field: str, pairs: Mapping[str, str] | None) -> Q:
 
 def registry_get(name: str | None = None) -> Registry:
     name = name or DEFAULT_REGISTRY
+    if "\x00" in name:
+        raise NotFound("Registry names never contain NUL.")
     try:
         return Registry.objects.get(name=name)
     except Registry.DoesNotExist:
@@ -51,14 +53,19 @@ def registry_get(name: str | None = None) -> Registry:
 
 
 def registration_get(*, registry: Registry | str | None, name: str) -> ModelRegistration:
-    if not isinstance(registry, Registry):
-        registry = registry_get(registry)
-    try:
-        return ModelRegistration.objects.select_related("registry").get(
-            registry=registry, name=name
-        )
-    except ModelRegistration.DoesNotExist:
+    """One query by registry and model name; the error says which of the two is missing."""
+    if "\x00" in name or (isinstance(registry, str) and "\x00" in registry):
+        raise NotFound("Names never contain NUL.")
+    registrations = ModelRegistration.objects.select_related("registry")
+    if isinstance(registry, Registry):
+        registrations = registrations.filter(registry=registry)
+    else:
+        registrations = registrations.filter(registry__name=registry or DEFAULT_REGISTRY)
+    found = registrations.filter(name=name).first()
+    if found is None:
+        registry = registry if isinstance(registry, Registry) else registry_get(registry)
         raise NotFound(f"Model '{name}' does not exist in registry '{registry.name}'.")
+    return found
 
 
 def version_get(*, registration: ModelRegistration, version: int) -> ModelVersion:
@@ -85,6 +92,8 @@ def version_latest(*, registration: ModelRegistration, stage: str | None = None)
 
 
 def version_by_alias(*, registration: ModelRegistration, alias: str) -> ModelVersion:
+    if "\x00" in alias:
+        raise NotFound("Aliases never contain NUL.")
     found = (
         ModelVersion.objects.select_related("registration__registry")
         .filter(registration=registration, aliases__name=alias)
@@ -168,3 +177,8 @@ def transition_list(
     if version is not None:
         transitions = transitions.filter(version=version)
     return transitions.order_by("-created_at", "-id")
+
+
+def alias_list(*, registration: ModelRegistration | None) -> QuerySet[ModelAlias]:
+    aliases = ModelAlias.objects.select_related("version").order_by("name")
+    return aliases.filter(registration=registration) if registration else aliases.none()

@@ -7,6 +7,9 @@ operator (a management command run on the server) and is recorded as "system".
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +22,7 @@ from models_app.flavors import Capability, flavor_class
 from models_app.flavors.base import ModelVersionInfo
 from models_app.models import (
     DEFAULT_REGISTRY,
+    ApiToken,
     ModelAlias,
     ModelRegistration,
     ModelVersion,
@@ -497,14 +501,21 @@ def version_transition_stage(
 
 
 # Aliases ------------------------------------------------------------------------------
-def alias_set(*, version: ModelVersion, alias: str, user) -> ModelAlias:
-    """Point `alias` at this version, moving it if it pointed at another one."""
+def alias_set(*, version: ModelVersion, alias: str, move: bool = True, user) -> ModelAlias:
+    """Point `alias` at this version; if it points at another one, move it (or, with
+    move=False, refuse with a Conflict)."""
     _require(user, "change_modelversion")
     alias = clean_alias(alias)
     flavor = version.registration.registry.get_flavor()
     flavor.require(Capability.ALIASES)
     with transaction.atomic():
         registration = _lock_registration(version.registration_id)
+        current = registration.aliases.select_related("version").filter(name=alias).first()
+        if current and not move and current.version_id != version.pk:
+            raise Conflict(
+                f"Alias '{alias}' already points at version {current.version.version} of "
+                f"'{registration.name}'."
+            )
         flavor.set_alias(name=registration.name, alias=alias, version=version.version)
         found, _ = ModelAlias.objects.update_or_create(
             registration=registration, name=alias, defaults={"version": version}
@@ -576,3 +587,53 @@ def registrations_bulk_create(
         ]
         ModelVersion.objects.bulk_create(versions, batch_size=500)
     return len(versions)
+
+
+# API tokens -----------------------------------------------------------------------------
+TOKEN_SCHEME = "mr"
+
+
+def _token_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def token_create(*, owner, name: str = "", user) -> tuple[ApiToken, str]:
+    """A new token for `owner`; returns it with the plaintext, which is never stored."""
+    if user is not None and user != owner and not user.is_superuser:
+        raise PermissionDenied("You can only create tokens for yourself.")
+    name = clean_text(name, field="name", max_length=100)
+    prefix = secrets.token_hex(4)
+    secret = f"{TOKEN_SCHEME}_{prefix}_{secrets.token_urlsafe(32)}"
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=owner, name=name, prefix=prefix, digest=_token_digest(secret)
+        )
+    return token, secret
+
+
+def token_revoke(*, token: ApiToken, user) -> ApiToken:
+    if user is not None and user != token.user and not user.is_superuser:
+        raise PermissionDenied("You can only revoke your own tokens.")
+    with transaction.atomic():
+        ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    token.refresh_from_db()
+    return token
+
+
+def token_authenticate(secret: str) -> ApiToken | None:
+    """The active token matching `secret`, marking it used (at most once a minute)."""
+    parts = secret.split("_", 2)
+    if len(parts) != 3 or parts[0] != TOKEN_SCHEME:
+        return None
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(prefix=parts[1], revoked_at__isnull=True)
+        .first()
+    )
+    if token is None or not hmac.compare_digest(token.digest, _token_digest(secret)):
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token

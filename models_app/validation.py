@@ -8,7 +8,11 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
+from datetime import datetime
+from datetime import timezone as dt_timezone
+
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from models_app.models import NAME_MAX_LENGTH, ModelVersionStage
 
@@ -72,6 +76,9 @@ def clean_stage(value: Any, *, field: str = "stage") -> str:
     )
 
 
+MAX_VERSION_NUMBER = 2**31 - 1
+
+
 def clean_version_number(value: Any, *, field: str = "version") -> int:
     if isinstance(value, bool):
         raise ValidationError({field: "Version must be a positive whole number."})
@@ -79,9 +86,33 @@ def clean_version_number(value: Any, *, field: str = "version") -> int:
         number = int(str(value).strip()) if not isinstance(value, int) else value
     except (TypeError, ValueError):
         raise ValidationError({field: f"Version must be a positive whole number, not {value!r}."})
-    if number < 1:
+    if not 1 <= number <= MAX_VERSION_NUMBER:
         raise ValidationError({field: "Version must be a positive whole number."})
     return number
+
+
+def _refuse_nul(value: Any, field: str) -> None:
+    """PostgreSQL cannot store NUL in text or JSON; refuse it anywhere in a value."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValidationError({field: "Must not contain NUL characters."})
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _refuse_nul(key, field)
+            _refuse_nul(item, field)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _refuse_nul(item, field)
+
+
+def clean_moment(value: datetime, *, field: str) -> datetime:
+    """An aware datetime in UTC; databases refuse odd offsets (PostgreSQL allows +-15:59)."""
+    try:
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value, dt_timezone.utc)
+        return value.astimezone(dt_timezone.utc)
+    except (OverflowError, ValueError):
+        raise ValidationError({field: "Date and time out of range."})
 
 
 def clean_text(value: Any, *, field: str, max_length: int | None = None, required=False) -> str:
@@ -89,6 +120,7 @@ def clean_text(value: Any, *, field: str, max_length: int | None = None, require
         value = ""
     if not isinstance(value, str):
         raise ValidationError({field: "Must be a string."})
+    _refuse_nul(value, field)
     if required and not value.strip():
         raise ValidationError({field: "This field is required."})
     if max_length is not None and len(value) > max_length:
@@ -122,6 +154,7 @@ def _scalar_to_str(value: Any, field: str, key: str) -> str:
         raise ValidationError({field: f"Value of '{key}' must be a string."})
     if len(text) > TAG_VALUE_MAX_LENGTH:
         raise ValidationError({field: f"Value of '{key}' is over {TAG_VALUE_MAX_LENGTH} characters."})
+    _refuse_nul(text, field)
     return text
 
 
@@ -168,6 +201,7 @@ def clean_metadata(value: Any, *, field: str = "metadata", allow_delete=False) -
         key = _clean_key(key, field)
         if isinstance(item, float) and not math.isfinite(item):
             raise ValidationError({field: f"Value of '{key}' must be a finite number."})
+        _refuse_nul(item, field)
         cleaned[key] = item
     return cleaned
 

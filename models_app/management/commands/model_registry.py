@@ -10,14 +10,13 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from models_app import selectors, services
 from models_app.exceptions import RegistryError
 from models_app.flavors import available_flavors
 from models_app.models import ModelRegistration, ModelVersion
-from models_app.validation import clean_version_number
+from models_app.validation import clean_moment, clean_version_number
 
 
 def error_line(exc: Exception) -> str:
@@ -54,7 +53,7 @@ def parse_when(value: str | None, option: str) -> datetime | None:
         parsed = datetime.combine(day, time.min) if day else None
     if parsed is None:
         raise CommandError(f"{option}: '{value}' is not a date (use YYYY-MM-DD or an ISO datetime).")
-    return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
+    return clean_moment(parsed, field=option)
 
 
 def registration_dict(registration: ModelRegistration) -> dict:

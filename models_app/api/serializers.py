@@ -1,0 +1,222 @@
+"""API shapes. Output serializers read; input serializers only parse JSON into arguments for a
+service, which holds every rule (so a rule is never written twice)."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from models_app.models import ModelVersionStage
+from models_app.selectors import STAGE_ANNOTATIONS
+
+
+# Maps whose values the services check; the schema documents their value types.
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
+class StringMap(serializers.DictField):
+    pass
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "string", "nullable": True}})
+class StringPatch(serializers.DictField):
+    """A merge patch: a key set to null is removed."""
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "number"}})
+class NumberMap(serializers.DictField):
+    pass
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "number", "nullable": True}})
+class NumberPatch(serializers.DictField):
+    pass
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {}})
+class AnyMap(serializers.DictField):
+    pass
+
+
+def _text(**kwargs):
+    # Services judge whitespace and length, so the message is the same from every entry point.
+    return serializers.CharField(trim_whitespace=False, allow_blank=True, **kwargs)
+
+
+LINEAGE_FIELDS = ("pipeline_name", "pipeline_run_id", "step_name", "experiment_run_id", "code_version")
+
+
+# Output -------------------------------------------------------------------------------
+class ErrorSerializer(serializers.Serializer):
+    status = serializers.IntegerField()
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class RegistrySerializer(serializers.Serializer):
+    name = serializers.CharField()
+    flavor = serializers.CharField()
+    description = serializers.CharField()
+    capabilities = serializers.SerializerMethodField()
+    last_synced_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+    def get_capabilities(self, registry) -> list[str]:
+        try:
+            return sorted(registry.get_flavor().capabilities)
+        except Exception:  # a flavor that no longer imports still lists its registry
+            return []
+
+
+class FlavorSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    class_path = serializers.CharField()
+    description = serializers.CharField()
+    capabilities = serializers.ListField(child=serializers.CharField())
+
+
+# The highest version number in each stage (or null), from the annotations of registration_list.
+StagesSerializer = type(
+    "LatestVersionsByStage",
+    (serializers.Serializer,),
+    {
+        stage: serializers.IntegerField(source=annotation, allow_null=True, read_only=True)
+        for stage, annotation in STAGE_ANNOTATIONS.items()
+    },
+)
+
+
+class RegistrationSerializer(serializers.Serializer):
+    registry = serializers.CharField(source="registry.name")
+    name = serializers.CharField()
+    description = serializers.CharField()
+    tags = StringMap()
+    latest_version = serializers.IntegerField(allow_null=True)
+    latest_versions_by_stage = StagesSerializer(source="*")
+    version_count = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
+
+
+class VersionSerializer(serializers.Serializer):
+    registry = serializers.CharField(source="registration.registry.name")
+    name = serializers.CharField(source="registration.name")
+    version = serializers.IntegerField()
+    stage = serializers.ChoiceField(choices=ModelVersionStage.choices)
+    description = serializers.CharField()
+    model_source_uri = serializers.CharField()
+    model_format = serializers.CharField()
+    model_library = serializers.CharField()
+    tags = StringMap()
+    metrics = NumberMap()
+    parameters = StringMap()
+    metadata = AnyMap()
+    aliases = serializers.SerializerMethodField()
+    pipeline_name = serializers.CharField()
+    pipeline_run_id = serializers.CharField()
+    step_name = serializers.CharField()
+    experiment_run_id = serializers.CharField()
+    code_version = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
+
+    def get_aliases(self, version) -> list[str]:
+        return sorted(alias.name for alias in version.aliases.all())
+
+
+class TransitionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    registry = serializers.CharField(source="registration.registry.name")
+    name = serializers.CharField(source="registration.name")
+    version = serializers.IntegerField(source="version_number")
+    from_stage = serializers.ChoiceField(choices=ModelVersionStage.choices)
+    to_stage = serializers.ChoiceField(choices=ModelVersionStage.choices)
+    actor = serializers.CharField(source="actor_name")
+    comment = serializers.CharField()
+    cause = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class AliasSerializer(serializers.Serializer):
+    alias = serializers.CharField(source="name")
+    version = serializers.IntegerField(source="version.version")
+    updated_at = serializers.DateTimeField()
+
+
+class TokenSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    prefix = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+
+
+class NewTokenSerializer(TokenSerializer):
+    token = serializers.CharField(help_text="The secret; shown only in this response.")
+
+
+# Input --------------------------------------------------------------------------------
+class RegistrationCreateInput(serializers.Serializer):
+    registry = serializers.CharField(default="default")
+    name = _text()
+    description = _text(default="")
+    tags = StringMap(default=dict)
+
+
+class RegistrationUpdateInput(serializers.Serializer):
+    name = _text(required=False, help_text="Rename the model.")
+    description = _text(required=False)
+    tags = StringPatch(required=False)
+
+
+class VersionCreateInput(serializers.Serializer):
+    model_source_uri = _text(help_text="Where the artifact is: a path, s3://, runs:/ or models:/ URI.")
+    description = _text(default="")
+    tags = StringMap(default=dict)
+    metrics = NumberMap(default=dict)
+    parameters = StringMap(default=dict, help_text="The training configuration.")
+    metadata = AnyMap(default=dict)
+    model_format = _text(default="")
+    model_library = _text(default="")
+    pipeline_name = _text(default="")
+    pipeline_run_id = _text(default="")
+    step_name = _text(default="")
+    experiment_run_id = _text(default="")
+    code_version = _text(default="")
+
+
+class VersionUpdateInput(serializers.Serializer):
+    description = _text(required=False)
+    tags = StringPatch(required=False)
+    metrics = NumberPatch(required=False)
+    metadata = AnyMap(required=False, help_text="Merge patch: a key set to null is removed.")
+    # Accepted only to refuse a change clearly: these never change after registration.
+    model_source_uri = _text(required=False)
+    parameters = StringMap(required=False)
+    pipeline_name = _text(required=False)
+    pipeline_run_id = _text(required=False)
+    step_name = _text(required=False)
+    experiment_run_id = _text(required=False)
+    code_version = _text(required=False)
+    stage = _text(required=False, help_text="Refused: use the transition action.")
+
+    def validate_stage(self, value):
+        raise serializers.ValidationError("The stage changes only through POST .../transition/.")
+
+
+class TransitionInput(serializers.Serializer):
+    stage = _text(help_text="None, Staging, Production or Archived (any case).")
+    archive_existing = serializers.BooleanField(default=False)
+    comment = _text(default="")
+
+
+class AliasInput(serializers.Serializer):
+    version = serializers.IntegerField()
+
+
+class AliasCreateInput(AliasInput):
+    alias = _text()
+
+
+class TokenInput(serializers.Serializer):
+    name = _text(default="", max_length=100)

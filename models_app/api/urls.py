@@ -1,0 +1,26 @@
+from django.urls import path
+
+from models_app.api import views
+
+MODEL = "models/<str:registry>/<str:name>/"
+
+urlpatterns = [
+    path("registries/", views.RegistryList.as_view(), name="api-registry-list"),
+    path("registries/<str:registry>/", views.RegistryDetail.as_view(), name="api-registry-detail"),
+    path("flavors/", views.FlavorList.as_view(), name="api-flavor-list"),
+    path("models/", views.RegistrationList.as_view(), name="api-registration-list"),
+    path(MODEL, views.RegistrationDetail.as_view(), name="api-registration-detail"),
+    path(MODEL + "history/", views.RegistrationHistory.as_view(), name="api-registration-history"),
+    path(MODEL + "aliases/", views.AliasList.as_view(), name="api-alias-list"),
+    path(MODEL + "aliases/<str:alias>/", views.AliasDetail.as_view(), name="api-alias-detail"),
+    path(MODEL + "versions/", views.VersionList.as_view(), name="api-version-list"),
+    path(MODEL + "versions/latest/", views.VersionLatest.as_view(), name="api-version-latest"),
+    path(MODEL + "versions/<str:version>/", views.VersionDetail.as_view(), name="api-version-detail"),
+    path(MODEL + "versions/<str:version>/transition/", views.VersionTransition.as_view(), name="api-version-transition"),
+    path(MODEL + "versions/<str:version>/history/", views.VersionHistory.as_view(), name="api-version-history"),
+    path("versions/", views.FlatVersionList.as_view(), name="api-version-search"),
+    path("transitions/", views.TransitionList.as_view(), name="api-transition-list"),
+    path("tokens/", views.TokenList.as_view(), name="api-token-list"),
+    path("tokens/<str:token_id>/", views.TokenDetail.as_view(), name="api-token-detail"),
+    path("me/", views.Me.as_view(), name="api-me"),
+]

@@ -1,0 +1,352 @@
+"""REST API views: parse, call one service or selector, serialize. No rules live here."""
+
+from django.db import transaction
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from models_app import selectors, services
+from models_app.api import serializers as s
+from models_app.filters import RegistrationFilterSet, TransitionFilterSet, VersionFilterSet
+from models_app.flavors import available_flavors
+from models_app.models import ApiToken, Registry
+from models_app.exceptions import NotFound
+from models_app.validation import MAX_VERSION_NUMBER, clean_version_number
+
+REGISTRY = OpenApiParameter("registry", OpenApiTypes.STR, OpenApiParameter.PATH, description="Registry name.")
+NAME = OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="Model name (URL-encoded).")
+VERSION = OpenApiParameter("version", OpenApiTypes.INT, OpenApiParameter.PATH, description="Version number.")
+
+
+class RegistrationMixin:
+    """Finds the registration (and version) named in the address."""
+
+    def get_registration(self):
+        return selectors.registration_get(registry=self.kwargs["registry"], name=self.kwargs["name"])
+
+    def get_version(self):
+        number = clean_version_number(self.kwargs["version"])
+        return selectors.version_get(registration=self.get_registration(), version=number)
+
+    def version_response(self, version, status_code=status.HTTP_200_OK):
+        fresh = selectors.version_list(registration=version.registration).get(pk=version.pk)
+        return Response(s.VersionSerializer(fresh).data, status=status_code)
+
+
+# Registries and flavors ---------------------------------------------------------------
+@extend_schema(tags=["registries"])
+class RegistryList(generics.ListAPIView):
+    serializer_class = s.RegistrySerializer
+    queryset = Registry.objects.order_by("name")
+
+
+@extend_schema(tags=["registries"], parameters=[OpenApiParameter("registry", OpenApiTypes.STR, OpenApiParameter.PATH)])
+class RegistryDetail(generics.RetrieveAPIView):
+    serializer_class = s.RegistrySerializer
+
+    def get_object(self):
+        return selectors.registry_get(self.kwargs["registry"])
+
+
+@extend_schema(tags=["registries"], responses=s.FlavorSerializer(many=True))
+class FlavorList(APIView):
+    def get(self, request):
+        data = [
+            {
+                "name": name,
+                "class_path": f"{cls.__module__}.{cls.__qualname__}",
+                "description": cls.description,
+                "capabilities": sorted(cls.capabilities),
+            }
+            for name, cls in sorted(available_flavors().items())
+        ]
+        return Response(s.FlavorSerializer(data, many=True).data)
+
+
+# Registrations ------------------------------------------------------------------------
+@extend_schema(tags=["models"])
+class RegistrationList(generics.ListCreateAPIView):
+    serializer_class = s.RegistrationSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = RegistrationFilterSet
+
+    def get_queryset(self):
+        return selectors.registration_list().select_related("created_by").order_by("registry__name", "name")
+
+    @extend_schema(request=s.RegistrationCreateInput, responses={201: s.RegistrationSerializer})
+    def post(self, request):
+        data = _input(request, s.RegistrationCreateInput)
+        registration = services.registration_create(
+            registry=selectors.registry_get(data["registry"]),
+            name=data["name"],
+            description=data["description"],
+            tags=data["tags"],
+            user=request.user,
+        )
+        return Response(
+            s.RegistrationSerializer(_annotated(registration)).data, status=status.HTTP_201_CREATED
+        )
+
+
+def _annotated(registration):
+    return (
+        selectors.registration_list(registry=registration.registry, name=registration.name)
+        .select_related("created_by")
+        .get()
+    )
+
+
+def _input(request, serializer_class):
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+@extend_schema(tags=["models"], parameters=[REGISTRY, NAME])
+class RegistrationDetail(RegistrationMixin, APIView):
+    @extend_schema(responses=s.RegistrationSerializer)
+    def get(self, request, registry, name):
+        return Response(s.RegistrationSerializer(_annotated(self.get_registration())).data)
+
+    @extend_schema(request=s.RegistrationUpdateInput, responses=s.RegistrationSerializer)
+    def patch(self, request, registry, name):
+        data = _input(request, s.RegistrationUpdateInput)
+        with transaction.atomic():
+            registration = services.registration_update(
+                registration=self.get_registration(),
+                description=data.get("description"),
+                tags=data.get("tags"),
+                user=request.user,
+            )
+            if "name" in data:
+                registration = services.registration_rename(
+                    registration=registration, new_name=data["name"], user=request.user
+                )
+        return Response(s.RegistrationSerializer(_annotated(registration)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, registry, name):
+        services.registration_delete(registration=self.get_registration(), user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# Versions -----------------------------------------------------------------------------
+@extend_schema(tags=["versions"], parameters=[REGISTRY, NAME])
+class VersionList(RegistrationMixin, generics.ListAPIView):
+    serializer_class = s.VersionSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = VersionFilterSet
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return selectors.version_list().none()
+        return selectors.version_list(registration=self.get_registration())
+
+    @extend_schema(
+        request=s.VersionCreateInput,
+        responses={201: s.VersionSerializer},
+        description="Register a new version; the model is created if the name is new.",
+    )
+    def post(self, request, registry, name):
+        data = _input(request, s.VersionCreateInput)
+        version = services.version_register(
+            registry=selectors.registry_get(registry), name=name, user=request.user, **data
+        )
+        return self.version_response(version, status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["versions"], parameters=[REGISTRY, NAME, VERSION])
+class VersionDetail(RegistrationMixin, APIView):
+    @extend_schema(responses=s.VersionSerializer)
+    def get(self, request, registry, name, version):
+        return self.version_response(self.get_version())
+
+    @extend_schema(request=s.VersionUpdateInput, responses=s.VersionSerializer)
+    def patch(self, request, registry, name, version):
+        data = _input(request, s.VersionUpdateInput)
+        updated = services.version_update(version=self.get_version(), user=request.user, **data)
+        return self.version_response(updated)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, registry, name, version):
+        services.version_delete(version=self.get_version(), user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["versions"], parameters=[REGISTRY, NAME, VERSION])
+class VersionTransition(RegistrationMixin, APIView):
+    @extend_schema(
+        request=s.TransitionInput,
+        responses=s.VersionSerializer,
+        description=(
+            "The only way to change a stage. With archive_existing, every other version in the "
+            "target stage (Staging or Production) is archived in the same transaction."
+        ),
+    )
+    def post(self, request, registry, name, version):
+        data = _input(request, s.TransitionInput)
+        moved = services.version_transition_stage(version=self.get_version(), user=request.user, **data)
+        return self.version_response(moved)
+
+
+@extend_schema(
+    tags=["versions"],
+    parameters=[
+        REGISTRY,
+        NAME,
+        OpenApiParameter("stage", OpenApiTypes.STR, description="Highest version in this stage."),
+        OpenApiParameter("alias", OpenApiTypes.STR, description="The version this alias points at."),
+    ],
+    responses=s.VersionSerializer,
+)
+class VersionLatest(RegistrationMixin, APIView):
+    def get(self, request, registry, name):
+        registration = self.get_registration()
+        alias = request.query_params.get("alias")
+        if alias:
+            found = selectors.version_by_alias(registration=registration, alias=alias)
+        else:
+            found = selectors.version_latest(
+                registration=registration, stage=request.query_params.get("stage")
+            )
+        return self.version_response(found)
+
+
+# Aliases ------------------------------------------------------------------------------
+@extend_schema(tags=["aliases"], parameters=[REGISTRY, NAME])
+class AliasList(RegistrationMixin, generics.ListAPIView):
+    serializer_class = s.AliasSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return selectors.alias_list(registration=None)
+        return selectors.alias_list(registration=self.get_registration())
+
+    @extend_schema(
+        request=s.AliasCreateInput,
+        responses={201: s.AliasSerializer},
+        description="Create an alias; 409 if it already points at another version (use PUT to move it).",
+    )
+    def post(self, request, registry, name):
+        data = _input(request, s.AliasCreateInput)
+        registration = self.get_registration()
+        target = selectors.version_get(
+            registration=registration, version=clean_version_number(data["version"])
+        )
+        alias = services.alias_set(version=target, alias=data["alias"], move=False, user=request.user)
+        return Response(s.AliasSerializer(alias).data, status=status.HTTP_201_CREATED)
+
+
+ALIAS = OpenApiParameter("alias", OpenApiTypes.STR, OpenApiParameter.PATH)
+
+
+@extend_schema(tags=["aliases"], parameters=[REGISTRY, NAME, ALIAS])
+class AliasDetail(RegistrationMixin, APIView):
+    @extend_schema(responses=s.VersionSerializer, description="Resolve the alias to its version.")
+    def get(self, request, registry, name, alias):
+        return self.version_response(
+            selectors.version_by_alias(registration=self.get_registration(), alias=alias)
+        )
+
+    @extend_schema(request=s.AliasInput, responses=s.AliasSerializer, description="Set or move the alias.")
+    def put(self, request, registry, name, alias):
+        data = _input(request, s.AliasInput)
+        target = selectors.version_get(
+            registration=self.get_registration(), version=clean_version_number(data["version"])
+        )
+        return Response(s.AliasSerializer(services.alias_set(version=target, alias=alias, user=request.user)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, registry, name, alias):
+        services.alias_delete(registration=self.get_registration(), alias=alias, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# History and flat searches ------------------------------------------------------------
+@extend_schema(tags=["history"], parameters=[REGISTRY, NAME])
+class RegistrationHistory(RegistrationMixin, generics.ListAPIView):
+    serializer_class = s.TransitionSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return selectors.transition_list().none()
+        return selectors.transition_list(registration=self.get_registration())
+
+
+@extend_schema(tags=["history"], parameters=[REGISTRY, NAME, VERSION])
+class VersionHistory(RegistrationMixin, generics.ListAPIView):
+    serializer_class = s.TransitionSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return selectors.transition_list().none()
+        registration = self.get_registration()
+        number = clean_version_number(self.kwargs["version"])
+        selectors.version_get(registration=registration, version=number)
+        return selectors.transition_list(registration=registration).filter(version_number=number)
+
+
+@extend_schema(tags=["versions"], description="Search versions across every registration.")
+class FlatVersionList(generics.ListAPIView):
+    serializer_class = s.VersionSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = VersionFilterSet
+
+    def get_queryset(self):
+        return selectors.version_list()
+
+
+@extend_schema(tags=["history"], description="Stage transitions across every registration, newest first.")
+class TransitionList(generics.ListAPIView):
+    serializer_class = s.TransitionSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = TransitionFilterSet
+
+    def get_queryset(self):
+        return selectors.transition_list()
+
+
+# Tokens -------------------------------------------------------------------------------
+@extend_schema(tags=["tokens"])
+class TokenList(generics.ListAPIView):
+    serializer_class = s.TokenSerializer
+
+    def get_queryset(self):
+        return ApiToken.objects.filter(user_id=self.request.user.pk).order_by("-created_at")
+
+    @extend_schema(request=s.TokenInput, responses={201: s.NewTokenSerializer})
+    def post(self, request):
+        data = _input(request, s.TokenInput)
+        token, secret = services.token_create(owner=request.user, name=data["name"], user=request.user)
+        body = {**s.TokenSerializer(token).data, "token": secret}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(
+    tags=["tokens"],
+    parameters=[OpenApiParameter("token_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+    responses={204: None},
+)
+class TokenDetail(APIView):
+    def delete(self, request, token_id):
+        token = None
+        if token_id.isdigit() and int(token_id) <= MAX_VERSION_NUMBER:
+            token = ApiToken.objects.filter(pk=int(token_id), user_id=request.user.pk).first()
+        if token is None:
+            raise NotFound("You have no token with that id.")
+        services.token_revoke(token=token, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(
+    tags=["tokens"],
+    responses=inline_serializer("Me", {"username": serializers.CharField(), "permissions": serializers.ListField(child=serializers.CharField())}),
+)
+class Me(APIView):
+    def get(self, request):
+        return Response(
+            {"username": request.user.get_username(), "permissions": sorted(request.user.get_all_permissions())}
+        )
