@@ -165,7 +165,10 @@ def version_list(
         return versions.order_by("created_at", "version")
     if order_by_date == "desc":
         return versions.order_by("-created_at", "-version")
-    return versions.order_by("registration__registry__name", "registration__name", "-version")
+    if registration is not None:
+        return versions.order_by("-version")
+    # Across registrations, newest first: served by the created_at index, no sort of the table.
+    return versions.order_by("-created_at", "-id")
 
 
 def transition_list(

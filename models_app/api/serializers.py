@@ -34,6 +34,14 @@ class AnyMap(serializers.DictField):
     pass
 
 
+def iso(moment) -> str | None:
+    """A datetime as DRF writes it (ISO 8601, 'Z' for UTC), without a field object per value."""
+    if moment is None:
+        return None
+    text = moment.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 def _text(**kwargs):
     # Services judge whitespace and length, so the message is the same from every entry point.
     return serializers.CharField(trim_whitespace=False, allow_blank=True, **kwargs)
@@ -95,6 +103,23 @@ class RegistrationSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
     created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
 
+    def to_representation(self, registration):
+        # Hand-written: the declared fields document the schema; this is the hot path of lists.
+        return {
+            "registry": registration.registry.name,
+            "name": registration.name,
+            "description": registration.description,
+            "tags": registration.tags,
+            "latest_version": registration.latest_version,
+            "latest_versions_by_stage": {
+                stage: getattr(registration, annotation) for stage, annotation in STAGE_ANNOTATIONS.items()
+            },
+            "version_count": registration.version_count,
+            "created_at": iso(registration.created_at),
+            "updated_at": iso(registration.updated_at),
+            "created_by": registration.created_by.username if registration.created_by_id else None,
+        }
+
 
 class VersionSerializer(serializers.Serializer):
     registry = serializers.CharField(source="registration.registry.name")
@@ -121,6 +146,32 @@ class VersionSerializer(serializers.Serializer):
 
     def get_aliases(self, version) -> list[str]:
         return sorted(alias.name for alias in version.aliases.all())
+
+    def to_representation(self, version):
+        registration = version.registration
+        return {
+            "registry": registration.registry.name,
+            "name": registration.name,
+            "version": version.version,
+            "stage": version.stage,
+            "description": version.description,
+            "model_source_uri": version.model_source_uri,
+            "model_format": version.model_format,
+            "model_library": version.model_library,
+            "tags": version.tags,
+            "metrics": version.metrics,
+            "parameters": version.parameters,
+            "metadata": version.metadata,
+            "aliases": self.get_aliases(version),
+            "pipeline_name": version.pipeline_name,
+            "pipeline_run_id": version.pipeline_run_id,
+            "step_name": version.step_name,
+            "experiment_run_id": version.experiment_run_id,
+            "code_version": version.code_version,
+            "created_at": iso(version.created_at),
+            "updated_at": iso(version.updated_at),
+            "created_by": version.created_by.username if version.created_by_id else None,
+        }
 
 
 class TransitionSerializer(serializers.Serializer):
