@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from models_app import services
 from models_app.exceptions import RegistryError
 from models_app.models import (
+    ApiToken,
     ModelAlias,
     ModelRegistration,
     ModelVersion,
@@ -370,3 +371,43 @@ class StageTransitionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class TokenForm(ServiceForm):
+    class Meta:
+        model = ApiToken
+        fields = ("user", "name")
+
+    def run_service(self, old):
+        token, secret = services.token_create(
+            owner=self.cleaned_data["user"], name=self.cleaned_data["name"], user=self.request.user
+        )
+        messages.warning(
+            self.request, f"New token for {token.user}: {secret} (copy it now; it is not shown again)."
+        )
+        return token
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ServiceAdmin):
+    form = TokenForm
+    list_display = ("prefix", "name", "user", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    search_fields = ("prefix", "name", "user__username")
+    list_select_related = ("user",)
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("user", "name", "prefix", "created_at", "last_used_at", "revoked_at") if obj else ()
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Revoke selected tokens", permissions=["view"])
+    def revoke(self, request, queryset):
+        for token in queryset.select_related("user"):
+            _run(request, lambda t=token: services.token_revoke(token=t, user=request.user), str(token))
+        messages.success(request, "Revoked.")

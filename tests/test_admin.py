@@ -148,3 +148,18 @@ def test_adding_a_registry_refuses_an_unknown_flavor(staff_client):
     response = staff_client.post(url, {"name": "x", "flavor": "nope", "config": "{}", "description": ""})
     assert response.status_code == 200
     assert b"Unknown flavor" in response.content
+
+
+def test_admin_creates_a_token_shown_once_and_revokes_it(staff_client, django_user_model):
+    from models_app.models import ApiToken
+
+    owner = django_user_model.objects.create_user("ci-bot", password="ci-pass-123")
+    response = staff_client.post(reverse("admin:models_app_apitoken_add"), {"user": owner.pk, "name": "ci"}, follow=True)
+    token = ApiToken.objects.get()
+    message = [m.message for m in response.context["messages"]][0]
+    secret = message.split(": ")[1].split(" ")[0]
+    assert secret.startswith("mr_") and secret not in token.digest
+    staff_client.post(reverse("admin:models_app_apitoken_changelist"),
+                      {"action": "revoke", "_selected_action": [token.pk]})
+    token.refresh_from_db()
+    assert token.revoked_at is not None

@@ -210,3 +210,14 @@ def test_the_command_line_exits_non_zero_with_one_line(tmp_path):
                          env=env, cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode != 0
     assert bad.stderr.strip() == "CommandError: Model 'm' has no version 7."
+
+
+def test_create_token_prints_a_working_token(engineer):
+    from models_app.services import token_authenticate
+
+    out = StringIO()
+    call_command("create_token", "alice", "--name", "ci", stdout=out)
+    secret = out.getvalue().strip()
+    assert token_authenticate(secret).user == engineer
+    with pytest.raises(CommandError, match="No user named 'ghost'"):
+        call_command("create_token", "ghost", stdout=StringIO())
