@@ -44,15 +44,26 @@ run: install
 	@echo "Dashboard: http://$(HOST):$(PORT)/   Admin: http://$(HOST):$(PORT)/admin/"
 	DJANGO_DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
 
-test: install-dev
+# Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
+browser:
+	@if [ ! -x /usr/bin/chromium ] && [ -z "$$CHROMIUM_PATH" ]; then \
+		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+			echo "Installing Chromium for the browser tests"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "Chromium is missing: install it (apt-get install chromium) or set CHROMIUM_PATH." >&2; exit 1; \
+		fi; \
+	fi
+
+test: install-dev browser
 	@$(MAKE) --no-print-directory test-sqlite
 	@$(MAKE) --no-print-directory test-postgres
 
-test-sqlite: install-dev
+test-sqlite: install-dev browser
 	@echo "== Test suite on SQLite"
 	env -u DATABASE_URL $(PY) -m pytest $(PYTEST_ARGS)
 
-test-postgres: install-dev
+test-postgres: install-dev browser
 	@if $(PY) -c "import psycopg, sys; psycopg.connect(sys.argv[1], connect_timeout=3).close()" "$(TEST_POSTGRES_URL)" 2>/dev/null; then \
 		echo "== Test suite on PostgreSQL ($(TEST_POSTGRES_URL))"; \
 		DATABASE_URL="$(TEST_POSTGRES_URL)" $(PY) -m pytest $(PYTEST_ARGS); \

@@ -1,1 +1,25 @@
-urlpatterns = []
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from models_app import views
+
+MODEL = "models/<str:registry>/<str:name>/"
+VERSION = MODEL + "versions/<str:version>/"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz", views.healthz, name="healthz"),
+    path("models/", views.registration_list, name="registration_list"),
+    path("models/register/", views.register_version, name="register_version"),
+    path(MODEL, views.registration_detail, name="registration_detail"),
+    path(MODEL + "edit/", views.registration_edit, name="registration_edit"),
+    path(MODEL + "compare/", views.compare, name="compare"),
+    path(VERSION, views.version_detail, name="version_detail"),
+    path(VERSION + "transition/", views.version_transition, name="version_transition"),
+    path(VERSION + "aliases/", views.alias_set, name="alias_set"),
+    path(VERSION + "aliases/<str:alias>/delete/", views.alias_delete, name="alias_delete"),
+    path("registries/", views.registries, name="registries"),
+    path("tokens/", views.tokens, name="tokens"),
+]

@@ -1,7 +1,42 @@
+import os
+import shutil
+from pathlib import Path
+
 import pytest
 from django.contrib.auth.models import Permission
 
 from models_app import selectors, services
+
+# Browser tests drive live_server from a sync Playwright loop while the test also uses the ORM.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs it (apt-get install chromium).")
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync",
+        ],
+    }
+
+
+@pytest.fixture
+def screenshot():
+    """Save a full-page screenshot under test-artifacts/screenshots/ (git-ignored) to look at."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(page, name: str):
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+    return take
 
 
 def grant(user, *codenames: str):

@@ -1,0 +1,107 @@
+"""Forms of the dashboard. They parse what a person types; the services judge it."""
+
+from django import forms
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from models_app.exceptions import RegistryError
+from models_app.models import ModelVersionStage, Registry
+from models_app.services import ACTIVE_STAGES
+
+
+class KeyValueField(forms.CharField):
+    """One `key=value` per line (blank lines ignored) into a dict of strings."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "placeholder": "key=value, one per line"})
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        text = super().to_python(value) or ""
+        parsed = {}
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            key, sep, item = line.partition("=")
+            if not sep or not key.strip():
+                raise ValidationError(f"Line {number} is not key=value: {line.strip()[:60]!r}.")
+            parsed[key.strip()] = item.strip()
+        return parsed
+
+    def prepare_value(self, value):
+        if isinstance(value, dict):
+            return "\n".join(f"{key}={item}" for key, item in value.items())
+        return value
+
+
+class ServiceErrorsMixin:
+    def add_service_error(self, exc: Exception) -> None:
+        """Show a service's refusal next to the field it names, or above the form."""
+        if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
+            for field, messages in exc.message_dict.items():
+                for message in messages:
+                    self.add_error(field if field in self.fields else None, message)
+        elif isinstance(exc, ValidationError):
+            self.add_error(None, " ".join(exc.messages))
+        elif isinstance(exc, (PermissionDenied, RegistryError)):
+            self.add_error(None, str(exc) or "You do not have permission to do this.")
+        else:
+            raise exc
+
+
+class TransitionForm(forms.Form):
+    stage = forms.ChoiceField(choices=ModelVersionStage.choices)
+    archive_existing = forms.BooleanField(
+        required=False, initial=True, label="Archive the versions now in this stage"
+    )
+    comment = forms.CharField(required=False, max_length=5000, strip=True)
+
+    def clean(self):
+        data = super().clean()
+        # The checkbox is on by default; it only means something for a move into an active stage.
+        if data.get("stage") not in ACTIVE_STAGES:
+            data["archive_existing"] = False
+        return data
+
+
+class RegistrationEditForm(ServiceErrorsMixin, forms.Form):
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), strip=False)
+    tags = KeyValueField()
+
+    @classmethod
+    def from_registration(cls, registration):
+        return cls(initial={"description": registration.description, "tags": registration.tags})
+
+    def tag_patch(self, current: dict) -> dict:
+        """The merge patch that turns `current` into the tags typed in."""
+        wanted = self.cleaned_data["tags"]
+        return {**{key: None for key in current if key not in wanted}, **wanted}
+
+
+class RegisterVersionForm(ServiceErrorsMixin, forms.Form):
+    registry = forms.ModelChoiceField(queryset=Registry.objects.order_by("name"), to_field_name="name", empty_label=None)
+    # Not required here: the service judges every field at once, so all errors show together.
+    name = forms.CharField(
+        label="Model", strip=False, max_length=1000, required=False,
+        help_text="An existing model, or a new name to create it.",
+        widget=forms.TextInput(attrs={"list": "model-names", "autocomplete": "off"}),
+    )
+    model_source_uri = forms.CharField(
+        label="Artifact URI", strip=False, max_length=5000, required=False,
+        help_text="Where the model is: s3://…, runs:/<run>/model, models:/…, or a path.",
+    )
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    metrics = KeyValueField(help_text="Numbers, e.g. accuracy=0.93")
+    parameters = KeyValueField(help_text="The training configuration, e.g. learning_rate=0.01")
+    tags = KeyValueField()
+    metadata = KeyValueField()
+    model_format = forms.CharField(required=False, max_length=100, help_text="e.g. mlflow, onnx")
+    model_library = forms.CharField(required=False, max_length=100, help_text="e.g. sklearn, pytorch")
+    pipeline_name = forms.CharField(required=False, max_length=1000)
+    pipeline_run_id = forms.CharField(required=False, max_length=1000)
+    step_name = forms.CharField(required=False, max_length=1000)
+    experiment_run_id = forms.CharField(required=False, max_length=1000, label="Experiment run id")
+    code_version = forms.CharField(required=False, max_length=1000, help_text="e.g. a git commit")
+
+    lineage_fields = ("pipeline_name", "pipeline_run_id", "step_name", "experiment_run_id", "code_version")

@@ -1,0 +1,464 @@
+"""Dashboard pages. Each page is one template with named partials; an htmx request gets the
+partial it asks for. Reads come from selectors, writes from services, listings from FilterSets."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
+
+from models_app import selectors, services
+from models_app.exceptions import NotFound, RegistryError
+from models_app.filters import RegistrationFilterSet, VersionFilterSet
+from models_app.flavors import Capability, available_flavors
+from models_app.forms import RegisterVersionForm, RegistrationEditForm, TransitionForm
+from models_app.models import ApiToken, ModelRegistration, ModelVersion, ModelVersionStage, Registry
+from models_app.validation import clean_version_number
+
+PAGE_SIZE = 25
+STAGE_CHANGED = "stageChanged"
+# Metrics where a smaller value is better; everything else is "higher is better".
+LOWER_IS_BETTER = ("loss", "error", "rmse", "mse", "mae", "mape", "latency", "perplexity", "wer")
+
+
+def error_text(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return " ".join(" ".join(m) for m in exc.message_dict.values()) if hasattr(exc, "error_dict") else " ".join(exc.messages)
+    return str(exc)
+
+
+def _get_registration(registry: str, name: str) -> ModelRegistration:
+    try:
+        return selectors.registration_get(registry=registry, name=name)
+    except NotFound as exc:
+        raise Http404(str(exc))
+
+
+def _get_version(registration: ModelRegistration, number: str) -> ModelVersion:
+    try:
+        return selectors.version_get(registration=registration, version=clean_version_number(number))
+    except (NotFound, ValidationError) as exc:
+        raise Http404(error_text(exc))
+
+
+def _page(request, queryset, size=PAGE_SIZE):
+    return Paginator(queryset, size).get_page(request.GET.get("page"))
+
+
+def _query_without(request, *keys: str) -> str:
+    """The current query string minus `keys`, for links that change one parameter."""
+    query = request.GET.copy()
+    for key in keys:
+        query.pop(key, None)
+    return query.urlencode()
+
+
+def lower_is_better(metric: str) -> bool:
+    return any(word in metric.lower() for word in LOWER_IS_BETTER)
+
+
+def capabilities(registry: Registry) -> set[str]:
+    try:
+        return set(registry.get_flavor().capabilities)
+    except ValidationError:
+        return set()
+
+
+# Dashboard ----------------------------------------------------------------------------
+@login_required
+def dashboard(request):
+    stage_counts = Counter(
+        dict(ModelVersion.objects.values_list("stage").annotate(n=Count("pk")).values_list("stage", "n"))
+    )
+    context = {
+        "registration_count": ModelRegistration.objects.count(),
+        "version_count": sum(stage_counts.values()),
+        "stage_counts": [(stage, stage_counts.get(stage, 0)) for stage in ModelVersionStage.values],
+        "production": selectors.version_list(stage=ModelVersionStage.PRODUCTION).order_by(
+            "registration__name", "-version"
+        )[:15],
+        "transitions": selectors.transition_list()[:10],
+        "recent_versions": selectors.version_list()[:10],
+    }
+    return render(request, "dashboard.html", context)
+
+
+# Registrations ------------------------------------------------------------------------
+@login_required
+def registration_list(request):
+    filterset = RegistrationFilterSet(
+        request.GET,
+        queryset=selectors.registration_list().order_by("registry__name", "name"),
+    )
+    registrations = filterset.qs if filterset.is_valid() else ModelRegistration.objects.none()
+    context = {
+        "filter": filterset,
+        "page": _page(request, registrations),
+        "registries": Registry.objects.order_by("name"),
+        "stages": ModelVersionStage.values,
+        "ordering": request.GET.get("ordering", ""),
+        "query_without_page": _query_without(request, "page"),
+        "query_without_ordering": _query_without(request, "ordering", "page"),
+    }
+    template = "models/registration_list.html#table" if request.htmx else "models/registration_list.html"
+    return render(request, template, context)
+
+
+def _registration_context(request, registration: ModelRegistration) -> dict:
+    summary = selectors.registration_list(registry=registration.registry, name=registration.name).get()
+    return {
+        "registration": registration,
+        "summary": summary,
+        "capabilities": capabilities(registration.registry),
+        "stages": ModelVersionStage.values,
+    }
+
+
+def _versions_context(request, registration: ModelRegistration) -> dict:
+    filterset = VersionFilterSet(request.GET, queryset=selectors.version_list(registration=registration))
+    versions = filterset.qs if filterset.is_valid() else ModelVersion.objects.none()
+    page = _page(request, versions)
+    metric_names = sorted({key for version in page for key in version.metrics})[:3]
+    return {
+        "version_filter": filterset,
+        "page": page,
+        "metric_names": metric_names,
+        "query_without_page": _query_without(request, "page"),
+        "transition_form": TransitionForm(),
+    }
+
+
+def _chart_context(registration: ModelRegistration, metric: str | None) -> dict:
+    """Points of one metric across versions, laid out for an inline SVG (no chart library)."""
+    rows = list(registration.versions.order_by("version").values_list("version", "stage", "metrics"))
+    names = sorted({key for _, _, metrics in rows for key in metrics})
+    metric = metric if metric in names else (names[0] if names else None)
+    points = [(v, stage, metrics[metric]) for v, stage, metrics in rows if metric and metric in metrics]
+    width, height, pad = 640, 260, 36
+    chart = {"metric": metric, "metric_names": names, "width": width, "height": height, "points": []}
+    if points:
+        values = [p[2] for p in points]
+        low, high = min(values), max(values)
+        span = (high - low) or abs(high) or 1.0
+        low, high = low - span * 0.1, high + span * 0.1
+        count = len(points)
+        for index, (version, stage, value) in enumerate(points):
+            x = pad + (index * (width - 2 * pad) / (count - 1) if count > 1 else (width - 2 * pad) / 2)
+            y = height - pad - (value - low) / (high - low) * (height - 2 * pad)
+            chart["points"].append(
+                {"version": version, "stage": stage, "value": value, "x": round(x, 1), "y": round(y, 1)}
+            )
+        chart["path"] = " ".join(
+            f"{'M' if i == 0 else 'L'}{p['x']},{p['y']}" for i, p in enumerate(chart["points"])
+        )
+        chart["ticks"] = [
+            {"y": round(height - pad - f * (height - 2 * pad), 1), "label": _short(low + f * (high - low))}
+            for f in (0, 0.5, 1)
+        ]
+        chart["lower_is_better"] = lower_is_better(metric)
+    return chart
+
+
+def _short(value: float) -> str:
+    if value == 0 or not math.isfinite(value):
+        return "0"
+    return f"{value:.3g}"
+
+
+@login_required
+def registration_detail(request, registry, name):
+    registration = _get_registration(registry, name)
+    partial = request.GET.get("partial") if request.htmx else None
+    if partial == "chart":
+        return render(
+            request,
+            "models/registration_detail.html#chart",
+            {"registration": registration, "chart": _chart_context(registration, request.GET.get("metric"))},
+        )
+    if partial == "history":
+        return render(
+            request,
+            "models/registration_detail.html#history",
+            {"transitions": selectors.transition_list(registration=registration)[:20], "registration": registration},
+        )
+    if partial == "summary":
+        return render(request, "models/registration_detail.html#summary", _registration_context(request, registration))
+    context = {
+        **_registration_context(request, registration),
+        **_versions_context(request, registration),
+        "chart": _chart_context(registration, request.GET.get("metric")),
+        "transitions": selectors.transition_list(registration=registration)[:20],
+        "edit_form": RegistrationEditForm.from_registration(registration),
+    }
+    if request.htmx and partial == "versions":
+        return render(request, "models/registration_detail.html#versions", context)
+    return render(request, "models/registration_detail.html", context)
+
+
+@login_required
+@require_POST
+def registration_edit(request, registry, name):
+    registration = _get_registration(registry, name)
+    form = RegistrationEditForm(request.POST)
+    if form.is_valid():
+        try:
+            registration = services.registration_update(
+                registration=registration,
+                description=form.cleaned_data["description"],
+                tags=form.tag_patch(registration.tags),
+                user=request.user,
+            )
+            messages.success(request, "Saved.")
+        except (ValidationError, PermissionDenied, RegistryError) as exc:
+            form.add_service_error(exc)
+    if not request.htmx:
+        if form.errors:
+            messages.error(request, error_text(ValidationError(form.errors)))
+        return redirect(registration.get_absolute_url())
+    context = {**_registration_context(request, registration), "edit_form": form}
+    return render(request, "models/registration_detail.html#header", context)
+
+
+# Transitions --------------------------------------------------------------------------
+@login_required
+@require_POST
+def version_transition(request, registry, name, version):
+    """Move a version; htmx gets the refreshed versions table and a stageChanged event."""
+    registration = _get_registration(registry, name)
+    target = _get_version(registration, version)
+    form = TransitionForm(request.POST)
+    changed = False
+    if form.is_valid():
+        try:
+            services.version_transition_stage(
+                version=target,
+                stage=form.cleaned_data["stage"],
+                archive_existing=form.cleaned_data["archive_existing"],
+                comment=form.cleaned_data["comment"],
+                user=request.user,
+            )
+            changed = True
+            messages.success(request, f"Version {target.version} moved to {form.cleaned_data['stage']}.")
+        except (ValidationError, PermissionDenied, RegistryError) as exc:
+            messages.error(request, f"Version {target.version} was not moved: {error_text(exc)}")
+    else:
+        messages.error(request, f"Version {target.version} was not moved: {error_text(ValidationError(form.errors))}")
+    back = request.POST.get("next") or registration.get_absolute_url()
+    if not request.htmx:
+        return redirect(back if back.startswith("/") else registration.get_absolute_url())
+    if request.POST.get("from") == "version":
+        response = render(request, "models/version_detail.html#stage", _version_context(request, registration, target))
+    else:
+        context = {**_registration_context(request, registration), **_versions_context(request, registration)}
+        response = render(request, "models/registration_detail.html#versions", context)
+    if changed:
+        trigger_client_event(response, STAGE_CHANGED)
+    return response
+
+
+# Versions -----------------------------------------------------------------------------
+def _version_context(request, registration, version) -> dict:
+    version = selectors.version_list(registration=registration).get(pk=version.pk)
+    tracking = registration.registry.config.get("tracking_uri", "") if registration.registry.config else ""
+    run_link = ""
+    if version.experiment_run_id and tracking.startswith("http"):
+        run_link = f"{tracking.rstrip('/')}/#/experiments/0/runs/{version.experiment_run_id}"
+    return {
+        "registration": registration,
+        "version": version,
+        "capabilities": capabilities(registration.registry),
+        "transitions": selectors.transition_list(registration=registration).filter(version_number=version.version)[:50],
+        "transition_form": TransitionForm(),
+        "run_link": run_link,
+        "base_url": request.build_absolute_uri("/").rstrip("/"),
+    }
+
+
+@login_required
+def version_detail(request, registry, name, version):
+    registration = _get_registration(registry, name)
+    target = _get_version(registration, version)
+    context = _version_context(request, registration, target)
+    if request.htmx and request.GET.get("partial") == "history":
+        return render(request, "models/version_detail.html#history", context)
+    return render(request, "models/version_detail.html", context)
+
+
+@login_required
+@require_POST
+def alias_set(request, registry, name, version):
+    registration = _get_registration(registry, name)
+    target = _get_version(registration, version)
+    try:
+        services.alias_set(version=target, alias=request.POST.get("alias", ""), user=request.user)
+        messages.success(request, f"Alias '{request.POST.get('alias')}' now points at version {target.version}.")
+    except (ValidationError, PermissionDenied, RegistryError) as exc:
+        messages.error(request, f"Alias not set: {error_text(exc)}")
+    if request.htmx:
+        return render(request, "models/version_detail.html#aliases", _version_context(request, registration, target))
+    return redirect(target.get_absolute_url())
+
+
+@login_required
+@require_POST
+def alias_delete(request, registry, name, version, alias):
+    registration = _get_registration(registry, name)
+    target = _get_version(registration, version)
+    try:
+        services.alias_delete(registration=registration, alias=alias, user=request.user)
+        messages.success(request, f"Alias '{alias}' removed.")
+    except (ValidationError, PermissionDenied, RegistryError) as exc:
+        messages.error(request, f"Alias not removed: {error_text(exc)}")
+    if request.htmx:
+        return render(request, "models/version_detail.html#aliases", _version_context(request, registration, target))
+    return redirect(target.get_absolute_url())
+
+
+@login_required
+def compare(request, registry, name):
+    registration = _get_registration(registry, name)
+    numbers = []
+    for raw in request.GET.getlist("v"):
+        try:
+            numbers.append(clean_version_number(raw))
+        except ValidationError:
+            continue
+    versions = list(selectors.version_list(registration=registration).filter(version__in=numbers).order_by("version"))
+    if len(versions) < 2:
+        messages.info(request, "Tick at least two versions to compare them.")
+        return redirect(registration.get_absolute_url())
+    return render(request, "models/compare.html", {"registration": registration, **comparison(versions)})
+
+
+def comparison(versions: list[ModelVersion]) -> dict:
+    """Rows for a side-by-side table: best metric values and differing values marked."""
+
+    def rows(attr: str, best: bool = False):
+        keys = sorted({key for version in versions for key in getattr(version, attr)})
+        result = []
+        for key in keys:
+            values = [getattr(version, attr).get(key) for version in versions]
+            present = [v for v in values if v is not None]
+            winner = None
+            if best and len(present) > 1 and len(set(present)) > 1:
+                winner = min(present) if lower_is_better(key) else max(present)
+            cells = [
+                {"value": value, "best": winner is not None and value == winner, "delta": _delta(value, values[0]) if best else None}
+                for value in values
+            ]
+            result.append({"key": key, "cells": cells, "differs": len({repr(v) for v in values}) > 1})
+        return result
+
+    lineage = [
+        {
+            "key": field.replace("_", " "),
+            "cells": [{"value": getattr(v, field)} for v in versions],
+            "differs": len({getattr(v, field) for v in versions}) > 1,
+        }
+        for field in ("model_source_uri", *ModelVersion.LINEAGE_FIELDS, "model_format", "model_library")
+    ]
+    return {
+        "versions": versions,
+        "metric_rows": rows("metrics", best=True),
+        "parameter_rows": rows("parameters"),
+        "tag_rows": rows("tags"),
+        "metadata_rows": rows("metadata"),
+        "lineage_rows": lineage,
+    }
+
+
+def _delta(value, base):
+    if isinstance(value, (int, float)) and isinstance(base, (int, float)) and value != base:
+        return f"{value - base:+.4g}"
+    return None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def register_version(request):
+    initial = {"registry": request.GET.get("registry", "default"), "name": request.GET.get("name", "")}
+    form = RegisterVersionForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            version = services.version_register(
+                registry=data["registry"],
+                name=data["name"],
+                model_source_uri=data["model_source_uri"],
+                description=data["description"],
+                tags=data["tags"],
+                metrics=data["metrics"],
+                parameters=data["parameters"],
+                metadata=data["metadata"],
+                model_format=data["model_format"],
+                model_library=data["model_library"],
+                pipeline_name=data["pipeline_name"],
+                pipeline_run_id=data["pipeline_run_id"],
+                step_name=data["step_name"],
+                experiment_run_id=data["experiment_run_id"],
+                code_version=data["code_version"],
+                user=request.user,
+            )
+        except (ValidationError, PermissionDenied, RegistryError) as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, f"Registered version {version.version} of {version.registration.name}.")
+            return redirect(version.get_absolute_url())
+    names = ModelRegistration.objects.order_by("name").values_list("name", flat=True).distinct()[:500]
+    return render(request, "models/register_version.html", {"form": form, "names": names})
+
+
+# Registries and tokens ----------------------------------------------------------------
+@login_required
+def registries(request):
+    rows = Registry.objects.annotate(model_count=Count("registrations")).order_by("name")
+    flavors = [
+        {
+            "name": name,
+            "path": f"{cls.__module__}.{cls.__qualname__}",
+            "description": cls.description,
+            "capabilities": sorted(cls.capabilities),
+        }
+        for name, cls in sorted(available_flavors().items())
+    ]
+    for registry in rows:
+        registry.capability_list = sorted(capabilities(registry))
+    return render(request, "registries.html", {"registries": rows, "flavors": flavors, "all_capabilities": list(Capability)})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tokens(request):
+    new_secret = None
+    if request.method == "POST":
+        if "revoke" in request.POST:
+            prefix = request.POST["revoke"]
+            token = ApiToken.objects.filter(prefix=prefix, user=request.user).first()
+            if token:
+                services.token_revoke(token=token, user=request.user)
+                messages.success(request, f"Token {token.prefix}… revoked.")
+            return redirect("tokens")
+        try:
+            _, new_secret = services.token_create(owner=request.user, name=request.POST.get("name", ""), user=request.user)
+        except ValidationError as exc:
+            messages.error(request, error_text(exc))
+    context = {
+        "tokens": ApiToken.objects.filter(user=request.user).order_by("-created_at"),
+        "new_secret": new_secret,
+        "base_url": request.build_absolute_uri("/").rstrip("/"),
+    }
+    return render(request, "tokens.html", context)
+
+
+def healthz(request):
+    return HttpResponse("ok", content_type="text/plain")
+

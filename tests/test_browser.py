@@ -1,0 +1,113 @@
+"""The dashboard as a person uses it: Playwright driving Debian's Chromium against live_server."""
+
+import re
+
+import pytest
+from django.core.management import call_command
+from playwright.sync_api import expect
+
+from models_app.models import ModelVersion, StageTransition
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def demo(live_server, django_user_model):
+    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    django_user_model.objects.create_superuser("reviewer", password="reviewer-pass-123")
+    return live_server.url
+
+
+def sign_in(page, base):
+    page.goto(f"{base}/")
+    expect(page).to_have_url(re.compile(r"/login/"))
+    page.fill("#id_username", "reviewer")
+    page.fill("#id_password", "reviewer-pass-123")
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_have_text("Dashboard")
+
+
+def test_find_compare_and_promote_a_model(page, demo, screenshot):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, demo)
+    screenshot(page, "01-dashboard")
+
+    # Search: the table updates as you type, and the URL keeps the filter.
+    page.click("text=Models")
+    expect(page.locator("#registration-table")).to_contain_text("sentiment-bert")
+    page.locator("form.filters input[type=search]").press_sequentially("fraud", delay=40)
+    expect(page.locator("#registration-table")).not_to_contain_text("sentiment-bert")
+    expect(page.locator("#registration-table")).to_contain_text("fraud-detector")
+    expect(page).to_have_url(re.compile(r"q=fraud"))
+    screenshot(page, "02-models-search")
+
+    page.click("#registration-table >> text=fraud-detector")
+    expect(page.locator("h1")).to_have_text("fraud-detector")
+    screenshot(page, "03-registration")
+
+    # Promote the Staging version (v8) over the Production one (v7), without a page reload.
+    page.evaluate("window.__stillThisPage = true")
+    page.on("dialog", lambda dialog: dialog.accept())
+    row = page.locator("#version-8")
+    row.locator("summary", has_text="Promote").click()
+    expect(row.locator("input[name=archive_existing]")).to_be_checked()
+    row.locator("input[name=comment]").fill("Better recall on the November data")
+    row.locator("button", has_text="Promote v8").click()
+    expect(page.locator("#version-8 .stage-cell")).to_have_text("Production")
+    expect(page.locator("#version-7 .stage-cell")).to_have_text("Archived")
+    expect(page.locator("#messages")).to_contain_text("Version 8 moved to Production")
+    # Other panels refresh on the stageChanged event.
+    expect(page.locator("#history")).to_contain_text("Better recall on the November data")
+    expect(page.locator("#summary")).to_contain_text("v8")
+    assert page.evaluate("window.__stillThisPage") is True
+    assert ModelVersion.objects.get(registration__name="fraud-detector", version=7).stage == "Archived"
+    assert StageTransition.objects.filter(version_number=7, cause="archived_by_promotion",
+                                          registration__name="fraud-detector", actor_name="reviewer").exists()
+    screenshot(page, "04-registration-after-promotion")
+
+    # Compare two versions.
+    page.check("#version-8 input[name=v]")
+    page.check("#version-5 input[name=v]")
+    page.click("text=Compare selected")
+    expect(page.locator("h1")).to_have_text("Compare fraud-detector")
+    expect(page.locator("td.best").first).to_be_visible()
+    screenshot(page, "05-compare")
+
+    page.goto(f"{demo}/models/default/fraud-detector/versions/8/")
+    expect(page.locator("#stage")).to_contain_text("Production")
+    screenshot(page, "06-version")
+
+
+def test_register_a_version_through_the_form(page, demo, screenshot):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, demo)
+    page.click("text=Register")
+    page.fill("#id_name", "churn-classifier")
+    page.fill("#id_model_source_uri", "")
+    page.fill("#id_metrics", "accuracy=high")
+    page.click("button:has-text('Register version')")
+    expect(page.locator(".field-error").first).to_be_visible()
+    screenshot(page, "07-register-errors")
+    page.fill("#id_model_source_uri", "s3://ml-artifacts/churn-classifier/manual/model")
+    page.fill("#id_metrics", "accuracy=0.95\nf1=0.91")
+    page.fill("#id_parameters", "learning_rate=0.01")
+    page.fill("#id_pipeline_name", "manual_training")
+    page.click("button:has-text('Register version')")
+    expect(page.locator("h1")).to_contain_text("churn-classifier v7")
+    expect(page.locator("#messages")).to_contain_text("Registered version 7")
+    screenshot(page, "08-registered-version")
+
+
+def test_other_pages_and_a_phone(page, demo, screenshot):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, demo)
+    for path, name in [("/registries/", "09-registries"), ("/tokens/", "10-tokens")]:
+        page.goto(demo + path)
+        expect(page.locator("h1")).to_be_visible()
+        screenshot(page, name)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{demo}/models/")
+    expect(page.locator("#registration-table")).to_contain_text("churn-classifier")
+    screenshot(page, "11-phone-models")
+    page.goto(f"{demo}/models/default/churn-classifier/")
+    screenshot(page, "12-phone-registration")
