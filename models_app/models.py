@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 NAME_MAX_LENGTH = 255
 DEFAULT_REGISTRY = "default"
@@ -19,7 +20,7 @@ class ModelVersionStage(models.TextChoices):
 class TransitionCause(models.TextChoices):
     DIRECT = "direct", "Direct"
     ARCHIVED_BY_PROMOTION = "archived_by_promotion", "Archived because another version was promoted"
-    SYNC = "sync", "Synced from the backend"
+    SYNC = "sync", "Changed in the backend, found by a sync"
 
 
 class Registry(models.Model):
@@ -55,7 +56,8 @@ class ModelRegistration(models.Model):
     tags = models.JSONField(default=dict, blank=True)
     # The last number handed out; kept here so numbers of deleted versions are never reused.
     last_version_number = models.PositiveIntegerField(default=0, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # A default rather than auto_now_add, so a sync can keep the backend's creation time.
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -103,7 +105,7 @@ class ModelVersion(models.Model):
     step_name = models.CharField(max_length=255, blank=True)
     experiment_run_id = models.CharField(max_length=255, blank=True)
     code_version = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -233,3 +235,45 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class SyncRun(models.Model):
+    """One sync of a registry from its backend, with its progress and outcome."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    registry = models.ForeignKey(Registry, on_delete=models.CASCADE, related_name="sync_runs")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    requested_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    models_seen = models.PositiveIntegerField(default=0)
+    versions_seen = models.PositiveIntegerField(default=0)
+    models_created = models.PositiveIntegerField(default=0)
+    models_updated = models.PositiveIntegerField(default=0)
+    models_removed = models.PositiveIntegerField(default=0)
+    versions_created = models.PositiveIntegerField(default=0)
+    versions_updated = models.PositiveIntegerField(default=0)
+    versions_removed = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"sync of {self.registry} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in {self.Status.QUEUED, self.Status.RUNNING}
+
+    def summary(self) -> str:
+        return (
+            f"models +{self.models_created} ~{self.models_updated} -{self.models_removed}, "
+            f"versions +{self.versions_created} ~{self.versions_updated} -{self.versions_removed}"
+        )

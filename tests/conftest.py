@@ -81,3 +81,22 @@ def make_version(registry):
         return services.version_register(registry=registry, name=name, user=None, **kwargs)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """One real MLflow server for the session (about 8 s to start)."""
+    from tests.mlflow_server import MlflowServer
+
+    server = MlflowServer(tmp_path_factory.mktemp("mlflow")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mlflow_registry(db, mlflow_server):
+    """A Registry of flavor mlflow on the session's server, emptied first."""
+    mlflow_server.wipe()
+    return services.registry_create(
+        name="mlflow-test", flavor="mlflow", config={"tracking_uri": mlflow_server.url}, user=None
+    )

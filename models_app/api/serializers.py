@@ -1,6 +1,8 @@
 """API shapes. Output serializers read; input serializers only parse JSON into arguments for a
 service, which holds every rule (so a rule is never written twice)."""
 
+from urllib.parse import quote
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -71,6 +73,41 @@ class RegistrySerializer(serializers.Serializer):
             return sorted(registry.get_flavor().capabilities)
         except Exception:  # a flavor that no longer imports still lists its registry
             return []
+
+
+class RegistryCreateInput(serializers.Serializer):
+    name = _text()
+    flavor = _text(default="builtin")
+    config = AnyMap(default=dict, help_text="Flavor settings, e.g. {\"tracking_uri\": \"http://mlflow:5000\"}. No credentials.")
+    description = _text(default="")
+
+
+class RegistryUpdateInput(serializers.Serializer):
+    config = AnyMap(required=False)
+    description = _text(required=False)
+
+
+class SyncRunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    registry = serializers.CharField(source="registry.name")
+    status = serializers.ChoiceField(choices=["queued", "running", "succeeded", "failed"])
+    requested_by = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    models_seen = serializers.IntegerField()
+    versions_seen = serializers.IntegerField()
+    models_created = serializers.IntegerField()
+    models_updated = serializers.IntegerField()
+    models_removed = serializers.IntegerField()
+    versions_created = serializers.IntegerField()
+    versions_updated = serializers.IntegerField()
+    versions_removed = serializers.IntegerField()
+    error = serializers.CharField()
+    url = serializers.SerializerMethodField()
+
+    def get_url(self, run) -> str:
+        return f"/api/v1/registries/{quote(run.registry.name, safe='')}/syncs/{run.pk}/"
 
 
 class FlavorSerializer(serializers.Serializer):

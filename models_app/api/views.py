@@ -12,7 +12,7 @@ from models_app import selectors, services
 from models_app.api import serializers as s
 from models_app.filters import RegistrationFilterSet, TransitionFilterSet, VersionFilterSet
 from models_app.flavors import available_flavors
-from models_app.models import ApiToken, Registry
+from models_app.models import ApiToken, Registry, SyncRun
 from models_app.exceptions import NotFound
 from models_app.validation import MAX_VERSION_NUMBER, clean_version_number
 
@@ -42,13 +42,68 @@ class RegistryList(generics.ListAPIView):
     serializer_class = s.RegistrySerializer
     queryset = Registry.objects.order_by("name")
 
+    @extend_schema(request=s.RegistryCreateInput, responses={201: s.RegistrySerializer})
+    def post(self, request):
+        data = _input(request, s.RegistryCreateInput)
+        registry = services.registry_create(user=request.user, **data)
+        return Response(s.RegistrySerializer(registry).data, status=status.HTTP_201_CREATED)
 
-@extend_schema(tags=["registries"], parameters=[OpenApiParameter("registry", OpenApiTypes.STR, OpenApiParameter.PATH)])
-class RegistryDetail(generics.RetrieveAPIView):
-    serializer_class = s.RegistrySerializer
 
-    def get_object(self):
-        return selectors.registry_get(self.kwargs["registry"])
+@extend_schema(tags=["registries"], parameters=[REGISTRY])
+class RegistryDetail(APIView):
+    @extend_schema(responses=s.RegistrySerializer)
+    def get(self, request, registry):
+        return Response(s.RegistrySerializer(selectors.registry_get(registry)).data)
+
+    @extend_schema(request=s.RegistryUpdateInput, responses=s.RegistrySerializer)
+    def patch(self, request, registry):
+        data = _input(request, s.RegistryUpdateInput)
+        updated = services.registry_update(registry=selectors.registry_get(registry), user=request.user, **data)
+        return Response(s.RegistrySerializer(updated).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, registry):
+        services.registry_delete(registry=selectors.registry_get(registry), user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["registries"], parameters=[REGISTRY])
+class RegistrySync(APIView):
+    @extend_schema(
+        request=None,
+        responses={202: s.SyncRunSerializer},
+        description="Queue a sync from the registry's backend; poll the returned url for progress.",
+    )
+    def post(self, request, registry):
+        run = services.sync_request(registry=selectors.registry_get(registry), user=request.user)
+        run.refresh_from_db()
+        return Response(s.SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(tags=["registries"], parameters=[REGISTRY])
+class SyncRunList(generics.ListAPIView):
+    serializer_class = s.SyncRunSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return SyncRun.objects.none()
+        return selectors.registry_get(self.kwargs["registry"]).sync_runs.select_related("registry")
+
+
+@extend_schema(
+    tags=["registries"],
+    parameters=[REGISTRY, OpenApiParameter("run_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+    responses=s.SyncRunSerializer,
+)
+class SyncRunDetail(APIView):
+    def get(self, request, registry, run_id):
+        registry = selectors.registry_get(registry)
+        run = None
+        if run_id.isdigit() and int(run_id) <= MAX_VERSION_NUMBER:
+            run = registry.sync_runs.select_related("registry").filter(pk=int(run_id)).first()
+        if run is None:
+            raise NotFound("No such sync.")
+        return Response(s.SyncRunSerializer(run).data)
 
 
 @extend_schema(tags=["registries"], responses=s.FlavorSerializer(many=True))

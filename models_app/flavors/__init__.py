@@ -17,6 +17,7 @@ __all__ = ["BaseFlavor", "Capability", "available_flavors", "flavor_class", "fla
 
 BUILTIN_FLAVORS = {
     "builtin": "models_app.flavors.builtin.BuiltinFlavor",
+    "mlflow": "models_app.flavors.mlflow.MlflowFlavor",
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -40,6 +40,8 @@ class RegisteredModelInfo:
     name: str
     description: str = ""
     tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # alias -> version number, where the backend keeps aliases on the model.
+    aliases: Mapping[str, int] = dataclasses.field(default_factory=dict)
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -137,7 +139,10 @@ class BaseFlavor(abc.ABC):
         version: int,
         description: str | None = None,
         tags: Mapping[str, str | None] | None = None,
-    ) -> None: ...
+        metrics: Mapping[str, float | None] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Change description; merge tags, metrics and metadata (None removes a key)."""
 
     @abc.abstractmethod
     def delete_model_version(self, *, name: str, version: int) -> None: ...
@@ -176,6 +181,18 @@ class BaseFlavor(abc.ABC):
         """The highest version number, in `stage` if given (MLflow's meaning of "latest")."""
         versions = self.list_model_versions(name=name, stage=stage)
         return max(versions, key=lambda v: v.version or 0, default=None)
+
+    def iter_model_pages(self) -> Iterator[list[RegisteredModelInfo]]:
+        """Every model in the backend, a page at a time (sync reads through this)."""
+        yield self.list_models()
+
+    def iter_version_pages(self) -> Iterator[list[ModelVersionInfo]]:
+        """Every version in the backend, a page at a time."""
+        yield self.list_model_versions()
+
+    def run_link(self, run_id: str) -> str:
+        """A link to the experiment run in the backend's UI, when it has one."""
+        return ""
 
     def get_model_uri(self, *, info: ModelVersionInfo) -> str:
         """The URI a loader should open for this version."""

@@ -11,11 +11,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.dateparse import parse_date, parse_datetime
+from tqdm import tqdm
 
 from models_app import selectors, services
 from models_app.exceptions import RegistryError
-from models_app.flavors import available_flavors
-from models_app.models import ModelRegistration, ModelVersion
+from models_app.flavors import Capability, available_flavors
+from models_app.models import ModelRegistration, ModelVersion, Registry
 from models_app.validation import clean_moment, clean_version_number
 
 
@@ -94,7 +95,34 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         common = {"registry": True, "json": True}
-        groups = parser.add_subparsers(dest="group", required=True, metavar="{flavor,models}")
+        groups = parser.add_subparsers(
+            dest="group", required=True,
+            metavar="{flavor,models,register,list,describe,update,delete,sync}",
+        )
+
+        # Registries, as `zenml model-registry register/list/describe/update/delete`.
+        p = self._leaf(groups, "register", "Register a registry (a stack component) with a flavor.", registry=False, json=True)
+        p.add_argument("name")
+        p.add_argument("--flavor", "-f", default="builtin")
+        p.add_argument("--tracking-uri", help="MLflow tracking server (flavor mlflow).")
+        p.add_argument("--registry-uri", help="MLflow registry URI, if not the tracking server.")
+        p.add_argument("--config", nargs=2, action="append", metavar=("KEY", "VALUE"), help="Other flavor config.")
+        p.add_argument("-d", "--description", default="")
+        self._leaf(groups, "list", "List registries.", registry=False, json=True)
+        p = self._leaf(groups, "describe", "Show one registry.", registry=False, json=True)
+        p.add_argument("name")
+        p = self._leaf(groups, "update", "Change a registry's config or description.", registry=False, json=True)
+        p.add_argument("name")
+        p.add_argument("--tracking-uri")
+        p.add_argument("--registry-uri")
+        p.add_argument("--config", nargs=2, action="append", metavar=("KEY", "VALUE"))
+        p.add_argument("-d", "--description")
+        p = self._leaf(groups, "delete", "Delete an empty registry.", registry=False, json=True)
+        p.add_argument("name")
+        p.add_argument("-y", "--yes", action="store_true")
+        p = self._leaf(groups, "sync", "Pull a registry's backend (e.g. MLflow) into the dashboard.", registry=False, json=True)
+        p.add_argument("name")
+        p.add_argument("--no-progress", action="store_true")
 
         flavor = groups.add_parser("flavor", help="Registry flavors.").add_subparsers(
             dest="action", required=True
@@ -187,7 +215,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         self.options = options
         self.user = self._user(options.get("user"))
-        handler = getattr(self, f"do_{options['group']}_{options['action'].replace('-', '_')}")
+        action = options.get("action")
+        handler = getattr(
+            self, f"do_{options['group']}_{action.replace('-', '_')}" if action else f"do_registry_{options['group']}"
+        )
         try:
             handler(options)
         except (ValidationError, PermissionDenied, RegistryError) as exc:
@@ -390,3 +421,74 @@ class Command(BaseCommand):
         services.version_delete(version=version, user=self.user)
         self._out({"deleted": {"name": options["name"], "version": version.version}},
                   f"Deleted version {version.version} of model '{options['name']}'.")
+
+    # registries --------------------------------------------------------------------------
+    def _registry_config(self, options, base: dict | None = None) -> dict | None:
+        config = dict(base or {})
+        changed = False
+        for key, option in (("tracking_uri", "tracking_uri"), ("registry_uri", "registry_uri")):
+            if options.get(option):
+                config[key], changed = options[option], True
+        for key, value in options.get("config") or []:
+            config[key], changed = value, True
+        return config if changed or base is None else None
+
+    def _registry_dict(self, registry) -> dict:
+        return {
+            "name": registry.name,
+            "flavor": registry.flavor,
+            "description": registry.description,
+            "config": registry.config,
+            "models": registry.registrations.count(),
+            "last_synced_at": registry.last_synced_at.isoformat() if registry.last_synced_at else None,
+        }
+
+    def do_registry_register(self, options):
+        registry = services.registry_create(
+            name=options["name"], flavor=options["flavor"], config=self._registry_config(options),
+            description=options["description"], user=self.user,
+        )
+        self._out(self._registry_dict(registry), f"Registered registry '{registry.name}' (flavor {registry.flavor}).")
+
+    def do_registry_list(self, options):
+        rows = [self._registry_dict(r) for r in Registry.objects.order_by("name")]
+        self._out(rows, render_table(
+            ["name", "flavor", "models", "last sync", "description"],
+            [[r["name"], r["flavor"], r["models"], r["last_synced_at"] or "never", r["description"][:50]] for r in rows],
+        ))
+
+    def do_registry_describe(self, options):
+        data = self._registry_dict(selectors.registry_get(options["name"]))
+        self._out(data, render_table(["field", "value"], [[k, v] for k, v in data.items()]))
+
+    def do_registry_update(self, options):
+        registry = selectors.registry_get(options["name"])
+        registry = services.registry_update(
+            registry=registry, config=self._registry_config(options, registry.config),
+            description=options.get("description"), user=self.user,
+        )
+        self._out(self._registry_dict(registry), f"Updated registry '{registry.name}'.")
+
+    def do_registry_delete(self, options):
+        registry = selectors.registry_get(options["name"])
+        self._confirm(options, f"Delete registry '{registry.name}'?")
+        services.registry_delete(registry=registry, user=self.user)
+        self._out({"deleted": options["name"]}, f"Deleted registry '{options['name']}'.")
+
+    def do_registry_sync(self, options):
+        registry = selectors.registry_get(options["name"])
+        registry.get_flavor().require(Capability.SYNC)
+        with tqdm(unit=" version", disable=options.get("no_progress"), file=self.stderr._out,
+                  desc=f"Syncing {registry.name}") as bar:
+            def progress(run):
+                bar.set_postfix(models=run.models_seen)
+                bar.update(run.versions_seen - bar.n)
+
+            run = services.registry_sync(registry=registry, user=self.user, progress=progress)
+        self._out(
+            {"status": run.status, "models_seen": run.models_seen, "versions_seen": run.versions_seen,
+             "models_created": run.models_created, "models_updated": run.models_updated,
+             "models_removed": run.models_removed, "versions_created": run.versions_created,
+             "versions_updated": run.versions_updated, "versions_removed": run.versions_removed},
+            f"Synced '{registry.name}': {run.models_seen} models, {run.versions_seen} versions ({run.summary()}).",
+        )

@@ -1,0 +1,15 @@
+"""Background work, run by a tasks worker (`manage.py db_worker`), never inside a request."""
+
+from django.tasks import task
+
+from models_app import services
+from models_app.models import SyncRun
+
+
+@task
+def sync_registry_task(run_id: int) -> str:
+    run = SyncRun.objects.select_related("registry").get(pk=run_id)
+    # Permission was checked when the sync was requested; the worker acts for that user.
+    services.registry_sync(registry=run.registry, user=None, run=run)
+    run.refresh_from_db()
+    return run.summary()
