@@ -21,7 +21,7 @@ from models_app.exceptions import NotFound, RegistryError
 from models_app.filters import RegistrationFilterSet, VersionFilterSet
 from models_app.flavors import Capability, available_flavors
 from models_app.forms import RegisterVersionForm, RegistrationEditForm, TransitionForm
-from models_app.models import ApiToken, ModelRegistration, ModelVersion, ModelVersionStage, Registry
+from models_app.models import ApiToken, ModelRegistration, ModelVersion, ModelVersionStage, Registry, SyncRun
 from models_app.validation import clean_version_number
 
 PAGE_SIZE = 25
@@ -420,7 +420,6 @@ def register_version(request):
 # Registries and tokens ----------------------------------------------------------------
 @login_required
 def registries(request):
-    rows = Registry.objects.annotate(model_count=Count("registrations")).order_by("name")
     flavors = [
         {
             "name": name,
@@ -430,9 +429,42 @@ def registries(request):
         }
         for name, cls in sorted(available_flavors().items())
     ]
+    context = {**_registries_context(), "flavors": flavors}
+    if request.htmx:
+        return render(request, "registries.html#table", context)
+    return render(request, "registries.html", context)
+
+
+def _registry_rows():
+    rows = list(Registry.objects.annotate(model_count=Count("registrations")).order_by("name"))
+    latest = {}
+    for run in SyncRun.objects.filter(registry__in=rows).order_by("registry_id", "-created_at", "-id"):
+        latest.setdefault(run.registry_id, run)
     for registry in rows:
         registry.capability_list = sorted(capabilities(registry))
-    return render(request, "registries.html", {"registries": rows, "flavors": flavors, "all_capabilities": list(Capability)})
+        registry.can_sync = Capability.SYNC in registry.capability_list
+        registry.latest_sync = latest.get(registry.pk)
+    return rows
+
+
+def _registries_context() -> dict:
+    rows = _registry_rows()
+    return {"registries": rows, "syncing": any(r.latest_sync and r.latest_sync.is_active for r in rows)}
+
+
+@login_required
+@require_POST
+def registry_sync(request, registry):
+    """Queue a sync; the registries page then polls its progress."""
+    try:
+        target = selectors.registry_get(registry)
+        services.sync_request(registry=target, user=request.user)
+        messages.success(request, f"Sync of {target.name} started.")
+    except (ValidationError, PermissionDenied, RegistryError) as exc:
+        messages.error(request, f"Sync not started: {error_text(exc)}")
+    if request.htmx:
+        return render(request, "registries.html#table", _registries_context())
+    return redirect("registries")
 
 
 @login_required

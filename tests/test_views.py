@@ -294,3 +294,20 @@ def test_pages_run_a_constant_number_of_queries(admin_client, registry, django_a
         services.alias_set(version=version, alias=f"a{version.version}", user=None)
     with django_assert_max_num_queries(limit):
         assert admin_client.get(url(name, *args)).status_code == 200
+
+
+def test_registries_page_starts_a_sync_and_shows_its_outcome(admin_client, mlflow_registry, mlflow_server,
+                                                            django_capture_on_commit_callbacks):
+    from mlflow import MlflowClient
+
+    MlflowClient(mlflow_server.url).create_registered_model("from-mlflow")
+    body = admin_client.get(url("registries")).content.decode()
+    assert "Sync now" in body and "the dashboard is its store" in body
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(url("registry_sync", "mlflow-test"), **HTMX)
+    assert b"Sync of mlflow-test started" in response.content
+    body = admin_client.get(url("registries"), **HTMX).content.decode()
+    assert "succeeded: models +1" in body
+    assert ModelRegistration.objects.filter(name="from-mlflow").exists()
+    response = admin_client.post(url("registry_sync", "default"), follow=True)
+    assert b"Sync not started" in response.content and b"cannot sync" in response.content
