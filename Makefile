@@ -42,6 +42,9 @@ run: install
 	DJANGO_DEBUG=1 $(PY) manage.py ensure_admin
 	DJANGO_DEBUG=1 $(PY) manage.py seed_demo
 	@echo "Dashboard: http://$(HOST):$(PORT)/   Admin: http://$(HOST):$(PORT)/admin/"
+	@# The tasks worker (registry syncs) runs beside the server and stops with it.
+	DJANGO_DEBUG=1 $(PY) manage.py db_worker --no-reload -v0 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	DJANGO_DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).

@@ -236,3 +236,38 @@ def test_killing_the_server_mid_operation(tmp_path, monkeypatch):
         assert version.stage == "None" and not StageTransition.objects.exists()
     finally:
         server.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_queue_and_worker_run_a_requested_sync(mlflow_server, settings):
+    """The production path: a request queues the task in the database; `db_worker` runs it."""
+    from asgiref.local import Local
+    from django.tasks import task_backends
+
+    def reset_backends():
+        # The handler caches its settings and backends; make it read TASKS again.
+        task_backends.__dict__.pop("settings", None)
+        task_backends._settings = None
+        task_backends._connections = Local()
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    reset_backends()
+    try:
+        mlflow_server.wipe()
+        MlflowClient(mlflow_server.url).create_registered_model("queued-model")
+        registry = services.registry_create(
+            name="queued", flavor="mlflow", config={"tracking_uri": mlflow_server.url}, user=None
+        )
+        run = services.sync_request(registry=registry, user=None)
+        run.refresh_from_db()
+        assert run.status == "queued"
+        call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+        run.refresh_from_db()
+        assert run.status == "succeeded" and run.models_created == 1
+        assert ModelRegistration.objects.filter(registry=registry, name="queued-model").exists()
+        with pytest.raises(Conflict):
+            SyncRun.objects.filter(pk=run.pk).update(status="running")
+            services.sync_request(registry=registry, user=None)
+    finally:
+        settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+        reset_backends()
