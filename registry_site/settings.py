@@ -221,3 +221,6 @@ TASKS = {
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+
+# The registry that the MLflow-compatible API (/api/2.0/mlflow/) reads and writes.
+MLFLOW_API_REGISTRY = os.environ.get("MLFLOW_API_REGISTRY", "default")

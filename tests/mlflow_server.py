@@ -62,6 +62,6 @@ class MlflowServer:
         """Delete every registered model, so each test starts from an empty registry."""
         from mlflow import MlflowClient
 
-        client = MlflowClient(self.url)
+        client = MlflowClient(tracking_uri=self.url, registry_uri=self.url)
         for model in client.search_registered_models(max_results=1000):
             client.delete_registered_model(model.name)

@@ -22,7 +22,7 @@ from tests.mlflow_server import MlflowServer, free_port
 
 @pytest.fixture
 def remote(mlflow_server):
-    return MlflowClient(mlflow_server.url)
+    return MlflowClient(tracking_uri=mlflow_server.url, registry_uri=mlflow_server.url)
 
 
 def register(registry, name="churn", **kwargs):
@@ -211,7 +211,7 @@ def test_killing_the_server_mid_operation(tmp_path, monkeypatch):
     """A sync interrupted by the server dying fails clearly; writes after it change nothing."""
     server = MlflowServer(tmp_path / "doomed").start()
     try:
-        remote = MlflowClient(server.url)
+        remote = MlflowClient(tracking_uri=server.url, registry_uri=server.url)
         registry = services.registry_create(name="doomed", flavor="mlflow", config={"tracking_uri": server.url}, user=None)
         version = services.version_register(registry=registry, name="m", model_source_uri="s3://m/1", user=None)
         for n in range(30):
@@ -254,7 +254,7 @@ def test_the_database_queue_and_worker_run_a_requested_sync(mlflow_server, setti
     reset_backends()
     try:
         mlflow_server.wipe()
-        MlflowClient(mlflow_server.url).create_registered_model("queued-model")
+        MlflowClient(tracking_uri=mlflow_server.url, registry_uri=mlflow_server.url).create_registered_model("queued-model")
         registry = services.registry_create(
             name="queued", flavor="mlflow", config={"tracking_uri": mlflow_server.url}, user=None
         )

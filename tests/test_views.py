@@ -300,7 +300,7 @@ def test_registries_page_starts_a_sync_and_shows_its_outcome(admin_client, mlflo
                                                             django_capture_on_commit_callbacks):
     from mlflow import MlflowClient
 
-    MlflowClient(mlflow_server.url).create_registered_model("from-mlflow")
+    MlflowClient(tracking_uri=mlflow_server.url, registry_uri=mlflow_server.url).create_registered_model("from-mlflow")
     body = admin_client.get(url("registries")).content.decode()
     assert "Sync now" in body and "the dashboard is its store" in body
     with django_capture_on_commit_callbacks(execute=True):

@@ -1,0 +1,490 @@
+"""MLflow's model-registry REST protocol (`/api/2.0/mlflow/...`), on the same services as
+everything else. Point `MLFLOW_REGISTRY_URI` (or `registry_uri=`) at the dashboard and the
+MLflow client's registry calls work unchanged; what they do shows in the pages and /api/v1/.
+
+Shapes follow the protos of the pinned MLflow; errors come back as
+{"error_code": ..., "message": ...} with the HTTP status MLflow uses, so the client raises its
+normal exceptions. Filters and order_by are parsed by MLflow's own search utilities.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.lookups import IRegex, Regex
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.authentication import BasicAuthentication
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from models_app import selectors, services
+from models_app.api.authentication import BearerTokenAuthentication
+from models_app.exceptions import BackendError, CapabilityNotSupported, Conflict, NotFound
+from models_app.models import ModelRegistration, ModelVersion, ModelVersionStage
+from models_app.selectors import STAGE_ANNOTATIONS, json_keys_equal
+from models_app.validation import clean_version_number
+
+MAX_MODELS_PAGE = 1000  # MLflow's limits for search_registered_models / search_model_versions
+MAX_VERSIONS_PAGE = 200_000
+
+
+class MlflowError(Exception):
+    def __init__(self, code: str, message: str, status: int = 400):
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+def _ms(moment) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _tags(mapping) -> list[dict]:
+    return [{"key": key, "value": value} for key, value in mapping.items()]
+
+
+def version_json(version: ModelVersion) -> dict:
+    return {
+        "name": version.registration.name,
+        "version": str(version.version),
+        "creation_timestamp": _ms(version.created_at),
+        "last_updated_timestamp": _ms(version.updated_at),
+        "user_id": version.created_by.username if version.created_by_id else "",
+        "current_stage": version.stage,
+        "description": version.description,
+        "source": version.model_source_uri,
+        "run_id": version.experiment_run_id,
+        "run_link": str(version.metadata.get("run_link", "")),
+        "status": "READY",
+        "tags": _tags(version.tags),
+        "aliases": sorted(alias.name for alias in version.aliases.all()),
+    }
+
+
+def model_json(registration: ModelRegistration, latest: list[ModelVersion]) -> dict:
+    return {
+        "name": registration.name,
+        "creation_timestamp": _ms(registration.created_at),
+        "last_updated_timestamp": _ms(registration.updated_at),
+        "user_id": registration.created_by.username if registration.created_by_id else "",
+        "description": registration.description,
+        "tags": _tags(registration.tags),
+        "aliases": [
+            {"alias": alias.name, "version": str(alias.version.version)}
+            for alias in sorted(registration.aliases.all(), key=lambda a: a.name)
+        ],
+        "latest_versions": [version_json(v) for v in latest],
+    }
+
+
+def _versions_query():
+    return ModelVersion.objects.select_related("registration__registry", "created_by").prefetch_related("aliases")
+
+
+def latest_per_stage(registrations: list[ModelRegistration], stages: list[str] | None = None) -> dict[int, list]:
+    """The latest version in each stage (MLflow's latest_versions), for annotated registrations."""
+    wanted = Q()
+    for registration in registrations:
+        for stage, annotation in STAGE_ANNOTATIONS.items():
+            number = getattr(registration, annotation)
+            if number and (not stages or stage in stages):
+                wanted |= Q(registration=registration, version=number)
+    result = {registration.pk: [] for registration in registrations}
+    if wanted:
+        for version in _versions_query().filter(wanted).order_by("version"):
+            result[version.registration_id].append(version)
+    return result
+
+
+def _like(value: str) -> str:
+    """An SQL LIKE pattern as an anchored regular expression."""
+    parts = [".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in value]
+    return "^" + "".join(parts) + "$"
+
+
+def _condition(field, comparator: str, value) -> Q:
+    """One parsed MLflow filter clause on a field name or a JSON tag expression."""
+    if comparator == "IN":
+        return Q(**{f"{field}__in": list(value)}) if isinstance(field, str) else Q()
+    if isinstance(field, str):
+        lookups = {"=": "exact", "LIKE": "regex", "ILIKE": "iregex", ">": "gt", "<": "lt", ">=": "gte", "<=": "lte"}
+        if comparator == "!=":
+            return ~Q(**{field: value})
+        if comparator not in lookups:
+            raise MlflowError("INVALID_PARAMETER_VALUE", f"Comparator {comparator} is not supported here.")
+        if comparator in ("LIKE", "ILIKE"):
+            value = _like(value)
+        return Q(**{f"{field}__{lookups[comparator]}": value})
+    lookup = {"LIKE": Regex, "ILIKE": IRegex}.get(comparator)
+    if lookup:
+        return Q(lookup(field, _like(value)))
+    raise MlflowError("INVALID_PARAMETER_VALUE", f"Comparator {comparator} is not supported for tags.")
+
+
+def _parse(parser, text: str | None):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return parser(text) if text else []
+    except MlflowException as exc:
+        raise MlflowError("INVALID_PARAMETER_VALUE", exc.message)
+
+
+def _filter(queryset, clauses, attributes: dict[str, str], tag_field: str):
+    for clause in clauses:
+        key, comparator, value = clause["key"], clause["comparator"], clause["value"]
+        if clause["type"] == "tag":
+            if comparator == "=":
+                queryset = queryset.filter(json_keys_equal(tag_field, {key: value}))
+            elif comparator == "!=":
+                # As MLflow: a model without the tag matches `tags.k != 'v'`.
+                queryset = queryset.exclude(
+                    Q(**{f"{tag_field}__has_key": key}) & json_keys_equal(tag_field, {key: value})
+                )
+            else:
+                queryset = queryset.filter(_condition(KeyTextTransform(key, tag_field), comparator, value))
+        elif key in attributes:
+            queryset = queryset.filter(_condition(attributes[key], comparator, value))
+        else:
+            raise MlflowError("INVALID_PARAMETER_VALUE", f"Invalid attribute key '{key}' in the filter.")
+    return queryset
+
+
+def _order(queryset, order_by: list[str], parse, fields: dict[str, str], default: list[str]):
+    from mlflow.exceptions import MlflowException
+
+    ordering = []
+    for item in order_by:
+        try:
+            _, key, ascending = parse(item)
+        except MlflowException as exc:
+            raise MlflowError("INVALID_PARAMETER_VALUE", exc.message)
+        if key not in fields:
+            raise MlflowError("INVALID_PARAMETER_VALUE", f"Invalid order_by key '{key}'.")
+        ordering.append(("" if ascending else "-") + fields[key])
+    return queryset.order_by(*(ordering or default), "pk")
+
+
+def _page(queryset, params, limit: int, default: int):
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.search_utils import SearchUtils
+
+    try:
+        max_results = int(params.get("max_results") or default)
+    except ValueError:
+        raise MlflowError("INVALID_PARAMETER_VALUE", "max_results must be a whole number.")
+    if not 1 <= max_results <= limit:
+        raise MlflowError("INVALID_PARAMETER_VALUE", f"Invalid value for max_results: it must be 1 to {limit}.")
+    try:
+        offset = SearchUtils.parse_start_offset_from_page_token(params.get("page_token") or None)
+    except MlflowException as exc:
+        raise MlflowError("INVALID_PARAMETER_VALUE", exc.message)
+    rows = list(queryset[offset:offset + max_results + 1])
+    token = SearchUtils.create_page_token(offset + max_results).decode() if len(rows) > max_results else None
+    return rows[:max_results], token
+
+
+class MlflowRegistryAPI(APIView):
+    """Every registry operation of MLflow's REST API, dispatched on (path, method)."""
+
+    authentication_classes = [BearerTokenAuthentication, BasicAuthentication]
+    permission_classes = [IsAuthenticated]
+    schema = None  # MLflow's protocol, documented by MLflow; kept out of our OpenAPI schema
+
+    def get_exception_handler(self):
+        return mlflow_exception_handler
+
+    def _dispatch(self, request, operation: str):
+        handler = ROUTES.get((operation.strip("/"), request.method))
+        if handler is None:
+            raise MlflowError("ENDPOINT_NOT_FOUND", f"No MLflow registry endpoint {request.method} {operation}.", 404)
+        params = request.query_params if request.method == "GET" else request.data
+        if not hasattr(params, "get"):
+            raise MlflowError("MALFORMED_REQUEST", "The request body must be a JSON object.")
+        return Response(handler(self, request, params) or {})
+
+    get = post = patch = delete = lambda self, request, operation: self._dispatch(request, operation)
+
+    # helpers ---------------------------------------------------------------------------
+    @cached_property
+    def registry(self):
+        return selectors.registry_get(getattr(settings, "MLFLOW_API_REGISTRY", None))
+
+    def _required(self, params, key: str) -> str:
+        value = params.get(key)
+        if value in (None, ""):
+            raise MlflowError("INVALID_PARAMETER_VALUE", f"Missing value for required parameter '{key}'.")
+        if not isinstance(value, str):
+            raise MlflowError("INVALID_PARAMETER_VALUE", f"Parameter '{key}' must be a string.")
+        return value
+
+    def _registration(self, params, key="name") -> ModelRegistration:
+        name = self._required(params, key)
+        try:
+            return selectors.registration_get(registry=self.registry, name=name)
+        except NotFound:
+            raise MlflowError("RESOURCE_DOES_NOT_EXIST", f"Registered Model with name={name} not found", 404)
+
+    def _version(self, params) -> ModelVersion:
+        registration = self._registration(params)
+        raw = self._required(params, "version")
+        try:
+            number = clean_version_number(raw)
+            return selectors.version_get(registration=registration, version=number)
+        except (ValidationError, NotFound):
+            raise MlflowError(
+                "RESOURCE_DOES_NOT_EXIST", f"Model Version (name={registration.name}, version={raw}) not found", 404
+            )
+
+    def _model_response(self, registration: ModelRegistration) -> dict:
+        annotated = (
+            selectors.registration_list(registry=registration.registry, name=registration.name)
+            .select_related("created_by").prefetch_related("aliases__version").get()
+        )
+        return {"registered_model": model_json(annotated, latest_per_stage([annotated])[annotated.pk])}
+
+    def _version_response(self, version: ModelVersion) -> dict:
+        return {"model_version": version_json(_versions_query().get(pk=version.pk))}
+
+    # registered models -----------------------------------------------------------------
+    def create_model(self, request, params):
+        tags = {t.get("key"): t.get("value") for t in params.get("tags") or []}
+        registration = services.registration_create(
+            registry=self.registry, name=self._required(params, "name"),
+            description=params.get("description") or "", tags=tags, user=request.user,
+        )
+        return self._model_response(registration)
+
+    def get_model(self, request, params):
+        return self._model_response(self._registration(params))
+
+    def rename_model(self, request, params):
+        registration = services.registration_rename(
+            registration=self._registration(params), new_name=self._required(params, "new_name"), user=request.user
+        )
+        return self._model_response(registration)
+
+    def update_model(self, request, params):
+        registration = services.registration_update(
+            registration=self._registration(params), description=params.get("description") or "", user=request.user
+        )
+        return self._model_response(registration)
+
+    def delete_model(self, request, params):
+        services.registration_delete(registration=self._registration(params), user=request.user)
+
+    def search_models(self, request, params):
+        from mlflow.utils.search_utils import SearchModelUtils
+
+        clauses = _parse(SearchModelUtils.parse_search_filter, params.get("filter"))
+        queryset = _filter(
+            selectors.registration_list(registry=self.registry).select_related("created_by")
+            .prefetch_related("aliases__version"),
+            clauses, {"name": "name"}, "tags",
+        )
+        queryset = _order(
+            queryset, _list(params, "order_by"), SearchModelUtils.parse_order_by_for_search_registered_models,
+            {"name": "name", "creation_timestamp": "created_at", "timestamp": "created_at",
+             "last_updated_timestamp": "updated_at"},
+            ["name"],
+        )
+        rows, token = _page(queryset, params, MAX_MODELS_PAGE, 100)
+        latest = latest_per_stage(rows)
+        body = {"registered_models": [model_json(r, latest[r.pk]) for r in rows]}
+        if token:
+            body["next_page_token"] = token
+        return body
+
+    def latest_versions(self, request, params):
+        registration = self._registration(params)
+        stages = [_stage(s) for s in _list(params, "stages")]
+        annotated = selectors.registration_list(registry=registration.registry, name=registration.name).get()
+        return {"model_versions": [version_json(v) for v in latest_per_stage([annotated], stages)[annotated.pk]]}
+
+    def set_model_tag(self, request, params):
+        services.registration_update(
+            registration=self._registration(params),
+            tags={self._required(params, "key"): str(params.get("value", ""))}, user=request.user,
+        )
+
+    def delete_model_tag(self, request, params):
+        registration = self._registration(params)
+        key = self._required(params, "key")
+        if key not in registration.tags:
+            raise MlflowError("RESOURCE_DOES_NOT_EXIST", f"No tag with name: {key} in model {registration.name}", 404)
+        services.registration_update(registration=registration, tags={key: None}, user=request.user)
+
+    def set_alias(self, request, params):
+        version = self._version(params)
+        services.alias_set(version=version, alias=self._required(params, "alias"), user=request.user)
+
+    def delete_alias(self, request, params):
+        registration = self._registration(params)
+        try:
+            services.alias_delete(registration=registration, alias=self._required(params, "alias"), user=request.user)
+        except NotFound:
+            pass  # MLflow deletes an alias that is not there without complaint
+
+    def get_by_alias(self, request, params):
+        registration = self._registration(params)
+        alias = self._required(params, "alias")
+        try:
+            version = selectors.version_by_alias(registration=registration, alias=alias)
+        except NotFound:
+            raise MlflowError("INVALID_PARAMETER_VALUE", f"Registered model alias {alias} not found.")
+        return self._version_response(version)
+
+    # model versions --------------------------------------------------------------------
+    def create_version(self, request, params):
+        registration = self._registration(params)
+        metadata = {}
+        for key in ("run_link", "model_id"):
+            if params.get(key):
+                metadata[key] = params[key]
+        version = services.version_register(
+            registry=registration.registry, name=registration.name,
+            model_source_uri=self._required(params, "source"),
+            description=params.get("description") or "",
+            tags={t.get("key"): t.get("value") for t in params.get("tags") or []},
+            experiment_run_id=params.get("run_id") or "", metadata=metadata, model_format="mlflow",
+            user=request.user,
+        )
+        return self._version_response(version)
+
+    def get_version(self, request, params):
+        return self._version_response(self._version(params))
+
+    def update_version(self, request, params):
+        version = services.version_update(
+            version=self._version(params), description=params.get("description") or "", user=request.user
+        )
+        return self._version_response(version)
+
+    def delete_version(self, request, params):
+        services.version_delete(version=self._version(params), user=request.user)
+
+    def search_versions(self, request, params):
+        from mlflow.utils.search_utils import SearchModelVersionUtils
+
+        clauses = _parse(SearchModelVersionUtils.parse_search_filter, params.get("filter"))
+        queryset = _filter(
+            _versions_query().filter(registration__registry=self.registry), clauses,
+            {"name": "registration__name", "run_id": "experiment_run_id", "source_path": "model_source_uri",
+             "version_number": "version"},
+            "tags",
+        )
+        queryset = _order(
+            queryset, _list(params, "order_by"), SearchModelVersionUtils.parse_order_by_for_search_model_versions,
+            {"name": "registration__name", "version_number": "version", "creation_timestamp": "created_at",
+             "timestamp": "created_at", "last_updated_timestamp": "updated_at"},
+            ["registration__name", "-version"],
+        )
+        rows, token = _page(queryset, params, MAX_VERSIONS_PAGE, 10_000)
+        body = {"model_versions": [version_json(v) for v in rows]}
+        if token:
+            body["next_page_token"] = token
+        return body
+
+    def transition_stage(self, request, params):
+        version = services.version_transition_stage(
+            version=self._version(params), stage=_stage(self._required(params, "stage")),
+            archive_existing=_bool(params.get("archive_existing_versions")), user=request.user,
+            comment="Through the MLflow-compatible API.",
+        )
+        return self._version_response(version)
+
+    def download_uri(self, request, params):
+        return {"artifact_uri": self._version(params).model_source_uri}
+
+    def set_version_tag(self, request, params):
+        services.version_update(
+            version=self._version(params), tags={self._required(params, "key"): str(params.get("value", ""))},
+            user=request.user,
+        )
+
+    def delete_version_tag(self, request, params):
+        version = self._version(params)
+        key = self._required(params, "key")
+        if key not in version.tags:
+            raise MlflowError("RESOURCE_DOES_NOT_EXIST", f"No tag with name: {key} for model version {version}", 404)
+        services.version_update(version=version, tags={key: None}, user=request.user)
+
+
+def _list(params, key: str) -> list[str]:
+    if hasattr(params, "getlist"):
+        return [v for v in params.getlist(key) if v]
+    value = params.get(key) or []
+    return value if isinstance(value, list) else [value]
+
+
+def _bool(value) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _stage(value: str) -> str:
+    for stage in ModelVersionStage.values:
+        if str(value).lower() == stage.lower():
+            return stage
+    raise MlflowError(
+        "INVALID_PARAMETER_VALUE",
+        f"Invalid Model Version stage: {value}. Value must be one of {', '.join(ModelVersionStage.values)}.",
+    )
+
+
+R = MlflowRegistryAPI
+ROUTES = {
+    ("registered-models/create", "POST"): R.create_model,
+    ("registered-models/get", "GET"): R.get_model,
+    ("registered-models/rename", "POST"): R.rename_model,
+    ("registered-models/update", "PATCH"): R.update_model,
+    ("registered-models/delete", "DELETE"): R.delete_model,
+    ("registered-models/search", "GET"): R.search_models,
+    ("registered-models/get-latest-versions", "POST"): R.latest_versions,
+    ("registered-models/get-latest-versions", "GET"): R.latest_versions,
+    ("registered-models/set-tag", "POST"): R.set_model_tag,
+    ("registered-models/delete-tag", "DELETE"): R.delete_model_tag,
+    ("registered-models/alias", "POST"): R.set_alias,
+    ("registered-models/alias", "DELETE"): R.delete_alias,
+    ("registered-models/alias", "GET"): R.get_by_alias,
+    ("model-versions/create", "POST"): R.create_version,
+    ("model-versions/get", "GET"): R.get_version,
+    ("model-versions/update", "PATCH"): R.update_version,
+    ("model-versions/delete", "DELETE"): R.delete_version,
+    ("model-versions/search", "GET"): R.search_versions,
+    ("model-versions/transition-stage", "POST"): R.transition_stage,
+    ("model-versions/get-download-uri", "GET"): R.download_uri,
+    ("model-versions/set-tag", "POST"): R.set_version_tag,
+    ("model-versions/delete-tag", "DELETE"): R.delete_version_tag,
+}
+
+
+def mlflow_exception_handler(exc, context):
+    """Every error in MLflow's shape and status, so its client raises what it normally does."""
+    if isinstance(exc, MlflowError):
+        code, message, status = exc.code, exc.message, exc.status
+    elif isinstance(exc, ValidationError):
+        code, status = "INVALID_PARAMETER_VALUE", 400
+        message = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items()) if hasattr(exc, "error_dict") else " ".join(exc.messages)
+    elif isinstance(exc, NotFound):
+        code, message, status = "RESOURCE_DOES_NOT_EXIST", str(exc), 404
+    elif isinstance(exc, Conflict):
+        code, message, status = "RESOURCE_ALREADY_EXISTS", str(exc), 400
+    elif isinstance(exc, CapabilityNotSupported):
+        code, message, status = "INVALID_STATE", str(exc), 400
+    elif isinstance(exc, BackendError):
+        code, message, status = "TEMPORARILY_UNAVAILABLE", str(exc), 503
+    elif isinstance(exc, (PermissionDenied, drf_exceptions.PermissionDenied)):
+        code, message, status = "PERMISSION_DENIED", str(exc), 403
+    elif isinstance(exc, (drf_exceptions.NotAuthenticated, drf_exceptions.AuthenticationFailed)):
+        code, message, status = "UNAUTHENTICATED", str(exc.detail), 401
+    elif isinstance(exc, drf_exceptions.APIException):
+        code, message, status = "BAD_REQUEST", str(exc.detail), 400
+    else:
+        return None
+    return Response({"error_code": code, "message": message}, status=status)
+
