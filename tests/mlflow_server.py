@@ -24,7 +24,7 @@ class MlflowServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = None
 
-    def start(self, timeout: float = 90) -> "MlflowServer":
+    def start(self, timeout: float = 90, workers: int = 1) -> "MlflowServer":
         self.root.mkdir(parents=True, exist_ok=True)
         mlflow = Path(sys.executable).with_name("mlflow")
         env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
@@ -32,7 +32,7 @@ class MlflowServer:
         self.process = subprocess.Popen(
             [str(mlflow), "server", "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}",
              "--artifacts-destination", str(self.root / "artifacts"), "--host", "127.0.0.1",
-             "--port", str(self.port), "--workers", "1"],
+             "--port", str(self.port), "--workers", str(workers)],
             stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )
         deadline = time.monotonic() + timeout

@@ -407,3 +407,29 @@ def test_fast_serializers_match_their_declared_fields(catalogue):
     for version in selectors.version_list():
         fast = VersionSerializer(version).data
         assert fast == drf.Serializer.to_representation(VersionSerializer(), version)
+
+
+@pytest.mark.parametrize("path", [
+    "/api/2.0/mlflow/registered-models/search?max_results=100",
+    "/api/2.0/mlflow/model-versions/search?max_results=100",
+])
+def test_mlflow_compatible_searches_run_a_constant_number_of_queries(reader, registry, django_assert_max_num_queries, path):
+    def add(start, count):
+        services.registrations_bulk_create(registry=registry, user=None, registrations=[
+            {"name": f"m{i:04d}", "versions": [{"model_source_uri": f"s3://{i}/{n}", "stage": stage}
+                                              for n, stage in enumerate(["Archived", "Production", "Staging"])]}
+            for i in range(start, start + count)
+        ])
+    add(0, 1)
+    with django_assert_max_num_queries(6):
+        assert reader.get(path).status_code == 200
+    add(1, 99)
+    for version in ModelVersion.objects.filter(stage="Production")[:50]:
+        services.alias_set(version=version, alias="champion", user=None)
+    with django_assert_max_num_queries(6):
+        response = reader.get(path)
+    body = response.json()
+    rows = body.get("registered_models") or body.get("model_versions")
+    assert len(rows) == 100
+    if "registered_models" in body:
+        assert {v["current_stage"] for v in rows[0]["latest_versions"]} == {"Archived", "Production", "Staging"}

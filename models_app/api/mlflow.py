@@ -14,7 +14,7 @@ from functools import cached_property
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
+from django.db.models import OuterRef, Prefetch, Q, Subquery
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.lookups import IRegex, Regex
 from rest_framework import exceptions as drf_exceptions
@@ -26,8 +26,8 @@ from rest_framework.views import APIView
 from models_app import selectors, services
 from models_app.api.authentication import BearerTokenAuthentication
 from models_app.exceptions import BackendError, CapabilityNotSupported, Conflict, NotFound
-from models_app.models import ModelRegistration, ModelVersion, ModelVersionStage
-from models_app.selectors import STAGE_ANNOTATIONS, json_keys_equal
+from models_app.models import ModelAlias, ModelRegistration, ModelVersion, ModelVersionStage
+from models_app.selectors import json_keys_equal
 from models_app.validation import clean_version_number
 
 MAX_MODELS_PAGE = 1000  # MLflow's limits for search_registered_models / search_model_versions
@@ -48,25 +48,42 @@ def _tags(mapping) -> list[dict]:
     return [{"key": key, "value": value} for key, value in mapping.items()]
 
 
-def version_json(version: ModelVersion) -> dict:
-    return {
-        "name": version.registration.name,
-        "version": str(version.version),
-        "creation_timestamp": _ms(version.created_at),
-        "last_updated_timestamp": _ms(version.updated_at),
-        "user_id": version.created_by.username if version.created_by_id else "",
-        "current_stage": version.stage,
-        "description": version.description,
-        "source": version.model_source_uri,
-        "run_id": version.experiment_run_id,
-        "run_link": str(version.metadata.get("run_link", "")),
-        "status": "READY",
-        "tags": _tags(version.tags),
-        "aliases": sorted(alias.name for alias in version.aliases.all()),
-    }
+# Versions are read as plain rows: lists of versions are this API's hot path.
+VERSION_VALUES = (
+    "pk", "registration_id", "registration__name", "version", "created_at", "updated_at",
+    "created_by__username", "stage", "description", "model_source_uri", "experiment_run_id", "metadata", "tags",
+)
 
 
-def model_json(registration: ModelRegistration, latest: list[ModelVersion]) -> dict:
+def version_rows(rows) -> list[dict]:
+    """MLflow ModelVersion JSON for rows of VERSION_VALUES (a queryset or a list), aliases included."""
+    rows = list(rows)
+    aliases: dict[int, list[str]] = {}
+    for version_id, name in ModelAlias.objects.filter(version_id__in=[r["pk"] for r in rows]).values_list(
+        "version_id", "name"
+    ):
+        aliases.setdefault(version_id, []).append(name)
+    return [
+        {
+            "name": row["registration__name"],
+            "version": str(row["version"]),
+            "creation_timestamp": _ms(row["created_at"]),
+            "last_updated_timestamp": _ms(row["updated_at"]),
+            "user_id": row["created_by__username"] or "",
+            "current_stage": row["stage"],
+            "description": row["description"],
+            "source": row["model_source_uri"],
+            "run_id": row["experiment_run_id"],
+            "run_link": str(row["metadata"].get("run_link", "")),
+            "status": "READY",
+            "tags": _tags(row["tags"]),
+            "aliases": sorted(aliases.get(row["pk"], [])),
+        }
+        for row in rows
+    ]
+
+
+def model_json(registration: ModelRegistration, latest: list[dict]) -> dict:
     return {
         "name": registration.name,
         "creation_timestamp": _ms(registration.created_at),
@@ -78,26 +95,34 @@ def model_json(registration: ModelRegistration, latest: list[ModelVersion]) -> d
             {"alias": alias.name, "version": str(alias.version.version)}
             for alias in sorted(registration.aliases.all(), key=lambda a: a.name)
         ],
-        "latest_versions": [version_json(v) for v in latest],
+        "latest_versions": latest,
     }
 
 
-def _versions_query():
-    return ModelVersion.objects.select_related("registration__registry", "created_by").prefetch_related("aliases")
+def _models_query():
+    return ModelRegistration.objects.select_related("registry", "created_by").prefetch_related(
+        Prefetch("aliases", queryset=ModelAlias.objects.select_related("version"))
+    )
 
 
 def latest_per_stage(registrations: list[ModelRegistration], stages: list[str] | None = None) -> dict[int, list]:
-    """The latest version in each stage (MLflow's latest_versions), for annotated registrations."""
-    wanted = Q()
-    for registration in registrations:
-        for stage, annotation in STAGE_ANNOTATIONS.items():
-            number = getattr(registration, annotation)
-            if number and (not stages or stage in stages):
-                wanted |= Q(registration=registration, version=number)
+    """The latest version in each stage (MLflow's latest_versions) of each registration.
+
+    Two indexed queries: the id of the highest version per stage, then those versions.
+    """
+    stages = stages or ModelVersionStage.values
+    highest = {
+        f"latest_{index}": Subquery(
+            ModelVersion.objects.filter(registration=OuterRef("pk"), stage=stage).order_by("-version").values("pk")[:1]
+        )
+        for index, stage in enumerate(stages)
+    }
+    rows = ModelRegistration.objects.filter(pk__in=[r.pk for r in registrations]).annotate(**highest)
+    ids = [pk for row in rows.values_list(*highest) for pk in row if pk]
     result = {registration.pk: [] for registration in registrations}
-    if wanted:
-        for version in _versions_query().filter(wanted).order_by("version"):
-            result[version.registration_id].append(version)
+    versions = ModelVersion.objects.filter(pk__in=ids).order_by("version").values(*VERSION_VALUES)
+    for row, body in zip(versions, version_rows(versions)):
+        result[row["registration_id"]].append(body)
     return result
 
 
@@ -242,14 +267,11 @@ class MlflowRegistryAPI(APIView):
             )
 
     def _model_response(self, registration: ModelRegistration) -> dict:
-        annotated = (
-            selectors.registration_list(registry=registration.registry, name=registration.name)
-            .select_related("created_by").prefetch_related("aliases__version").get()
-        )
-        return {"registered_model": model_json(annotated, latest_per_stage([annotated])[annotated.pk])}
+        found = _models_query().get(pk=registration.pk)
+        return {"registered_model": model_json(found, latest_per_stage([found])[found.pk])}
 
     def _version_response(self, version: ModelVersion) -> dict:
-        return {"model_version": version_json(_versions_query().get(pk=version.pk))}
+        return {"model_version": version_rows(ModelVersion.objects.filter(pk=version.pk).values(*VERSION_VALUES))[0]}
 
     # registered models -----------------------------------------------------------------
     def create_model(self, request, params):
@@ -282,11 +304,7 @@ class MlflowRegistryAPI(APIView):
         from mlflow.utils.search_utils import SearchModelUtils
 
         clauses = _parse(SearchModelUtils.parse_search_filter, params.get("filter"))
-        queryset = _filter(
-            selectors.registration_list(registry=self.registry).select_related("created_by")
-            .prefetch_related("aliases__version"),
-            clauses, {"name": "name"}, "tags",
-        )
+        queryset = _filter(_models_query().filter(registry=self.registry), clauses, {"name": "name"}, "tags")
         queryset = _order(
             queryset, _list(params, "order_by"), SearchModelUtils.parse_order_by_for_search_registered_models,
             {"name": "name", "creation_timestamp": "created_at", "timestamp": "created_at",
@@ -303,8 +321,7 @@ class MlflowRegistryAPI(APIView):
     def latest_versions(self, request, params):
         registration = self._registration(params)
         stages = [_stage(s) for s in _list(params, "stages")]
-        annotated = selectors.registration_list(registry=registration.registry, name=registration.name).get()
-        return {"model_versions": [version_json(v) for v in latest_per_stage([annotated], stages)[annotated.pk]]}
+        return {"model_versions": latest_per_stage([registration], stages)[registration.pk]}
 
     def set_model_tag(self, request, params):
         services.registration_update(
@@ -373,7 +390,7 @@ class MlflowRegistryAPI(APIView):
 
         clauses = _parse(SearchModelVersionUtils.parse_search_filter, params.get("filter"))
         queryset = _filter(
-            _versions_query().filter(registration__registry=self.registry), clauses,
+            ModelVersion.objects.filter(registration__registry=self.registry), clauses,
             {"name": "registration__name", "run_id": "experiment_run_id", "source_path": "model_source_uri",
              "version_number": "version"},
             "tags",
@@ -384,8 +401,8 @@ class MlflowRegistryAPI(APIView):
              "timestamp": "created_at", "last_updated_timestamp": "updated_at"},
             ["registration__name", "-version"],
         )
-        rows, token = _page(queryset, params, MAX_VERSIONS_PAGE, 10_000)
-        body = {"model_versions": [version_json(v) for v in rows]}
+        rows, token = _page(queryset.values(*VERSION_VALUES), params, MAX_VERSIONS_PAGE, 10_000)
+        body = {"model_versions": version_rows(rows)}
         if token:
             body["next_page_token"] = token
         return body
