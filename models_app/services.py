@@ -308,19 +308,19 @@ def version_register(
         if created:
             flavor.require(Capability.REGISTER_MODEL)
             flavor.register_model(name=name)
+        fields = {
+            "model_source_uri": model_source_uri,
+            "description": description,
+            "tags": tags,
+            "metrics": metrics,
+            "parameters": parameters,
+            "metadata": metadata,
+            "model_format": model_format,
+            "model_library": model_library,
+            **lineage,
+        }
         assigned = flavor.register_model_version(
-            info=ModelVersionInfo(
-                registered_model_name=name,
-                model_source_uri=model_source_uri,
-                description=description,
-                tags=tags,
-                metrics=metrics,
-                parameters=parameters,
-                metadata=metadata,
-                model_format=model_format,
-                model_library=model_library,
-                **lineage,
-            )
+            info=ModelVersionInfo(registered_model_name=name, **fields)
         )
         number = assigned.version or registration.last_version_number + 1
         if ModelVersion.objects.filter(registration=registration, version=number).exists():
@@ -328,18 +328,7 @@ def version_register(
         registration.last_version_number = max(registration.last_version_number, number)
         registration.save(update_fields=["last_version_number", "updated_at"])
         return ModelVersion.objects.create(
-            registration=registration,
-            version=number,
-            model_source_uri=model_source_uri,
-            description=description,
-            tags=tags,
-            metrics=metrics,
-            parameters=parameters,
-            metadata=metadata,
-            model_format=model_format,
-            model_library=model_library,
-            created_by=_real_user(user),
-            **lineage,
+            registration=registration, version=number, created_by=_real_user(user), **fields
         )
 
 
