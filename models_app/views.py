@@ -19,7 +19,7 @@ from django_htmx.http import trigger_client_event
 from models_app import selectors, services
 from models_app.exceptions import NotFound, RegistryError
 from models_app.filters import RegistrationFilterSet, VersionFilterSet
-from models_app.flavors import Capability, available_flavors
+from models_app.flavors import Capability, describe_flavors
 from models_app.forms import RegisterVersionForm, RegistrationEditForm, TransitionForm
 from models_app.models import ApiToken, ModelRegistration, ModelVersion, ModelVersionStage, Registry, SyncRun
 from models_app.validation import clean_version_number
@@ -420,15 +420,7 @@ def register_version(request):
 # Registries and tokens ----------------------------------------------------------------
 @login_required
 def registries(request):
-    flavors = [
-        {
-            "name": name,
-            "path": f"{cls.__module__}.{cls.__qualname__}",
-            "description": cls.description,
-            "capabilities": sorted(cls.capabilities),
-        }
-        for name, cls in sorted(available_flavors().items())
-    ]
+    flavors = describe_flavors()
     context = {**_registries_context(), "flavors": flavors}
     if request.htmx:
         return render(request, "registries.html#table", context)

@@ -104,7 +104,7 @@ def test_rename_and_deletes_reach_the_backend(registry):
 def test_sync_is_idempotent_and_picks_up_changes_made_in_the_backend(flavor, request):
     registry = _registry_for(flavor, request)
     assert backend(registry).supports(Capability.SYNC)
-    v1, v2 = register(registry), register(registry)
+    _v1, _v2 = register(registry), register(registry)
     first = services.registry_sync(registry=registry, user=None)
     assert (first.models_created, first.versions_created, first.versions_updated, first.versions_removed) == (0, 0, 0, 0)
     # A change made in the backend directly, as another tool would.

@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from mlflow import MlflowClient
 from rest_framework.test import APIClient
 
-from models_app import selectors, services
+from models_app import services
 from models_app.exceptions import BackendError, Conflict
 from models_app.flavors import mlflow as mlflow_flavor
 from models_app.models import ModelAlias, ModelRegistration, ModelVersion, StageTransition, SyncRun

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from models_app import selectors, services
 from models_app.api import serializers as s
 from models_app.filters import RegistrationFilterSet, TransitionFilterSet, VersionFilterSet
-from models_app.flavors import available_flavors
+from models_app.flavors import describe_flavors
 from models_app.models import ApiToken, Registry, SyncRun
 from models_app.exceptions import NotFound
 from models_app.validation import MAX_VERSION_NUMBER, clean_version_number
@@ -109,16 +109,7 @@ class SyncRunDetail(APIView):
 @extend_schema(tags=["registries"], responses=s.FlavorSerializer(many=True))
 class FlavorList(APIView):
     def get(self, request):
-        data = [
-            {
-                "name": name,
-                "class_path": f"{cls.__module__}.{cls.__qualname__}",
-                "description": cls.description,
-                "capabilities": sorted(cls.capabilities),
-            }
-            for name, cls in sorted(available_flavors().items())
-        ]
-        return Response(s.FlavorSerializer(data, many=True).data)
+        return Response(s.FlavorSerializer(describe_flavors(), many=True).data)
 
 
 # Registrations ------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from models_app.flavors.base import BaseFlavor, Capability
 if TYPE_CHECKING:
     from models_app.models import Registry
 
-__all__ = ["BaseFlavor", "Capability", "available_flavors", "flavor_class", "flavor_for"]
+__all__ = ["BaseFlavor", "Capability", "available_flavors", "describe_flavors", "flavor_class", "flavor_for"]
 
 BUILTIN_FLAVORS = {
     "builtin": "models_app.flavors.builtin.BuiltinFlavor",
@@ -50,6 +50,19 @@ def available_flavors() -> dict[str, type[BaseFlavor]]:
         except ValidationError:
             continue
     return found
+
+
+def describe_flavors() -> list[dict]:
+    """Each available flavor as the CLI, API and pages list it."""
+    return [
+        {
+            "name": name,
+            "class_path": f"{cls.__module__}.{cls.__qualname__}",
+            "description": cls.description,
+            "capabilities": sorted(cls.capabilities),
+        }
+        for name, cls in sorted(available_flavors().items())
+    ]
 
 
 def flavor_for(registry: Registry) -> BaseFlavor:

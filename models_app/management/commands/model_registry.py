@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from models_app import selectors, services
 from models_app.exceptions import RegistryError
-from models_app.flavors import Capability, available_flavors
+from models_app.flavors import Capability, describe_flavors
 from models_app.models import ModelRegistration, ModelVersion, Registry
 from models_app.validation import clean_moment, clean_version_number
 
@@ -265,16 +265,7 @@ class Command(BaseCommand):
 
     # flavor ----------------------------------------------------------------------------
     def do_flavor_list(self, options):
-        flavors = available_flavors()
-        data = [
-            {
-                "name": name,
-                "class": f"{cls.__module__}.{cls.__qualname__}",
-                "description": cls.description,
-                "capabilities": sorted(cls.capabilities),
-            }
-            for name, cls in sorted(flavors.items())
-        ]
+        data = describe_flavors()
         rows = [[d["name"], d["description"], ", ".join(d["capabilities"])] for d in data]
         self._out(data, render_table(["flavor", "description", "capabilities"], rows))
 
