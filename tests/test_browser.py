@@ -111,3 +111,16 @@ def test_other_pages_and_a_phone(page, demo, screenshot):
     screenshot(page, "11-phone-models")
     page.goto(f"{demo}/models/default/churn-classifier/")
     screenshot(page, "12-phone-registration")
+
+
+def test_api_docs_render_with_no_external_request(page, live_server, screenshot):
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}/api/docs/")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Model registry API")
+    expect(page.locator(".opblock-tag").first).to_be_visible()
+    screenshot(page, "13-api-docs")
+    assert requested and all(url.startswith(live_server.url) or url.startswith("data:") for url in requested), [
+        url for url in requested if not url.startswith(live_server.url)
+    ]
