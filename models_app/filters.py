@@ -66,22 +66,29 @@ class TagListField(_RepeatableField):
         """`key:value`; a bare `key` asks only that the tag exists."""
         key, sep, value = raw.partition(":")
         if not key.strip():
-            raise forms.ValidationError(f"'{raw}' is not key:value.")
+            raise forms.ValidationError("'%(raw)s' is not key:value.", params={"raw": raw})
         return key.strip(), (value if sep else None)
 
 
 class MetricListField(_RepeatableField):
     def parse(self, raw: str) -> tuple[str, str, float]:
         """`accuracy>=0.9`, `loss<0.2`, `f1=1`, `auc!=0.5`."""
+        # Messages carry the input as params: django-filter %-formats them, and input may hold '%'.
         match = _METRIC.match(raw)
         if not match:
-            raise forms.ValidationError(f"'{raw}' is not a metric condition such as accuracy>=0.9.")
+            raise forms.ValidationError(
+                "'%(raw)s' is not a metric condition such as accuracy>=0.9.", params={"raw": raw}
+            )
         try:
             number = float(match["value"])
         except ValueError:
-            raise forms.ValidationError(f"'{match['value']}' in '{raw}' is not a number.")
+            raise forms.ValidationError(
+                "'%(value)s' in '%(raw)s' is not a number.", params={"value": match["value"], "raw": raw}
+            )
         if not math.isfinite(number):
-            raise forms.ValidationError(f"'{raw}' compares with a number that is not finite.")
+            raise forms.ValidationError(
+                "'%(raw)s' compares with a number that is not finite.", params={"raw": raw}
+            )
         return match["key"], match["op"], number
 
 

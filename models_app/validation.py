@@ -44,6 +44,7 @@ def clean_name(value: Any, *, field: str = "name", what: str = "Name") -> str:
         raise ValidationError({field: f"{what} must not contain '/'."})
     if _has_control_chars(value):
         raise ValidationError({field: f"{what} must not contain control characters."})
+    _refuse_nul(value, field)
     return value
 
 
@@ -92,10 +93,14 @@ def clean_version_number(value: Any, *, field: str = "version") -> int:
 
 
 def _refuse_nul(value: Any, field: str) -> None:
-    """PostgreSQL cannot store NUL in text or JSON; refuse it anywhere in a value."""
+    """Refuse what no database can store: NUL characters and unpaired surrogates (not UTF-8)."""
     if isinstance(value, str):
         if "\x00" in value:
             raise ValidationError({field: "Must not contain NUL characters."})
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError({field: "Must be valid Unicode text (no unpaired surrogates)."})
     elif isinstance(value, Mapping):
         for key, item in value.items():
             _refuse_nul(key, field)
@@ -142,6 +147,7 @@ def _clean_key(key: Any, field: str) -> str:
         raise ValidationError({field: f"Key '{key[:40]}...' is over {TAG_KEY_MAX_LENGTH} characters."})
     if _has_control_chars(key):
         raise ValidationError({field: "Keys must not contain control characters."})
+    _refuse_nul(key, field)
     return key
 
 
@@ -195,12 +201,30 @@ def clean_metrics(value: Any, *, field: str = "metrics", allow_delete=False) -> 
     return cleaned
 
 
+def clean_json_object(value: Any, *, field: str) -> dict[str, Any]:
+    """Any JSON object that a database can store (no NUL, valid Unicode, finite numbers)."""
+    cleaned = dict(_mapping(value, field))
+    _refuse_nul(cleaned, field)
+    _refuse_non_finite(cleaned, field)
+    return cleaned
+
+
+def _refuse_non_finite(value: Any, field: str) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError({field: "Numbers must be finite."})
+    if isinstance(value, Mapping):
+        for item in value.values():
+            _refuse_non_finite(item, field)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _refuse_non_finite(item, field)
+
+
 def clean_metadata(value: Any, *, field: str = "metadata", allow_delete=False) -> dict[str, Any]:
     cleaned = {}
     for key, item in _mapping(value, field).items():
         key = _clean_key(key, field)
-        if isinstance(item, float) and not math.isfinite(item):
-            raise ValidationError({field: f"Value of '{key}' must be a finite number."})
+        _refuse_non_finite(item, field)
         _refuse_nul(item, field)
         cleaned[key] = item
     return cleaned

@@ -433,3 +433,20 @@ def test_mlflow_compatible_searches_run_a_constant_number_of_queries(reader, reg
     assert len(rows) == 100
     if "registered_models" in body:
         assert {v["current_stage"] for v in rows[0]["latest_versions"]} == {"Archived", "Production", "Staging"}
+
+
+@pytest.mark.parametrize("body,field", [
+    ('{"name": "x", "config": {"k": {"deep": "nul\\u0000here"}}}', "config"),
+    ('{"name": "x", "config": {"k": "\\ud82a lone surrogate"}}', "config"),
+    ('{"name": "bad\\ud82a"}', "name"),
+])
+def test_unstorable_text_is_a_400_not_a_crash(api, body, field):
+    """Found by Schemathesis on PostgreSQL: NUL and unpaired surrogates cannot be stored."""
+    response = api.post(f"{BASE}/registries/", body, content_type="application/json")
+    assert_error(response, 400, field=field)
+
+
+def test_a_percent_sign_in_a_bad_filter_is_a_400(reader, catalogue):
+    """Found by Schemathesis: the filter's message must not be %-formatted with the input."""
+    assert_error(reader.get(f"{BASE}/versions/", {"metric": "È%Ó"}), 400, field="metric")
+    assert_error(reader.get(f"{BASE}/versions/", {"tag": ":%s"}), 400, field="tag")

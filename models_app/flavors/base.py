@@ -84,7 +84,9 @@ class BaseFlavor(abc.ABC):
     @classmethod
     def validate_config(cls, config: Mapping[str, Any]) -> dict[str, Any]:
         """Return the config cleaned, or raise ValidationError naming the bad key."""
-        return dict(config)
+        from models_app.validation import clean_json_object
+
+        return clean_json_object(config, field="config")
 
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities

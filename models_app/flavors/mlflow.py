@@ -107,7 +107,7 @@ class MlflowFlavor(BaseFlavor):
 
     @classmethod
     def validate_config(cls, config: Mapping[str, Any]) -> dict[str, Any]:
-        config = dict(config)
+        config = super().validate_config(config)
         uri = config.get("tracking_uri")
         if not isinstance(uri, str) or not uri.strip():
             raise ValidationError({"config": "An mlflow registry needs a tracking_uri."})
