@@ -87,12 +87,13 @@ def registry_create(
     config = clean(flavor_cls.validate_config, config or {}) if flavor_cls else None
     description = clean(clean_text, description, field="description")
     clean.done()
-    with transaction.atomic():
-        if Registry.objects.filter(name=name).exists():
-            raise Conflict(f"A registry named '{name}' already exists.")
-        return Registry.objects.create(
-            name=name, flavor=flavor, config=config, description=description
-        )
+    try:
+        with transaction.atomic():
+            return Registry.objects.create(
+                name=name, flavor=flavor, config=config, description=description
+            )
+    except IntegrityError:
+        raise Conflict(f"A registry named '{name}' already exists.")
 
 
 def registry_update(
@@ -211,7 +212,13 @@ def registration_rename(
             )
         flavor.rename_model(name=registration.name, new_name=new_name)
         registration.name = new_name
-        registration.save()
+        try:
+            with transaction.atomic():
+                registration.save()
+        except IntegrityError:  # taken by a concurrent rename or create
+            raise Conflict(
+                f"Model '{new_name}' already exists in registry '{registration.registry.name}'."
+            )
     return registration
 
 
