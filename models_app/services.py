@@ -416,7 +416,7 @@ def version_delete(*, version: ModelVersion, user) -> None:
         registration.save(update_fields=["updated_at"])
 
 
-def _record(version: ModelVersion, to_stage: str, *, user, comment: str, cause: str):
+def _record(version: ModelVersion, to_stage: str, *, user, comment: str, cause: str, actor_name: str = ""):
     return StageTransition(
         registration_id=version.registration_id,
         version=version,
@@ -424,7 +424,7 @@ def _record(version: ModelVersion, to_stage: str, *, user, comment: str, cause: 
         from_stage=version.stage,
         to_stage=to_stage,
         actor=_real_user(user),
-        actor_name=_actor_name(user),
+        actor_name=actor_name or _actor_name(user),
         comment=comment,
         cause=cause,
     )
@@ -782,7 +782,7 @@ def _sync_versions(registry: Registry, page, run: SyncRun) -> None:
             if local.stage != values["stage"]:
                 transitions.append(_record(
                     local, values["stage"], user=None, comment="Changed in the backend; found by a sync.",
-                    cause=TransitionCause.SYNC,
+                    cause=TransitionCause.SYNC, actor_name=SYNC_ACTOR,
                 ))
             for field, value in values.items():
                 setattr(local, field, value)
@@ -792,8 +792,6 @@ def _sync_versions(registry: Registry, page, run: SyncRun) -> None:
         for local, moment in zip(created, created_updated_at):
             local.updated_at = moment
         ModelVersion.objects.bulk_update(created + updated, [*SYNCED_VERSION_FIELDS, "updated_at"], batch_size=500)
-        for record in transitions:
-            record.actor_name = SYNC_ACTOR
         StageTransition.objects.bulk_create(transitions)
         ModelRegistration.objects.bulk_update(list(registrations.values()), ["last_version_number"])
     run.versions_created += len(created)

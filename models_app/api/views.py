@@ -98,9 +98,8 @@ class SyncRunList(generics.ListAPIView):
 class SyncRunDetail(APIView):
     def get(self, request, registry, run_id):
         registry = selectors.registry_get(registry)
-        run = None
-        if run_id.isdigit() and int(run_id) <= MAX_VERSION_NUMBER:
-            run = registry.sync_runs.select_related("registry").filter(pk=int(run_id)).first()
+        pk = _row_id(run_id)
+        run = registry.sync_runs.select_related("registry").filter(pk=pk).first() if pk else None
         if run is None:
             raise NotFound("No such sync.")
         return Response(s.SyncRunSerializer(run).data)
@@ -143,6 +142,11 @@ def _annotated(registration):
         .select_related("created_by")
         .get()
     )
+
+
+def _row_id(raw: str) -> int | None:
+    """A row id from the address, or None for anything no row can have (keeps huge ints off the DB)."""
+    return int(raw) if raw.isdigit() and int(raw) <= MAX_VERSION_NUMBER else None
 
 
 def _input(request, serializer_class):
@@ -378,9 +382,8 @@ class TokenList(generics.ListAPIView):
 )
 class TokenDetail(APIView):
     def delete(self, request, token_id):
-        token = None
-        if token_id.isdigit() and int(token_id) <= MAX_VERSION_NUMBER:
-            token = ApiToken.objects.filter(pk=int(token_id), user_id=request.user.pk).first()
+        pk = _row_id(token_id)
+        token = ApiToken.objects.filter(pk=pk, user_id=request.user.pk).first() if pk else None
         if token is None:
             raise NotFound("You have no token with that id.")
         services.token_revoke(token=token, user=request.user)
