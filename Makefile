@@ -15,7 +15,7 @@ PYTHON := $(shell for c in python3.14 python3.13 python3.12 python3; do \
 	if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; \
 	then echo $$c; break; fi; done)
 
-.PHONY: help run test test-sqlite test-postgres install install-dev browser clean
+.PHONY: help run test lint test-sqlite test-postgres install install-dev browser clean
 
 help:
 	@echo "make run    install and serve the dashboard with demo data on SQLite (http://$(HOST):$(PORT)/)"
@@ -58,23 +58,36 @@ browser:
 		fi; \
 	fi
 
-test: install-dev browser
-	@$(MAKE) --no-print-directory test-sqlite
-	@$(MAKE) --no-print-directory test-postgres
+# Lint, then both database passes; both passes always run and each result is reported.
+test: install-dev browser lint
+	@$(MAKE) --no-print-directory test-sqlite; sqlite=$$?; \
+	$(MAKE) --no-print-directory test-postgres; postgres=$$?; \
+	echo "== SQLite pass: $$( [ $$sqlite = 0 ] && echo passed || echo FAILED ); PostgreSQL pass: $$(cat $(STAMPS)/postgres-result 2>/dev/null || echo FAILED)"; \
+	[ $$sqlite = 0 ] && [ $$postgres = 0 ]
+
+lint: install-dev
+	@echo "== ruff check and ruff format --check"
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test-sqlite: install-dev browser
 	@echo "== Test suite on SQLite"
 	env -u DATABASE_URL $(PY) -m pytest $(PYTEST_ARGS)
 
 test-postgres: install-dev browser
+	@rm -f $(STAMPS)/postgres-result
 	@if $(PY) -c "import psycopg, sys; psycopg.connect(sys.argv[1], connect_timeout=3).close()" "$(TEST_POSTGRES_URL)" 2>/dev/null; then \
 		echo "== Test suite on PostgreSQL ($(TEST_POSTGRES_URL))"; \
-		DATABASE_URL="$(TEST_POSTGRES_URL)" $(PY) -m pytest $(PYTEST_ARGS); \
+		echo FAILED > $(STAMPS)/postgres-result; \
+		DATABASE_URL="$(TEST_POSTGRES_URL)" $(PY) -m pytest $(PYTEST_ARGS) && echo passed > $(STAMPS)/postgres-result; \
 	elif [ -n "$$REQUIRE_POSTGRES" ]; then \
+		echo "NOT REACHABLE" > $(STAMPS)/postgres-result; \
 		echo "PostgreSQL at $(TEST_POSTGRES_URL) is not reachable, and REQUIRE_POSTGRES is set." >&2; exit 1; \
 	else \
+		echo "DID NOT RUN (no server at $(TEST_POSTGRES_URL))" > $(STAMPS)/postgres-result; \
 		echo "== PostgreSQL pass DID NOT RUN: no server at $(TEST_POSTGRES_URL) (set TEST_POSTGRES_URL to run it)."; \
-	fi
+	fi; \
+	[ "$$(cat $(STAMPS)/postgres-result)" != FAILED ]
 
 clean:
 	rm -rf $(VENV) $(STAMPS) db.sqlite3 db.sqlite3-* test-artifacts

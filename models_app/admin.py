@@ -87,7 +87,10 @@ class RegistryForm(ServiceForm):
         data = self.cleaned_data
         if old:
             return services.registry_update(
-                registry=old, config=data["config"], description=data["description"], user=self.request.user
+                registry=old,
+                config=data["config"],
+                description=data["description"],
+                user=self.request.user,
             )
         return services.registry_create(
             name=data["name"],
@@ -308,7 +311,9 @@ class ModelVersionAdmin(ServiceAdmin):
             archive_existing=True,
             description="Promote to Production (archive existing)",
         ),
-        _transition_action(ModelVersionStage.ARCHIVED, archive_existing=False, description="Archive"),
+        _transition_action(
+            ModelVersionStage.ARCHIVED, archive_existing=False, description="Archive"
+        ),
     ]
 
     def has_add_permission(self, request):
@@ -383,7 +388,8 @@ class TokenForm(ServiceForm):
             owner=self.cleaned_data["user"], name=self.cleaned_data["name"], user=self.request.user
         )
         messages.warning(
-            self.request, f"New token for {token.user}: {secret} (copy it now; it is not shown again)."
+            self.request,
+            f"New token for {token.user}: {secret} (copy it now; it is not shown again).",
         )
         return token
 
@@ -409,5 +415,9 @@ class ApiTokenAdmin(ServiceAdmin):
     @admin.action(description="Revoke selected tokens", permissions=["view"])
     def revoke(self, request, queryset):
         for token in queryset.select_related("user"):
-            _run(request, lambda t=token: services.token_revoke(token=t, user=request.user), str(token))
+            _run(
+                request,
+                lambda t=token: services.token_revoke(token=t, user=request.user),
+                str(token),
+            )
         messages.success(request, "Revoked.")

@@ -31,7 +31,9 @@ __all__ = [
 class RegistryAPIError(Exception):
     """An error answer from the registry: HTTP status, code, message and per-field messages."""
 
-    def __init__(self, status: int, code: str, detail: str, errors: Mapping[str, list[str]] | None = None):
+    def __init__(
+        self, status: int, code: str, detail: str, errors: Mapping[str, list[str]] | None = None
+    ):
         super().__init__(f"{status} {code}: {detail}")
         self.status, self.code, self.detail, self.errors = status, code, detail, dict(errors or {})
 
@@ -88,7 +90,9 @@ class RegistryClient:
             body = None
         if response.status_code >= 400:
             body = body if isinstance(body, dict) else {}
-            cls = {404: NotFoundError, 409: ConflictError}.get(response.status_code, RegistryAPIError)
+            cls = {404: NotFoundError, 409: ConflictError}.get(
+                response.status_code, RegistryAPIError
+            )
             raise cls(
                 response.status_code,
                 body.get("code", "error"),
@@ -107,21 +111,36 @@ class RegistryClient:
             params["page"] += 1
 
     # models ----------------------------------------------------------------------------
-    def register_model(self, name: str, *, description: str = "", tags: Mapping[str, str] | None = None) -> dict:
+    def register_model(
+        self, name: str, *, description: str = "", tags: Mapping[str, str] | None = None
+    ) -> dict:
         return self._request(
-            "POST", "models/",
-            json={"registry": self.registry, "name": name, "description": description, "tags": dict(tags or {})},
+            "POST",
+            "models/",
+            json={
+                "registry": self.registry,
+                "name": name,
+                "description": description,
+                "tags": dict(tags or {}),
+            },
         )
 
     def get_model(self, name: str) -> dict:
         return self._request("GET", self._model(name))
 
     def list_models(self, **filters: Any) -> list[dict]:
-        """Filters as the API takes them: q, name, name_contains, tag=["k:v"], stage, alias, ordering."""
+        """Filters as the API takes them.
+
+        q, name, name_contains, tag=["k:v"], stage, alias, ordering.
+        """
         return list(self._pages("models/", {"registry": self.registry, **filters}))
 
     def update_model(
-        self, name: str, *, description: str | None = None, tags: Mapping[str, str | None] | None = None,
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        tags: Mapping[str, str | None] | None = None,
         new_name: str | None = None,
     ) -> dict:
         body: dict[str, Any] = {}
@@ -185,13 +204,23 @@ class RegistryClient:
         return list(self._pages("versions/", {"registry": self.registry, **filters}))
 
     def update_model_version(
-        self, name: str, version: int, *, description: str | None = None,
-        tags: Mapping[str, str | None] | None = None, metrics: Mapping[str, float | None] | None = None,
+        self,
+        name: str,
+        version: int,
+        *,
+        description: str | None = None,
+        tags: Mapping[str, str | None] | None = None,
+        metrics: Mapping[str, float | None] | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> dict:
         body = {
-            key: value for key, value in
-            {"description": description, "tags": tags, "metrics": metrics, "metadata": metadata}.items()
+            key: value
+            for key, value in {
+                "description": description,
+                "tags": tags,
+                "metrics": metrics,
+                "metadata": metadata,
+            }.items()
             if value is not None
         }
         return self._request("PATCH", self._model(name, f"versions/{int(version)}/"), json=body)
@@ -200,10 +229,17 @@ class RegistryClient:
         self._request("DELETE", self._model(name, f"versions/{int(version)}/"))
 
     def transition_stage(
-        self, name: str, version: int, stage: str, *, archive_existing: bool = False, comment: str = ""
+        self,
+        name: str,
+        version: int,
+        stage: str,
+        *,
+        archive_existing: bool = False,
+        comment: str = "",
     ) -> dict:
         return self._request(
-            "POST", self._model(name, f"versions/{int(version)}/transition/"),
+            "POST",
+            self._model(name, f"versions/{int(version)}/transition/"),
             json={"stage": stage, "archive_existing": archive_existing, "comment": comment},
         )
 
@@ -213,19 +249,28 @@ class RegistryClient:
 
     # aliases and resolution ------------------------------------------------------------
     def set_alias(self, name: str, alias: str, version: int) -> dict:
-        return self._request("PUT", self._model(name, f"aliases/{_seg(alias)}/"), json={"version": int(version)})
+        return self._request(
+            "PUT", self._model(name, f"aliases/{_seg(alias)}/"), json={"version": int(version)}
+        )
 
     def delete_alias(self, name: str, alias: str) -> None:
         self._request("DELETE", self._model(name, f"aliases/{_seg(alias)}/"))
 
     def get_latest_version(self, name: str, stage: str | None = None) -> dict:
-        return self._request("GET", self._model(name, "versions/latest/"), params={"stage": stage} if stage else None)
+        return self._request(
+            "GET", self._model(name, "versions/latest/"), params={"stage": stage} if stage else None
+        )
 
     def get_version_by_alias(self, name: str, alias: str) -> dict:
         return self._request("GET", self._model(name, f"aliases/{_seg(alias)}/"))
 
     def resolve(
-        self, name: str, *, stage: str | None = None, alias: str | None = None, version: int | None = None
+        self,
+        name: str,
+        *,
+        stage: str | None = None,
+        alias: str | None = None,
+        version: int | None = None,
     ) -> dict:
         """The one version that `stage`, `alias` or `version` names (give at most one)."""
         if sum(x is not None for x in (stage, alias, version)) > 1:
@@ -237,8 +282,13 @@ class RegistryClient:
         return self.get_latest_version(name, stage)
 
     def load_model(
-        self, name: str, *, stage: str | None = None, alias: str | None = None,
-        version: int | None = None, tracking_uri: str | None = None,
+        self,
+        name: str,
+        *,
+        stage: str | None = None,
+        alias: str | None = None,
+        version: int | None = None,
+        tracking_uri: str | None = None,
     ) -> Any:
         """Resolve the version and load it with mlflow.pyfunc when it is an MLflow model.
 
@@ -316,15 +366,26 @@ def register_model_step(
         metadata=metadata,
         model_format=model_format,
         model_library=model_library,
-        pipeline_name=pipeline_name if pipeline_name is not None else env.get("AIRFLOW_CTX_DAG_ID", ""),
-        pipeline_run_id=pipeline_run_id if pipeline_run_id is not None else env.get("AIRFLOW_CTX_DAG_RUN_ID", ""),
+        pipeline_name=pipeline_name
+        if pipeline_name is not None
+        else env.get("AIRFLOW_CTX_DAG_ID", ""),
+        pipeline_run_id=pipeline_run_id
+        if pipeline_run_id is not None
+        else env.get("AIRFLOW_CTX_DAG_RUN_ID", ""),
         step_name=step_name if step_name is not None else env.get("AIRFLOW_CTX_TASK_ID", ""),
-        experiment_run_id=experiment_run_id if experiment_run_id is not None else env.get("MLFLOW_RUN_ID", ""),
-        code_version=code_version if code_version is not None else (env.get("GIT_COMMIT") or _git_commit()),
+        experiment_run_id=experiment_run_id
+        if experiment_run_id is not None
+        else env.get("MLFLOW_RUN_ID", ""),
+        code_version=code_version
+        if code_version is not None
+        else (env.get("GIT_COMMIT") or _git_commit()),
     )
     if stage:
         registered = client.transition_stage(
-            name, registered["version"], stage, archive_existing=archive_existing,
+            name,
+            registered["version"],
+            stage,
+            archive_existing=archive_existing,
             comment=f"Registered by pipeline step {registered.get('step_name') or ''}".strip(),
         )
     return registered

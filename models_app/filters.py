@@ -11,7 +11,6 @@ from django.core.exceptions import ValidationError
 from django.db.models import Exists, FloatField, OuterRef, Q
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
-from drf_spectacular.utils import extend_schema_field
 from django.db.models.lookups import (
     Exact,
     GreaterThan,
@@ -19,6 +18,7 @@ from django.db.models.lookups import (
     LessThan,
     LessThanOrEqual,
 )
+from drf_spectacular.utils import extend_schema_field
 
 from models_app.models import (
     ModelAlias,
@@ -32,7 +32,9 @@ from models_app.models import (
 from models_app.selectors import json_keys_equal
 from models_app.validation import clean_moment
 
-_METRIC = re.compile(r"^\s*(?P<key>[^<>=!\s][^<>=!]*?)\s*(?P<op>>=|<=|!=|==|=|>|<)\s*(?P<value>[^<>=!]+?)\s*$")
+_METRIC = re.compile(
+    r"^\s*(?P<key>[^<>=!\s][^<>=!]*?)\s*(?P<op>>=|<=|!=|==|=|>|<)\s*(?P<value>[^<>=!]+?)\s*$"
+)
 _OPERATORS = {
     ">=": GreaterThanOrEqual,
     "<=": LessThanOrEqual,
@@ -83,7 +85,8 @@ class MetricListField(_RepeatableField):
             number = float(match["value"])
         except ValueError:
             raise forms.ValidationError(
-                "'%(value)s' in '%(raw)s' is not a number.", params={"value": match["value"], "raw": raw}
+                "'%(value)s' in '%(raw)s' is not a number.",
+                params={"value": match["value"], "raw": raw},
             )
         if not math.isfinite(number):
             raise forms.ValidationError(
@@ -180,7 +183,9 @@ class VersionFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_q", label="Search")
     registry = django_filters.CharFilter(field_name="registration__registry__name")
     name = django_filters.CharFilter(field_name="registration__name")
-    name_contains = django_filters.CharFilter(field_name="registration__name", lookup_expr="icontains")
+    name_contains = django_filters.CharFilter(
+        field_name="registration__name", lookup_expr="icontains"
+    )
     stage = django_filters.MultipleChoiceFilter(choices=ModelVersionStage.choices)
     alias = django_filters.CharFilter(field_name="aliases__name")
     tag = TagFilter(method="filter_tag", label="Tag (key:value, repeatable)")

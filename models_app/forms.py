@@ -66,7 +66,9 @@ class TransitionForm(forms.Form):
 
 
 class RegistrationEditForm(ServiceErrorsMixin, forms.Form):
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), strip=False)
+    description = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), strip=False
+    )
     tags = KeyValueField()
 
     @classmethod
@@ -80,15 +82,23 @@ class RegistrationEditForm(ServiceErrorsMixin, forms.Form):
 
 
 class RegisterVersionForm(ServiceErrorsMixin, forms.Form):
-    registry = forms.ModelChoiceField(queryset=Registry.objects.order_by("name"), to_field_name="name", empty_label=None)
+    registry = forms.ModelChoiceField(
+        queryset=Registry.objects.order_by("name"), to_field_name="name", empty_label=None
+    )
     # Not required here: the service judges every field at once, so all errors show together.
     name = forms.CharField(
-        label="Model", strip=False, max_length=1000, required=False,
+        label="Model",
+        strip=False,
+        max_length=1000,
+        required=False,
         help_text="An existing model, or a new name to create it.",
         widget=forms.TextInput(attrs={"list": "model-names", "autocomplete": "off"}),
     )
     model_source_uri = forms.CharField(
-        label="Artifact URI", strip=False, max_length=5000, required=False,
+        label="Artifact URI",
+        strip=False,
+        max_length=5000,
+        required=False,
         help_text="Where the model is: s3://…, runs:/<run>/model, models:/…, or a path.",
     )
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -97,11 +107,19 @@ class RegisterVersionForm(ServiceErrorsMixin, forms.Form):
     tags = KeyValueField()
     metadata = KeyValueField()
     model_format = forms.CharField(required=False, max_length=100, help_text="e.g. mlflow, onnx")
-    model_library = forms.CharField(required=False, max_length=100, help_text="e.g. sklearn, pytorch")
+    model_library = forms.CharField(
+        required=False, max_length=100, help_text="e.g. sklearn, pytorch"
+    )
     pipeline_name = forms.CharField(required=False, max_length=1000)
     pipeline_run_id = forms.CharField(required=False, max_length=1000)
     step_name = forms.CharField(required=False, max_length=1000)
     experiment_run_id = forms.CharField(required=False, max_length=1000, label="Experiment run id")
     code_version = forms.CharField(required=False, max_length=1000, help_text="e.g. a git commit")
 
-    lineage_fields = ("pipeline_name", "pipeline_run_id", "step_name", "experiment_run_id", "code_version")
+    lineage_fields = (
+        "pipeline_name",
+        "pipeline_run_id",
+        "step_name",
+        "experiment_run_id",
+        "code_version",
+    )

@@ -201,7 +201,9 @@ class StageTransition(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["registration", "-created_at"], name="transition_registration_idx"),
+            models.Index(
+                fields=["registration", "-created_at"], name="transition_registration_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -216,7 +218,9 @@ class StageTransition(models.Model):
 class ApiToken(models.Model):
     """A bearer token for pipelines and CI. Only a SHA-256 digest of the secret is stored."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
     name = models.CharField(max_length=100, blank=True)
     # The public part of the token, shown in lists so a user can tell tokens apart.
     prefix = models.CharField(max_length=16, unique=True)

@@ -108,7 +108,9 @@ def _highest_version(stage: str | None = None) -> Subquery:
     versions = ModelVersion.objects.filter(registration=OuterRef("pk"))
     if stage:
         versions = versions.filter(stage=stage)
-    return Subquery(versions.order_by("-version").values("version")[:1], output_field=IntegerField())
+    return Subquery(
+        versions.order_by("-version").values("version")[:1], output_field=IntegerField()
+    )
 
 
 def registration_list(

@@ -6,10 +6,8 @@ import math
 import re
 import unicodedata
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
-
-from datetime import datetime
-from datetime import timezone as dt_timezone
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -114,8 +112,8 @@ def clean_moment(value: datetime, *, field: str) -> datetime:
     """An aware datetime in UTC; databases refuse odd offsets (PostgreSQL allows +-15:59)."""
     try:
         if timezone.is_naive(value):
-            value = timezone.make_aware(value, dt_timezone.utc)
-        return value.astimezone(dt_timezone.utc)
+            value = timezone.make_aware(value, UTC)
+        return value.astimezone(UTC)
     except (OverflowError, ValueError):
         raise ValidationError({field: "Date and time out of range."})
 
@@ -144,7 +142,9 @@ def _clean_key(key: Any, field: str) -> str:
     if not isinstance(key, str) or not key.strip():
         raise ValidationError({field: "Keys must be non-empty strings."})
     if len(key) > TAG_KEY_MAX_LENGTH:
-        raise ValidationError({field: f"Key '{key[:40]}...' is over {TAG_KEY_MAX_LENGTH} characters."})
+        raise ValidationError(
+            {field: f"Key '{key[:40]}...' is over {TAG_KEY_MAX_LENGTH} characters."}
+        )
     if _has_control_chars(key):
         raise ValidationError({field: "Keys must not contain control characters."})
     _refuse_nul(key, field)
@@ -159,7 +159,9 @@ def _scalar_to_str(value: Any, field: str, key: str) -> str:
     else:
         raise ValidationError({field: f"Value of '{key}' must be a string."})
     if len(text) > TAG_VALUE_MAX_LENGTH:
-        raise ValidationError({field: f"Value of '{key}' is over {TAG_VALUE_MAX_LENGTH} characters."})
+        raise ValidationError(
+            {field: f"Value of '{key}' is over {TAG_VALUE_MAX_LENGTH} characters."}
+        )
     _refuse_nul(text, field)
     return text
 
@@ -193,11 +195,17 @@ def clean_str_map(value: Any, *, field: str, allow_delete: bool = False) -> dict
     return cleaned
 
 
-def clean_metrics(value: Any, *, field: str = "metrics", allow_delete=False) -> dict[str, float | None]:
+def clean_metrics(
+    value: Any, *, field: str = "metrics", allow_delete=False
+) -> dict[str, float | None]:
     cleaned: dict[str, float | None] = {}
     for key, item in _mapping(value, field).items():
         key = _clean_key(key, field)
-        cleaned[key] = None if (item is None and allow_delete) else clean_metric_value(item, field=field, key=key)
+        cleaned[key] = (
+            None
+            if (item is None and allow_delete)
+            else clean_metric_value(item, field=field, key=key)
+        )
     return cleaned
 
 

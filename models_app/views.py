@@ -21,7 +21,14 @@ from models_app.exceptions import NotFound, RegistryError
 from models_app.filters import RegistrationFilterSet, VersionFilterSet
 from models_app.flavors import Capability, describe_flavors
 from models_app.forms import RegisterVersionForm, RegistrationEditForm, TransitionForm
-from models_app.models import ApiToken, ModelRegistration, ModelVersion, ModelVersionStage, Registry, SyncRun
+from models_app.models import (
+    ApiToken,
+    ModelRegistration,
+    ModelVersion,
+    ModelVersionStage,
+    Registry,
+    SyncRun,
+)
 from models_app.validation import clean_version_number
 
 PAGE_SIZE = 25
@@ -32,7 +39,11 @@ LOWER_IS_BETTER = ("loss", "error", "rmse", "mse", "mae", "mape", "latency", "pe
 
 def error_text(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
-        return " ".join(" ".join(m) for m in exc.message_dict.values()) if hasattr(exc, "error_dict") else " ".join(exc.messages)
+        return (
+            " ".join(" ".join(m) for m in exc.message_dict.values())
+            if hasattr(exc, "error_dict")
+            else " ".join(exc.messages)
+        )
     return str(exc)
 
 
@@ -45,7 +56,9 @@ def _get_registration(registry: str, name: str) -> ModelRegistration:
 
 def _get_version(registration: ModelRegistration, number: str) -> ModelVersion:
     try:
-        return selectors.version_get(registration=registration, version=clean_version_number(number))
+        return selectors.version_get(
+            registration=registration, version=clean_version_number(number)
+        )
     except (NotFound, ValidationError) as exc:
         raise Http404(error_text(exc))
 
@@ -77,7 +90,11 @@ def capabilities(registry: Registry) -> set[str]:
 @login_required
 def dashboard(request):
     stage_counts = Counter(
-        dict(ModelVersion.objects.values_list("stage").annotate(n=Count("pk")).values_list("stage", "n"))
+        dict(
+            ModelVersion.objects.values_list("stage")
+            .annotate(n=Count("pk"))
+            .values_list("stage", "n")
+        )
     )
     context = {
         "registration_count": ModelRegistration.objects.count(),
@@ -109,12 +126,16 @@ def registration_list(request):
         "query_without_page": _query_without(request, "page"),
         "query_without_ordering": _query_without(request, "ordering", "page"),
     }
-    template = "models/registration_list.html#table" if request.htmx else "models/registration_list.html"
+    template = (
+        "models/registration_list.html#table" if request.htmx else "models/registration_list.html"
+    )
     return render(request, template, context)
 
 
 def _registration_context(request, registration: ModelRegistration) -> dict:
-    summary = selectors.registration_list(registry=registration.registry, name=registration.name).get()
+    summary = selectors.registration_list(
+        registry=registration.registry, name=registration.name
+    ).get()
     return {
         "registration": registration,
         "summary": summary,
@@ -124,7 +145,9 @@ def _registration_context(request, registration: ModelRegistration) -> dict:
 
 
 def _versions_context(request, registration: ModelRegistration) -> dict:
-    filterset = VersionFilterSet(request.GET, queryset=selectors.version_list(registration=registration))
+    filterset = VersionFilterSet(
+        request.GET, queryset=selectors.version_list(registration=registration)
+    )
     versions = filterset.qs if filterset.is_valid() else ModelVersion.objects.none()
     page = _page(request, versions)
     metric_names = sorted({key for version in page for key in version.metrics})[:3]
@@ -139,12 +162,22 @@ def _versions_context(request, registration: ModelRegistration) -> dict:
 
 def _chart_context(registration: ModelRegistration, metric: str | None) -> dict:
     """Points of one metric across versions, laid out for an inline SVG (no chart library)."""
-    rows = list(registration.versions.order_by("version").values_list("version", "stage", "metrics"))
+    rows = list(
+        registration.versions.order_by("version").values_list("version", "stage", "metrics")
+    )
     names = sorted({key for _, _, metrics in rows for key in metrics})
     metric = metric if metric in names else (names[0] if names else None)
-    points = [(v, stage, metrics[metric]) for v, stage, metrics in rows if metric and metric in metrics]
+    points = [
+        (v, stage, metrics[metric]) for v, stage, metrics in rows if metric and metric in metrics
+    ]
     width, height, pad = 640, 260, 36
-    chart = {"metric": metric, "metric_names": names, "width": width, "height": height, "points": []}
+    chart = {
+        "metric": metric,
+        "metric_names": names,
+        "width": width,
+        "height": height,
+        "points": [],
+    }
     if points:
         values = [p[2] for p in points]
         low, high = min(values), max(values)
@@ -152,16 +185,27 @@ def _chart_context(registration: ModelRegistration, metric: str | None) -> dict:
         low, high = low - span * 0.1, high + span * 0.1
         count = len(points)
         for index, (version, stage, value) in enumerate(points):
-            x = pad + (index * (width - 2 * pad) / (count - 1) if count > 1 else (width - 2 * pad) / 2)
+            x = pad + (
+                index * (width - 2 * pad) / (count - 1) if count > 1 else (width - 2 * pad) / 2
+            )
             y = height - pad - (value - low) / (high - low) * (height - 2 * pad)
             chart["points"].append(
-                {"version": version, "stage": stage, "value": value, "x": round(x, 1), "y": round(y, 1)}
+                {
+                    "version": version,
+                    "stage": stage,
+                    "value": value,
+                    "x": round(x, 1),
+                    "y": round(y, 1),
+                }
             )
         chart["path"] = " ".join(
             f"{'M' if i == 0 else 'L'}{p['x']},{p['y']}" for i, p in enumerate(chart["points"])
         )
         chart["ticks"] = [
-            {"y": round(height - pad - f * (height - 2 * pad), 1), "label": _short(low + f * (high - low))}
+            {
+                "y": round(height - pad - f * (height - 2 * pad), 1),
+                "label": _short(low + f * (high - low)),
+            }
             for f in (0, 0.5, 1)
         ]
         chart["lower_is_better"] = lower_is_better(metric)
@@ -182,16 +226,26 @@ def registration_detail(request, registry, name):
         return render(
             request,
             "models/registration_detail.html#chart",
-            {"registration": registration, "chart": _chart_context(registration, request.GET.get("metric"))},
+            {
+                "registration": registration,
+                "chart": _chart_context(registration, request.GET.get("metric")),
+            },
         )
     if partial == "history":
         return render(
             request,
             "models/registration_detail.html#history",
-            {"transitions": selectors.transition_list(registration=registration)[:20], "registration": registration},
+            {
+                "transitions": selectors.transition_list(registration=registration)[:20],
+                "registration": registration,
+            },
         )
     if partial == "summary":
-        return render(request, "models/registration_detail.html#summary", _registration_context(request, registration))
+        return render(
+            request,
+            "models/registration_detail.html#summary",
+            _registration_context(request, registration),
+        )
     context = {
         **_registration_context(request, registration),
         **_versions_context(request, registration),
@@ -247,18 +301,30 @@ def version_transition(request, registry, name, version):
                 user=request.user,
             )
             changed = True
-            messages.success(request, f"Version {target.version} moved to {form.cleaned_data['stage']}.")
+            messages.success(
+                request, f"Version {target.version} moved to {form.cleaned_data['stage']}."
+            )
         except (ValidationError, PermissionDenied, RegistryError) as exc:
             messages.error(request, f"Version {target.version} was not moved: {error_text(exc)}")
     else:
-        messages.error(request, f"Version {target.version} was not moved: {error_text(ValidationError(form.errors))}")
+        messages.error(
+            request,
+            f"Version {target.version} was not moved: {error_text(ValidationError(form.errors))}",
+        )
     back = request.POST.get("next") or registration.get_absolute_url()
     if not request.htmx:
         return redirect(back if back.startswith("/") else registration.get_absolute_url())
     if request.POST.get("from") == "version":
-        response = render(request, "models/version_detail.html#stage", _version_context(request, registration, target))
+        response = render(
+            request,
+            "models/version_detail.html#stage",
+            _version_context(request, registration, target),
+        )
     else:
-        context = {**_registration_context(request, registration), **_versions_context(request, registration)}
+        context = {
+            **_registration_context(request, registration),
+            **_versions_context(request, registration),
+        }
         response = render(request, "models/registration_detail.html#versions", context)
     if changed:
         trigger_client_event(response, STAGE_CHANGED)
@@ -268,7 +334,9 @@ def version_transition(request, registry, name, version):
 # Versions -----------------------------------------------------------------------------
 def _version_context(request, registration, version) -> dict:
     version = selectors.version_list(registration=registration).get(pk=version.pk)
-    tracking = registration.registry.config.get("tracking_uri", "") if registration.registry.config else ""
+    tracking = (
+        registration.registry.config.get("tracking_uri", "") if registration.registry.config else ""
+    )
     run_link = ""
     if version.experiment_run_id and tracking.startswith("http"):
         run_link = f"{tracking.rstrip('/')}/#/experiments/0/runs/{version.experiment_run_id}"
@@ -276,7 +344,9 @@ def _version_context(request, registration, version) -> dict:
         "registration": registration,
         "version": version,
         "capabilities": capabilities(registration.registry),
-        "transitions": selectors.transition_list(registration=registration).filter(version_number=version.version)[:50],
+        "transitions": selectors.transition_list(registration=registration).filter(
+            version_number=version.version
+        )[:50],
         "transition_form": TransitionForm(),
         "run_link": run_link,
         "base_url": request.build_absolute_uri("/").rstrip("/"),
@@ -300,11 +370,17 @@ def alias_set(request, registry, name, version):
     target = _get_version(registration, version)
     try:
         services.alias_set(version=target, alias=request.POST.get("alias", ""), user=request.user)
-        messages.success(request, f"Alias '{request.POST.get('alias')}' now points at version {target.version}.")
+        messages.success(
+            request, f"Alias '{request.POST.get('alias')}' now points at version {target.version}."
+        )
     except (ValidationError, PermissionDenied, RegistryError) as exc:
         messages.error(request, f"Alias not set: {error_text(exc)}")
     if request.htmx:
-        return render(request, "models/version_detail.html#aliases", _version_context(request, registration, target))
+        return render(
+            request,
+            "models/version_detail.html#aliases",
+            _version_context(request, registration, target),
+        )
     return redirect(target.get_absolute_url())
 
 
@@ -319,7 +395,11 @@ def alias_delete(request, registry, name, version, alias):
     except (ValidationError, PermissionDenied, RegistryError) as exc:
         messages.error(request, f"Alias not removed: {error_text(exc)}")
     if request.htmx:
-        return render(request, "models/version_detail.html#aliases", _version_context(request, registration, target))
+        return render(
+            request,
+            "models/version_detail.html#aliases",
+            _version_context(request, registration, target),
+        )
     return redirect(target.get_absolute_url())
 
 
@@ -332,11 +412,17 @@ def compare(request, registry, name):
             numbers.append(clean_version_number(raw))
         except ValidationError:
             continue
-    versions = list(selectors.version_list(registration=registration).filter(version__in=numbers).order_by("version"))
+    versions = list(
+        selectors.version_list(registration=registration)
+        .filter(version__in=numbers)
+        .order_by("version")
+    )
     if len(versions) < 2:
         messages.info(request, "Tick at least two versions to compare them.")
         return redirect(registration.get_absolute_url())
-    return render(request, "models/compare.html", {"registration": registration, **comparison(versions)})
+    return render(
+        request, "models/compare.html", {"registration": registration, **comparison(versions)}
+    )
 
 
 def comparison(versions: list[ModelVersion]) -> dict:
@@ -352,10 +438,16 @@ def comparison(versions: list[ModelVersion]) -> dict:
             if best and len(present) > 1 and len(set(present)) > 1:
                 winner = min(present) if lower_is_better(key) else max(present)
             cells = [
-                {"value": value, "best": winner is not None and value == winner, "delta": _delta(value, values[0]) if best else None}
+                {
+                    "value": value,
+                    "best": winner is not None and value == winner,
+                    "delta": _delta(value, values[0]) if best else None,
+                }
                 for value in values
             ]
-            result.append({"key": key, "cells": cells, "differs": len({repr(v) for v in values}) > 1})
+            result.append(
+                {"key": key, "cells": cells, "differs": len({repr(v) for v in values}) > 1}
+            )
         return result
 
     lineage = [
@@ -364,7 +456,12 @@ def comparison(versions: list[ModelVersion]) -> dict:
             "cells": [{"value": getattr(v, field)} for v in versions],
             "differs": len({getattr(v, field) for v in versions}) > 1,
         }
-        for field in ("model_source_uri", *ModelVersion.LINEAGE_FIELDS, "model_format", "model_library")
+        for field in (
+            "model_source_uri",
+            *ModelVersion.LINEAGE_FIELDS,
+            "model_format",
+            "model_library",
+        )
     ]
     return {
         "versions": versions,
@@ -385,7 +482,10 @@ def _delta(value, base):
 @login_required
 @require_http_methods(["GET", "POST"])
 def register_version(request):
-    initial = {"registry": request.GET.get("registry", "default"), "name": request.GET.get("name", "")}
+    initial = {
+        "registry": request.GET.get("registry", "default"),
+        "name": request.GET.get("name", ""),
+    }
     form = RegisterVersionForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -411,9 +511,13 @@ def register_version(request):
         except (ValidationError, PermissionDenied, RegistryError) as exc:
             form.add_service_error(exc)
         else:
-            messages.success(request, f"Registered version {version.version} of {version.registration.name}.")
+            messages.success(
+                request, f"Registered version {version.version} of {version.registration.name}."
+            )
             return redirect(version.get_absolute_url())
-    names = ModelRegistration.objects.order_by("name").values_list("name", flat=True).distinct()[:500]
+    names = (
+        ModelRegistration.objects.order_by("name").values_list("name", flat=True).distinct()[:500]
+    )
     return render(request, "models/register_version.html", {"form": form, "names": names})
 
 
@@ -430,7 +534,9 @@ def registries(request):
 def _registry_rows():
     rows = list(Registry.objects.annotate(model_count=Count("registrations")).order_by("name"))
     latest = {}
-    for run in SyncRun.objects.filter(registry__in=rows).order_by("registry_id", "-created_at", "-id"):
+    for run in SyncRun.objects.filter(registry__in=rows).order_by(
+        "registry_id", "-created_at", "-id"
+    ):
         latest.setdefault(run.registry_id, run)
     for registry in rows:
         registry.capability_list = sorted(capabilities(registry))
@@ -441,7 +547,10 @@ def _registry_rows():
 
 def _registries_context() -> dict:
     rows = _registry_rows()
-    return {"registries": rows, "syncing": any(r.latest_sync and r.latest_sync.is_active for r in rows)}
+    return {
+        "registries": rows,
+        "syncing": any(r.latest_sync and r.latest_sync.is_active for r in rows),
+    }
 
 
 @login_required
@@ -472,7 +581,9 @@ def tokens(request):
                 messages.success(request, f"Token {token.prefix}… revoked.")
             return redirect("tokens")
         try:
-            _, new_secret = services.token_create(owner=request.user, name=request.POST.get("name", ""), user=request.user)
+            _, new_secret = services.token_create(
+                owner=request.user, name=request.POST.get("name", ""), user=request.user
+            )
         except ValidationError as exc:
             messages.error(request, error_text(exc))
     context = {
@@ -485,4 +596,3 @@ def tokens(request):
 
 def healthz(request):
     return HttpResponse("ok", content_type="text/plain")
-

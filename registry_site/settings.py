@@ -160,9 +160,7 @@ X_FRAME_OPTIONS = "DENY"
 # name a dotted path directly in its flavor field.
 MODEL_REGISTRY_FLAVORS: dict[str, str] = {
     name: path
-    for name, _, path in (
-        item.partition("=") for item in envlist("MODEL_REGISTRY_FLAVORS", "")
-    )
+    for name, _, path in (item.partition("=") for item in envlist("MODEL_REGISTRY_FLAVORS", ""))
     if path
 }
 

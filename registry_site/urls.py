@@ -12,7 +12,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # MLflow's own registry protocol (the MLflow UI's ajax-api path too).
     path("api/2.0/mlflow/<path:operation>", MlflowRegistryAPI.as_view(), name="mlflow-api"),
-    path("ajax-api/2.0/mlflow/<path:operation>", MlflowRegistryAPI.as_view(), name="mlflow-ajax-api"),
+    path(
+        "ajax-api/2.0/mlflow/<path:operation>", MlflowRegistryAPI.as_view(), name="mlflow-ajax-api"
+    ),
     path("api/", api_not_found),
     path("", include("models_app.urls")),
 ]

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the printed table's format strings read best on one line)
 """Benchmark: the dashboard against MLflow's own registry server, same data, same machine, one run.
 
     .venv/bin/python -m tests.benchmark                     # 1,000 models x 20 versions
@@ -38,14 +39,22 @@ def seed_mlflow(db: Path, models: int, versions: int) -> None:
         name = f"bulk-model-{m:06d}"
         store.create_registered_model(name, description=f"Synthetic model {m} for load tests.")
         for v in range(1, versions + 1):
-            store.create_model_version(name, f"s3://bulk-artifacts/{name}/{v}/model", run_id=f"{m:06d}{v:04d}")
-        store.transition_model_version_stage(name, str(versions), "Production", archive_existing_versions=False)
+            store.create_model_version(
+                name, f"s3://bulk-artifacts/{name}/{v}/model", run_id=f"{m:06d}{v:04d}"
+            )
+        store.transition_model_version_stage(
+            name, str(versions), "Production", archive_existing_versions=False
+        )
 
 
 def manage(env: dict, *args: str, capture=False) -> str:
     result = subprocess.run(
-        [PYTHON, str(ROOT / "manage.py"), *args], env=env, cwd=ROOT, check=True,
-        capture_output=capture, text=True,
+        [PYTHON, str(ROOT / "manage.py"), *args],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=capture,
+        text=True,
     )
     return result.stdout if capture else ""
 
@@ -110,24 +119,35 @@ def throughput(headers: dict, url: str, clients: int, seconds: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--models", type=int, default=1000)
     parser.add_argument("--versions", type=int, default=20)
-    parser.add_argument("--requests", type=int, default=60, help="sequential requests per measurement")
+    parser.add_argument(
+        "--requests", type=int, default=60, help="sequential requests per measurement"
+    )
     parser.add_argument("--seconds", type=float, default=10, help="duration of each throughput run")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="registry-bench-"))
-    print(f"Seeding {args.models} models x {args.versions} versions into both registries ({tmp})", flush=True)
+    print(
+        f"Seeding {args.models} models x {args.versions} versions into both registries ({tmp})",
+        flush=True,
+    )
     start = time.perf_counter()
     (tmp / "mlflow").mkdir()
     seed_mlflow(tmp / "mlflow" / "mlflow.db", args.models, args.versions)
     print(f"  MLflow seeded in {time.perf_counter() - start:.0f} s", flush=True)
 
     env = {
-        **{k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}
+        },
         "DJANGO_SETTINGS_MODULE": "registry_site.settings",
         "DJANGO_SECRET_KEY": "benchmark-only-" + "x" * 40,
         "DJANGO_SECURE_SSL_REDIRECT": "0",
@@ -137,17 +157,40 @@ def main() -> None:
     }
     start = time.perf_counter()
     manage(env, "migrate", "-v0")
-    manage(env, "seed_bulk", "--registrations", str(args.models), "--versions", str(args.versions), "--no-progress")
-    manage(env, "shell", "-c", "from django.contrib.auth.models import User; User.objects.create_user('bench')")
+    manage(
+        env,
+        "seed_bulk",
+        "--registrations",
+        str(args.models),
+        "--versions",
+        str(args.versions),
+        "--no-progress",
+    )
+    manage(
+        env,
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User; User.objects.create_user('bench')",
+    )
     token = manage(env, "create_token", "bench", capture=True).strip()
     print(f"  dashboard seeded in {time.perf_counter() - start:.0f} s", flush=True)
 
     mlflow_server = MlflowServer(tmp / "mlflow")
     port = free_port()
     dashboard = subprocess.Popen(
-        [str(Path(PYTHON).with_name("gunicorn")), "registry_site.wsgi", "-b", f"127.0.0.1:{port}",
-         "-w", str(args.workers), "--log-level", "warning"],
-        env=env, cwd=ROOT, start_new_session=True,
+        [
+            str(Path(PYTHON).with_name("gunicorn")),
+            "registry_site.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(args.workers),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
     )
     try:
         mlflow_server.start(workers=args.workers)
@@ -156,24 +199,37 @@ def main() -> None:
         auth = {"Authorization": f"Bearer {token}"}
         name = f"bulk-model-{args.models // 2:06d}"
         cases = [
-            ("first page of 100 models",
-             f"{mlflow_server.url}/api/2.0/mlflow/registered-models/search?max_results=100",
-             f"{ours}/api/v1/models/?page_size=100"),
-            ("the same, through our MLflow-compatible API",
-             f"{mlflow_server.url}/api/2.0/mlflow/registered-models/search?max_results=100",
-             f"{ours}/api/2.0/mlflow/registered-models/search?max_results=100"),
-            ("one version",
-             f"{mlflow_server.url}/api/2.0/mlflow/model-versions/get?name={name}&version=3",
-             f"{ours}/api/v1/models/default/{name}/versions/3/"),
-            ("versions of one model",
-             f"{mlflow_server.url}/api/2.0/mlflow/model-versions/search?filter=name%3D%27{name}%27",
-             f"{ours}/api/v1/models/default/{name}/versions/"),
-            ("latest Production version",
-             f"{mlflow_server.url}/api/2.0/mlflow/registered-models/get-latest-versions?name={name}&stages=Production",
-             f"{ours}/api/v1/models/default/{name}/versions/latest/?stage=Production"),
+            (
+                "first page of 100 models",
+                f"{mlflow_server.url}/api/2.0/mlflow/registered-models/search?max_results=100",
+                f"{ours}/api/v1/models/?page_size=100",
+            ),
+            (
+                "the same, through our MLflow-compatible API",
+                f"{mlflow_server.url}/api/2.0/mlflow/registered-models/search?max_results=100",
+                f"{ours}/api/2.0/mlflow/registered-models/search?max_results=100",
+            ),
+            (
+                "one version",
+                f"{mlflow_server.url}/api/2.0/mlflow/model-versions/get?name={name}&version=3",
+                f"{ours}/api/v1/models/default/{name}/versions/3/",
+            ),
+            (
+                "versions of one model",
+                f"{mlflow_server.url}/api/2.0/mlflow/model-versions/search?filter=name%3D%27{name}%27",
+                f"{ours}/api/v1/models/default/{name}/versions/",
+            ),
+            (
+                "latest Production version",
+                f"{mlflow_server.url}/api/2.0/mlflow/registered-models/get-latest-versions?name={name}&stages=Production",
+                f"{ours}/api/v1/models/default/{name}/versions/latest/?stage=Production",
+            ),
         ]
-        print(f"\n{'request':<46}{'MLflow p50':>11}{'ours p50':>10}{'speed-up':>10}"
-              f"{'MLflow p95':>12}{'ours p95':>10}", flush=True)
+        print(
+            f"\n{'request':<46}{'MLflow p50':>11}{'ours p50':>10}{'speed-up':>10}"
+            f"{'MLflow p95':>12}{'ours p95':>10}",
+            flush=True,
+        )
         theirs_session, ours_session = requests.Session(), requests.Session()
         ours_session.headers.update(auth)
         for label, their_url, our_url in cases:
@@ -181,23 +237,48 @@ def main() -> None:
                 latency(session, url, 5)  # warm up
             m50, m95 = latency(theirs_session, their_url, args.requests)
             o50, o95 = latency(ours_session, our_url, args.requests)
-            print(f"{label:<46}{m50:>9.1f}ms{o50:>8.1f}ms{m50 / o50:>9.1f}x{m95:>10.1f}ms{o95:>8.1f}ms", flush=True)
+            print(
+                f"{label:<46}{m50:>9.1f}ms{o50:>8.1f}ms{m50 / o50:>9.1f}x{m95:>10.1f}ms{o95:>8.1f}ms",
+                flush=True,
+            )
 
-        print(f"\nthroughput, {args.clients} clients x {args.seconds:.0f} s, first page of 100 models:", flush=True)
+        print(
+            f"\nthroughput, {args.clients} clients x {args.seconds:.0f} s, first page of 100 models:",
+            flush=True,
+        )
         their_rps = throughput({}, cases[0][1], args.clients, args.seconds)
         our_rps = throughput(auth, cases[0][2], args.clients, args.seconds)
-        print(f"  MLflow {their_rps:.1f} req/s, ours {our_rps:.1f} req/s ({our_rps / their_rps:.1f}x)", flush=True)
+        print(
+            f"  MLflow {their_rps:.1f} req/s, ours {our_rps:.1f} req/s ({our_rps / their_rps:.1f}x)",
+            flush=True,
+        )
 
-        manage(env, "model_registry", "register", "bench-mlflow", "--flavor", "mlflow",
-               "--tracking-uri", mlflow_server.url)
+        manage(
+            env,
+            "model_registry",
+            "register",
+            "bench-mlflow",
+            "--flavor",
+            "mlflow",
+            "--tracking-uri",
+            mlflow_server.url,
+        )
         start = time.perf_counter()
         summary, peak_kb = sync_with_peak_memory(env)
         elapsed = time.perf_counter() - start
-        print(f"\nsync of MLflow's registry into the dashboard: {elapsed:.1f} s, "
-              f"peak memory of the sync process {peak_kb / 1024:.0f} MB\n  {summary}", flush=True)
+        print(
+            f"\nsync of MLflow's registry into the dashboard: {elapsed:.1f} s, "
+            f"peak memory of the sync process {peak_kb / 1024:.0f} MB\n  {summary}",
+            flush=True,
+        )
         start = time.perf_counter()
-        again = manage(env, "model_registry", "sync", "bench-mlflow", "--no-progress", capture=True).strip()
-        print(f"second sync (nothing changed): {time.perf_counter() - start:.1f} s\n  {again}", flush=True)
+        again = manage(
+            env, "model_registry", "sync", "bench-mlflow", "--no-progress", capture=True
+        ).strip()
+        print(
+            f"second sync (nothing changed): {time.perf_counter() - start:.1f} s\n  {again}",
+            flush=True,
+        )
     finally:
         mlflow_server.stop()
         if dashboard.poll() is None:

@@ -17,13 +17,19 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     if not shutil.which(CHROMIUM):
-        pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs it (apt-get install chromium).")
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: `make test` installs it (apt-get install chromium)."
+        )
     return {
         **browser_type_launch_args,
         "executable_path": CHROMIUM,
         "args": [
-            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
         ],
     }
 
@@ -56,7 +62,10 @@ def registry(db):
 def engineer(django_user_model):
     user = django_user_model.objects.create_user("alice", password="alice-pass-123")
     return grant(
-        user, "add_modelregistration", "change_modelregistration", "add_modelversion",
+        user,
+        "add_modelregistration",
+        "change_modelregistration",
+        "add_modelversion",
         "change_modelversion",
     )
 

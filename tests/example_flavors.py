@@ -48,21 +48,30 @@ class DictFlavor(BaseFlavor):
     def register_model(self, *, name, description="", tags=None):
         if name in self.store:
             raise Conflict(f"dict backend already has {name!r}")
-        self.store[name] = {"info": RegisteredModelInfo(name=name, description=description, tags=dict(tags or {})),
-                            "versions": {}, "aliases": {}, "next": 1}
+        self.store[name] = {
+            "info": RegisteredModelInfo(name=name, description=description, tags=dict(tags or {})),
+            "versions": {},
+            "aliases": {},
+            "next": 1,
+        }
         return self.store[name]["info"]
 
     def update_model(self, *, name, description=None, tags=None):
         model = self._model(name)
         info = model["info"]
         merged = {k: v for k, v in {**info.tags, **(tags or {})}.items() if v is not None}
-        model["info"] = dataclasses.replace(info, description=info.description if description is None else description, tags=merged)
+        model["info"] = dataclasses.replace(
+            info, description=info.description if description is None else description, tags=merged
+        )
         return model["info"]
 
     def rename_model(self, *, name, new_name):
         model = self.store.pop(name)
         model["info"] = dataclasses.replace(model["info"], name=new_name)
-        model["versions"] = {n: dataclasses.replace(v, registered_model_name=new_name) for n, v in model["versions"].items()}
+        model["versions"] = {
+            n: dataclasses.replace(v, registered_model_name=new_name)
+            for n, v in model["versions"].items()
+        }
         self.store[new_name] = model
         return model["info"]
 
@@ -76,7 +85,12 @@ class DictFlavor(BaseFlavor):
 
     def list_models(self, *, name=None, tags=None):
         found = [self.get_model(name=n) for n in sorted(self.store)]
-        return [m for m in found if (not name or m.name == name) and all(m.tags.get(k) == v for k, v in (tags or {}).items())]
+        return [
+            m
+            for m in found
+            if (not name or m.name == name)
+            and all(m.tags.get(k) == v for k, v in (tags or {}).items())
+        ]
 
     def register_model_version(self, *, info):
         model = self._model(info.registered_model_name)
@@ -85,14 +99,21 @@ class DictFlavor(BaseFlavor):
         model["versions"][number] = dataclasses.replace(info, version=number, stage="None")
         return model["versions"][number]
 
-    def update_model_version(self, *, name, version, description=None, tags=None, metrics=None, metadata=None):
+    def update_model_version(
+        self, *, name, version, description=None, tags=None, metrics=None, metadata=None
+    ):
         model = self._model(name)
         current = model["versions"][version]
+
         def merge(old, patch):
             return {k: v for k, v in {**old, **(patch or {})}.items() if v is not None}
+
         model["versions"][version] = dataclasses.replace(
-            current, description=current.description if description is None else description,
-            tags=merge(current.tags, tags), metrics=merge(current.metrics, metrics), metadata=merge(current.metadata, metadata),
+            current,
+            description=current.description if description is None else description,
+            tags=merge(current.tags, tags),
+            metrics=merge(current.metrics, metrics),
+            metadata=merge(current.metadata, metadata),
         )
 
     def delete_model_version(self, *, name, version):
@@ -109,12 +130,29 @@ class DictFlavor(BaseFlavor):
         aliases = tuple(sorted(a for a, v in model["aliases"].items() if v == version))
         return dataclasses.replace(model["versions"][version], aliases=aliases)
 
-    def list_model_versions(self, *, name=None, stage=None, metadata=None, created_after=None, created_before=None,
-                            count=None, order_by_date=None):
-        found = [self.get_model_version(name=n, version=v) for n in sorted(self.store) if not name or n == name
-                 for v in sorted(self.store[n]["versions"], reverse=True)]
-        found = [v for v in found if (not stage or v.stage == stage)
-                 and all(str(v.metadata.get(k)) == str(x) for k, x in (metadata or {}).items())]
+    def list_model_versions(
+        self,
+        *,
+        name=None,
+        stage=None,
+        metadata=None,
+        created_after=None,
+        created_before=None,
+        count=None,
+        order_by_date=None,
+    ):
+        found = [
+            self.get_model_version(name=n, version=v)
+            for n in sorted(self.store)
+            if not name or n == name
+            for v in sorted(self.store[n]["versions"], reverse=True)
+        ]
+        found = [
+            v
+            for v in found
+            if (not stage or v.stage == stage)
+            and all(str(v.metadata.get(k)) == str(x) for k, x in (metadata or {}).items())
+        ]
         return found[:count] if count else found
 
     def transition_stage(self, *, name, version, stage, archive_existing):

@@ -6,8 +6,8 @@ import tempfile
 
 os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
 
-from registry_site.settings import *  # noqa: E402,F403
-from registry_site.settings import DATABASES  # noqa: E402
+from registry_site.settings import *  # noqa: F403
+from registry_site.settings import DATABASES
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so threads and the live server share one database.

@@ -47,13 +47,17 @@ def test_every_list_renders(staff_client, versions, url):
 
 def test_registration_page_shows_versions_inline(staff_client, versions):
     registration = versions[0].registration
-    response = staff_client.get(reverse("admin:models_app_modelregistration_change", args=[registration.pk]))
+    response = staff_client.get(
+        reverse("admin:models_app_modelregistration_change", args=[registration.pk])
+    )
     assert response.status_code == 200
     assert b">v3</a>" in response.content
 
 
 def test_version_page_shows_transitions_inline(staff_client, versions):
-    response = staff_client.get(reverse("admin:models_app_modelversion_change", args=[versions[0].pk]))
+    response = staff_client.get(
+        reverse("admin:models_app_modelversion_change", args=[versions[0].pk])
+    )
     assert response.status_code == 200
     assert b"Production" in response.content
 
@@ -73,13 +77,18 @@ def test_promote_action_archives_the_existing_production_version(staff_client, v
 def test_staging_and_archive_actions(staff_client, versions):
     _, v2, v3 = versions
     action(staff_client, "move_to_staging", [v2, v3])
-    assert set(ModelVersion.objects.filter(stage="Staging").values_list("version", flat=True)) == {2, 3}
+    assert set(ModelVersion.objects.filter(stage="Staging").values_list("version", flat=True)) == {
+        2,
+        3,
+    }
     action(staff_client, "move_to_archived", [v2])
     v2.refresh_from_db()
     assert v2.stage == "Archived"
 
 
-def test_an_action_the_user_may_not_do_shows_an_error_and_changes_nothing(client, django_user_model, versions):
+def test_an_action_the_user_may_not_do_shows_an_error_and_changes_nothing(
+    client, django_user_model, versions
+):
     from tests.conftest import grant
 
     staff = django_user_model.objects.create_user("staff", password="x-pass-123", is_staff=True)
@@ -93,25 +102,47 @@ def test_an_action_the_user_may_not_do_shows_an_error_and_changes_nothing(client
 def test_transitions_cannot_be_added_changed_or_deleted(staff_client, versions):
     record = StageTransition.objects.first()
     assert staff_client.get(reverse("admin:models_app_stagetransition_add")).status_code == 403
-    assert staff_client.post(reverse("admin:models_app_stagetransition_delete", args=[record.pk]), {"post": "yes"}).status_code == 403
-    staff_client.post(reverse("admin:models_app_stagetransition_change", args=[record.pk]), {"comment": "rewritten"})
+    assert (
+        staff_client.post(
+            reverse("admin:models_app_stagetransition_delete", args=[record.pk]), {"post": "yes"}
+        ).status_code
+        == 403
+    )
+    staff_client.post(
+        reverse("admin:models_app_stagetransition_change", args=[record.pk]),
+        {"comment": "rewritten"},
+    )
     assert StageTransition.objects.get(pk=record.pk).comment == ""
 
 
 def test_editing_a_version_goes_through_the_service(staff_client, versions):
     v1 = versions[0]
     url = reverse("admin:models_app_modelversion_change", args=[v1.pk])
-    response = staff_client.post(url, {
-        "description": "edited", "tags": '{"team": "risk"}', "metrics": '{"acc": "high"}',
-        "metadata": "{}", "transitions-TOTAL_FORMS": "0", "transitions-INITIAL_FORMS": "0",
-    })
+    response = staff_client.post(
+        url,
+        {
+            "description": "edited",
+            "tags": '{"team": "risk"}',
+            "metrics": '{"acc": "high"}',
+            "metadata": "{}",
+            "transitions-TOTAL_FORMS": "0",
+            "transitions-INITIAL_FORMS": "0",
+        },
+    )
     assert response.status_code == 200
     assert b"must be a number" in response.content
     assert ModelVersion.objects.get(pk=v1.pk).description == ""
-    response = staff_client.post(url, {
-        "description": "edited", "tags": '{"team": "risk"}', "metrics": '{"acc": 0.99}',
-        "metadata": "{}", "transitions-TOTAL_FORMS": "0", "transitions-INITIAL_FORMS": "0",
-    })
+    response = staff_client.post(
+        url,
+        {
+            "description": "edited",
+            "tags": '{"team": "risk"}',
+            "metrics": '{"acc": 0.99}',
+            "metadata": "{}",
+            "transitions-TOTAL_FORMS": "0",
+            "transitions-INITIAL_FORMS": "0",
+        },
+    )
     assert response.status_code == 302
     v1.refresh_from_db()
     assert (v1.description, v1.tags, v1.metrics) == ("edited", {"team": "risk"}, {"acc": 0.99})
@@ -119,17 +150,31 @@ def test_editing_a_version_goes_through_the_service(staff_client, versions):
 
 def test_adding_a_registration_with_a_bad_name_shows_the_error_at_the_field(staff_client, registry):
     url = reverse("admin:models_app_modelregistration_add")
-    response = staff_client.post(url, {
-        "registry": registry.pk, "name": "a/b", "description": "", "tags": "{}",
-        "versions-TOTAL_FORMS": "0", "versions-INITIAL_FORMS": "0",
-    })
+    response = staff_client.post(
+        url,
+        {
+            "registry": registry.pk,
+            "name": "a/b",
+            "description": "",
+            "tags": "{}",
+            "versions-TOTAL_FORMS": "0",
+            "versions-INITIAL_FORMS": "0",
+        },
+    )
     assert response.status_code == 200
     assert b"must not contain" in response.content
     assert not ModelRegistration.objects.exists()
-    response = staff_client.post(url, {
-        "registry": registry.pk, "name": "churn", "description": "d", "tags": '{"a": "1"}',
-        "versions-TOTAL_FORMS": "0", "versions-INITIAL_FORMS": "0",
-    })
+    response = staff_client.post(
+        url,
+        {
+            "registry": registry.pk,
+            "name": "churn",
+            "description": "d",
+            "tags": '{"a": "1"}',
+            "versions-TOTAL_FORMS": "0",
+            "versions-INITIAL_FORMS": "0",
+        },
+    )
     assert response.status_code == 302
     registration = ModelRegistration.objects.get()
     assert registration.created_by.username == "root"
@@ -145,7 +190,9 @@ def test_deleting_a_registration_asks_first_then_deletes(staff_client, versions)
 
 def test_adding_a_registry_refuses_an_unknown_flavor(staff_client):
     url = reverse("admin:models_app_registry_add")
-    response = staff_client.post(url, {"name": "x", "flavor": "nope", "config": "{}", "description": ""})
+    response = staff_client.post(
+        url, {"name": "x", "flavor": "nope", "config": "{}", "description": ""}
+    )
     assert response.status_code == 200
     assert b"Unknown flavor" in response.content
 
@@ -154,12 +201,16 @@ def test_admin_creates_a_token_shown_once_and_revokes_it(staff_client, django_us
     from models_app.models import ApiToken
 
     owner = django_user_model.objects.create_user("ci-bot", password="ci-pass-123")
-    response = staff_client.post(reverse("admin:models_app_apitoken_add"), {"user": owner.pk, "name": "ci"}, follow=True)
+    response = staff_client.post(
+        reverse("admin:models_app_apitoken_add"), {"user": owner.pk, "name": "ci"}, follow=True
+    )
     token = ApiToken.objects.get()
     message = [m.message for m in response.context["messages"]][0]
     secret = message.split(": ")[1].split(" ")[0]
     assert secret.startswith("mr_") and secret not in token.digest
-    staff_client.post(reverse("admin:models_app_apitoken_changelist"),
-                      {"action": "revoke", "_selected_action": [token.pk]})
+    staff_client.post(
+        reverse("admin:models_app_apitoken_changelist"),
+        {"action": "revoke", "_selected_action": [token.pk]},
+    )
     token.refresh_from_db()
     assert token.revoked_at is not None

@@ -21,7 +21,12 @@ from registry_site.wsgi import application
 schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
 # Raise it for a deeper hunt: SCHEMATHESIS_MAX_EXAMPLES=500 make test-sqlite
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "50"))
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 
 @pytest.fixture
@@ -53,8 +58,13 @@ def test_api_conforms_to_its_schema(case, token):
 def test_the_schema_declares_the_error_shape_and_bearer_auth(client):
     document = client.get("/api/schema/?format=json").json()
     assert "Error" in document["components"]["schemas"]
-    assert document["components"]["securitySchemes"]["tokenAuth"] == {"type": "http", "scheme": "bearer"}
-    transition = document["paths"]["/api/v1/models/{registry}/{name}/versions/{version}/transition/"]["post"]
+    assert document["components"]["securitySchemes"]["tokenAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+    }
+    transition = document["paths"][
+        "/api/v1/models/{registry}/{name}/versions/{version}/transition/"
+    ]["post"]
     assert {"200", "400", "401", "403", "404", "409"} <= set(transition["responses"])
 
 

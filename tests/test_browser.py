@@ -60,9 +60,15 @@ def test_find_compare_and_promote_a_model(page, demo, screenshot):
     expect(page.locator("#history")).to_contain_text("Better recall on the November data")
     expect(page.locator("#summary")).to_contain_text("v8")
     assert page.evaluate("window.__stillThisPage") is True
-    assert ModelVersion.objects.get(registration__name="fraud-detector", version=7).stage == "Archived"
-    assert StageTransition.objects.filter(version_number=7, cause="archived_by_promotion",
-                                          registration__name="fraud-detector", actor_name="reviewer").exists()
+    assert (
+        ModelVersion.objects.get(registration__name="fraud-detector", version=7).stage == "Archived"
+    )
+    assert StageTransition.objects.filter(
+        version_number=7,
+        cause="archived_by_promotion",
+        registration__name="fraud-detector",
+        actor_name="reviewer",
+    ).exists()
     screenshot(page, "04-registration-after-promotion")
 
     # Compare two versions.
@@ -121,6 +127,6 @@ def test_api_docs_render_with_no_external_request(page, live_server, screenshot)
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("Model registry API")
     expect(page.locator(".opblock-tag").first).to_be_visible()
     screenshot(page, "13-api-docs")
-    assert requested and all(url.startswith(live_server.url) or url.startswith("data:") for url in requested), [
+    assert requested and all(url.startswith((live_server.url, "data:")) for url in requested), [
         url for url in requested if not url.startswith(live_server.url)
     ]

@@ -42,7 +42,9 @@ def test_flavor_list_shows_builtin_with_capabilities(db):
 
 
 def test_models_register_and_get(db):
-    assert "Registered model 'fraud'" in cli("models", "register", "fraud", "-d", "Fraud", "-t", "team", "risk")
+    assert "Registered model 'fraud'" in cli(
+        "models", "register", "fraud", "-d", "Fraud", "-t", "team", "risk"
+    )
     data = cli_json("models", "get", "fraud")
     assert data["description"] == "Fraud"
     assert data["tags"] == {"team": "risk"}
@@ -55,7 +57,14 @@ def test_models_list_filters_by_tag(registry):
     assert [m["name"] for m in cli_json("models", "list")] == ["a", "b"]
     assert [m["name"] for m in cli_json("models", "list", "-m", "team", "risk")] == ["a"]
     table = cli("models", "list")
-    assert table.splitlines()[0].split() == ["name", "latest", "production", "staging", "description", "updated"]
+    assert table.splitlines()[0].split() == [
+        "name",
+        "latest",
+        "production",
+        "staging",
+        "description",
+        "updated",
+    ]
 
 
 def test_models_update_merges_tags_renames_and_removes(registry):
@@ -76,11 +85,39 @@ def test_models_delete_needs_confirmation_when_not_interactive(churn):
 
 def test_register_version_with_lineage_metrics_and_params(db):
     data = cli_json(
-        "models", "register-version", "churn", "-u", "s3://b/churn/1", "-d", "first",
-        "-m", "rows", "1000", "-t", "dataset", "w42", "--metric", "accuracy", "0.91",
-        "--param", "lr", "0.01", "--model-format", "mlflow", "--model-library", "sklearn",
-        "--pipeline-name", "train_churn", "--pipeline-run-id", "run-7", "--step-name", "train",
-        "--run-id", "abc", "--code-version", "9f1c",
+        "models",
+        "register-version",
+        "churn",
+        "-u",
+        "s3://b/churn/1",
+        "-d",
+        "first",
+        "-m",
+        "rows",
+        "1000",
+        "-t",
+        "dataset",
+        "w42",
+        "--metric",
+        "accuracy",
+        "0.91",
+        "--param",
+        "lr",
+        "0.01",
+        "--model-format",
+        "mlflow",
+        "--model-library",
+        "sklearn",
+        "--pipeline-name",
+        "train_churn",
+        "--pipeline-run-id",
+        "run-7",
+        "--step-name",
+        "train",
+        "--run-id",
+        "abc",
+        "--code-version",
+        "9f1c",
     )
     assert data["version"] == 1
     version = ModelVersion.objects.get()
@@ -89,8 +126,11 @@ def test_register_version_with_lineage_metrics_and_params(db):
     assert version.metadata == {"rows": "1000"}
     assert version.tags == {"dataset": "w42"}
     assert version.lineage == {
-        "pipeline_name": "train_churn", "pipeline_run_id": "run-7", "step_name": "train",
-        "experiment_run_id": "abc", "code_version": "9f1c",
+        "pipeline_name": "train_churn",
+        "pipeline_run_id": "run-7",
+        "step_name": "train",
+        "experiment_run_id": "abc",
+        "code_version": "9f1c",
     }
 
 
@@ -104,19 +144,43 @@ def test_list_versions_filters_and_orders(churn):
     v1, v2 = churn
     services.version_transition_stage(version=v1, stage="Staging", user=None)
     assert [v["version"] for v in cli_json("models", "list-versions", "churn")] == [2, 1]
-    assert [v["version"] for v in cli_json("models", "list-versions", "churn", "--stage", "staging")] == [1]
-    assert [v["version"] for v in cli_json("models", "list-versions", "churn", "--order-by-date", "asc")] == [1, 2]
-    assert [v["version"] for v in cli_json("models", "list-versions", "churn", "--count", "1", "--order-by-date", "desc")] == [2]
-    assert [v["version"] for v in cli_json("models", "list-versions", "churn", "-m", "owner", "growth")] == [1]
+    assert [
+        v["version"] for v in cli_json("models", "list-versions", "churn", "--stage", "staging")
+    ] == [1]
+    assert [
+        v["version"] for v in cli_json("models", "list-versions", "churn", "--order-by-date", "asc")
+    ] == [1, 2]
+    assert [
+        v["version"]
+        for v in cli_json(
+            "models", "list-versions", "churn", "--count", "1", "--order-by-date", "desc"
+        )
+    ] == [2]
+    assert [
+        v["version"] for v in cli_json("models", "list-versions", "churn", "-m", "owner", "growth")
+    ] == [1]
     assert cli_json("models", "list-versions", "churn", "--created-after", "2999-01-01") == []
-    assert len(cli_json("models", "list-versions", "churn", "--created-before", "2999-01-01T00:00:00")) == 2
+    assert (
+        len(cli_json("models", "list-versions", "churn", "--created-before", "2999-01-01T00:00:00"))
+        == 2
+    )
 
 
 def test_update_version_changes_stage_with_archive_existing_and_comment(churn):
     v1, v2 = churn
     services.version_transition_stage(version=v1, stage="Production", user=None)
-    data = cli_json("models", "update-version", "churn", "-v", "2", "-s", "production",
-                    "--archive-existing", "--comment", "better")
+    data = cli_json(
+        "models",
+        "update-version",
+        "churn",
+        "-v",
+        "2",
+        "-s",
+        "production",
+        "--archive-existing",
+        "--comment",
+        "better",
+    )
     assert data["stage"] == "Production"
     v1.refresh_from_db()
     assert v1.stage == "Archived"
@@ -124,8 +188,26 @@ def test_update_version_changes_stage_with_archive_existing_and_comment(churn):
 
 
 def test_update_version_edits_metadata_tags_metrics_and_description(churn):
-    cli("models", "update-version", "churn", "-v", "1", "-d", "desc", "-m", "k", "v",
-        "--rm", "owner", "-t", "t", "1", "--metric", "f1", "0.5")
+    cli(
+        "models",
+        "update-version",
+        "churn",
+        "-v",
+        "1",
+        "-d",
+        "desc",
+        "-m",
+        "k",
+        "v",
+        "--rm",
+        "owner",
+        "-t",
+        "t",
+        "1",
+        "--metric",
+        "f1",
+        "0.5",
+    )
     version = ModelVersion.objects.get(version=1)
     assert version.description == "desc"
     assert version.metadata == {"k": "v"}
@@ -150,19 +232,40 @@ def test_delete_version(churn):
     "args,message",
     [
         (["models", "get", "ghost"], "Model 'ghost' does not exist"),
-        (["models", "get-version", "churn", "-v", "abc"], "Version must be a positive whole number"),
+        (
+            ["models", "get-version", "churn", "-v", "abc"],
+            "Version must be a positive whole number",
+        ),
         (["models", "get-version", "churn", "-v", "0"], "Version must be a positive whole number"),
         (["models", "get-version", "churn", "-v", "99"], "has no version 99"),
         (["models", "register", "churn"], "already exists"),
         (["models", "register", "a/b"], "must not contain '/'"),
         (["models", "register", " "], "must not be empty"),
-        (["models", "register-version", "churn", "-u", "s3://x", "--metric", "acc", "high"], "must be a number"),
+        (
+            ["models", "register-version", "churn", "-u", "s3://x", "--metric", "acc", "high"],
+            "must be a number",
+        ),
         (["models", "register-version", "churn", "-u", ""], "model_source_uri"),
         (["models", "list-versions", "churn", "--stage", "Live"], "Unknown stage"),
         (["models", "list-versions", "churn", "--created-after", "yesterday"], "is not a date"),
         (["models", "list-versions", "churn", "--count", "0"], "--count must be at least 1"),
-        (["models", "update-version", "churn", "-v", "1", "--archive-existing"], "needs -s/--stage"),
-        (["models", "update-version", "churn", "-v", "1", "-s", "Archived", "--archive-existing"], "Staging or Production"),
+        (
+            ["models", "update-version", "churn", "-v", "1", "--archive-existing"],
+            "needs -s/--stage",
+        ),
+        (
+            [
+                "models",
+                "update-version",
+                "churn",
+                "-v",
+                "1",
+                "-s",
+                "Archived",
+                "--archive-existing",
+            ],
+            "Staging or Production",
+        ),
         (["models", "list", "--registry", "nowhere"], "Registry 'nowhere' does not exist"),
         (["models", "list", "--user", "nobody"], "No user named 'nobody'"),
         (["models", "get-version", "churn"], "-v/--version"),
@@ -203,11 +306,21 @@ def test_the_command_line_exits_non_zero_with_one_line(tmp_path):
     }
     base = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*base, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
-    ok = subprocess.run([*base, "model_registry", "models", "register-version", "m", "-u", "s3://x"],
-                        env=env, cwd=ROOT, capture_output=True, text=True)
+    ok = subprocess.run(
+        [*base, "model_registry", "models", "register-version", "m", "-u", "s3://x"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert ok.returncode == 0, ok.stderr
-    bad = subprocess.run([*base, "model_registry", "models", "get-version", "m", "-v", "7"],
-                         env=env, cwd=ROOT, capture_output=True, text=True)
+    bad = subprocess.run(
+        [*base, "model_registry", "models", "get-version", "m", "-v", "7"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode != 0
     assert bad.stderr.strip() == "CommandError: Model 'm' has no version 7."
 

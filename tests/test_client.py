@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 
 from models_app import services
-from models_app.client import ConflictError, NotFoundError, RegistryAPIError, RegistryClient, register_model_step
+from models_app.client import (
+    ConflictError,
+    NotFoundError,
+    RegistryAPIError,
+    RegistryClient,
+    register_model_step,
+)
 from models_app.models import ModelVersion, StageTransition
 from tests import example_models
 
@@ -26,26 +32,41 @@ def client(live_server, django_user_model, transactional_db):
 def test_the_client_module_imports_without_django():
     code = "import sys, models_app.client; print('django' in sys.modules)"
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     assert result.stdout.strip() == "False", result.stderr
 
 
 def test_a_pipeline_registers_promotes_and_resolves(client):
     first = client.register_model_version(
-        "churn", "s3://b/churn/1", metrics={"auc": 0.8}, parameters={"lr": 0.1},
-        pipeline_name="train", pipeline_run_id="r1", step_name="fit", experiment_run_id="e1", code_version="c1",
+        "churn",
+        "s3://b/churn/1",
+        metrics={"auc": 0.8},
+        parameters={"lr": 0.1},
+        pipeline_name="train",
+        pipeline_run_id="r1",
+        step_name="fit",
+        experiment_run_id="e1",
+        code_version="c1",
     )
     second = client.register_model_version("churn", "s3://b/churn/2", metrics={"auc": 0.9})
     assert (first["version"], second["version"]) == (1, 2)
     client.transition_stage("churn", 1, "Production")
-    promoted = client.transition_stage("churn", 2, "Production", archive_existing=True, comment="better")
+    promoted = client.transition_stage(
+        "churn", 2, "Production", archive_existing=True, comment="better"
+    )
     assert promoted["stage"] == "Production"
     assert client.get_model_version("churn", 1)["stage"] == "Archived"
     assert client.resolve("churn", stage="Production")["version"] == 2
     client.set_alias("churn", "champion", 2)
     assert client.resolve("churn", alias="champion")["model_source_uri"] == "s3://b/churn/2"
     assert client.resolve("churn", version=1)["parameters"] == {"lr": "0.1"}
-    assert [h["to_stage"] for h in client.history("churn")] == ["Archived", "Production", "Production"]
+    assert [h["to_stage"] for h in client.history("churn")] == [
+        "Archived",
+        "Production",
+        "Production",
+    ]
     assert [v["version"] for v in client.list_model_versions("churn", metric=["auc>=0.85"])] == [2]
     assert [v["name"] for v in client.search_versions(stage="Production")] == ["churn"]
     assert [m["name"] for m in client.list_models(q="chu")] == ["churn"]
@@ -72,7 +93,9 @@ def test_errors_come_back_as_exceptions_with_their_fields(client):
 
 def test_lists_follow_every_page(client, registry):
     services.registrations_bulk_create(
-        registry=registry, user=None, registrations=[{"name": f"m{i:04d}", "versions": []} for i in range(510)]
+        registry=registry,
+        user=None,
+        registrations=[{"name": f"m{i:04d}", "versions": []} for i in range(510)],
     )
     assert len(client.list_models()) == 510
 
@@ -89,14 +112,21 @@ def test_register_model_step_takes_lineage_from_the_environment(client, monkeypa
     monkeypatch.setenv("MLFLOW_RUN_ID", "abc123")
     monkeypatch.setenv("GIT_COMMIT", "9f1c2e")
     registered = register_model_step(
-        "churn", "s3://b/churn/1", metrics={"auc": 0.91}, parameters={"depth": 6},
-        stage="Staging", client=client,
+        "churn",
+        "s3://b/churn/1",
+        metrics={"auc": 0.91},
+        parameters={"depth": 6},
+        stage="Staging",
+        client=client,
     )
     assert registered["stage"] == "Staging"
     version = ModelVersion.objects.get()
     assert version.lineage == {
-        "pipeline_name": "nightly_training", "pipeline_run_id": "scheduled__2026-11-26",
-        "step_name": "train_model", "experiment_run_id": "abc123", "code_version": "9f1c2e",
+        "pipeline_name": "nightly_training",
+        "pipeline_run_id": "scheduled__2026-11-26",
+        "step_name": "train_model",
+        "experiment_run_id": "abc123",
+        "code_version": "9f1c2e",
     }
     assert StageTransition.objects.get().actor_name == "pipeline"
 

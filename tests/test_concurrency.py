@@ -22,7 +22,7 @@ def run_in_threads(work, count=THREADS):
         try:
             barrier.wait()
             work(index)
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+        except Exception as exc:
             errors.append(exc)
         finally:
             connections.close_all()
@@ -61,7 +61,9 @@ def test_sixteen_threads_registering_a_new_name_create_one_registration():
 
     assert run_in_threads(register) == []
     assert registry.registrations.count() == 1
-    assert sorted(ModelVersion.objects.values_list("version", flat=True)) == list(range(1, THREADS + 1))
+    assert sorted(ModelVersion.objects.values_list("version", flat=True)) == list(
+        range(1, THREADS + 1)
+    )
 
 
 @pytest.mark.django_db(transaction=True)

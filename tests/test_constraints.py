@@ -36,4 +36,6 @@ def test_database_refuses_a_duplicate_alias_in_a_registration(make_version):
     version = make_version()
     ModelAlias.objects.create(registration=version.registration, name="champion", version=version)
     with pytest.raises(IntegrityError), transaction.atomic():
-        ModelAlias.objects.create(registration=version.registration, name="champion", version=version)
+        ModelAlias.objects.create(
+            registration=version.registration, name="champion", version=version
+        )

@@ -33,7 +33,12 @@ def backend(registry):
 
 
 def register(registry, name="conf", **kwargs):
-    number = ModelVersion.objects.filter(registration__registry=registry, registration__name=name).count() + 1
+    number = (
+        ModelVersion.objects.filter(
+            registration__registry=registry, registration__name=name
+        ).count()
+        + 1
+    )
     kwargs.setdefault("model_source_uri", f"s3://bucket/{name}/{number}")
     return services.version_register(registry=registry, name=name, user=None, **kwargs)
 
@@ -48,34 +53,61 @@ def test_versions_are_numbered_alike_here_and_in_the_backend(registry):
 
 
 def test_metrics_parameters_and_lineage_reach_the_backend(registry):
-    register(registry, metrics={"auc": 0.91}, parameters={"depth": "6"}, pipeline_name="train",
-             experiment_run_id="run-1", code_version="9f1c", description="first")
+    register(
+        registry,
+        metrics={"auc": 0.91},
+        parameters={"depth": "6"},
+        pipeline_name="train",
+        experiment_run_id="run-1",
+        code_version="9f1c",
+        description="first",
+    )
     remote = backend(registry).get_model_version(name="conf", version=1)
     assert remote.metrics == {"auc": 0.91} and remote.parameters == {"depth": "6"}
-    assert (remote.pipeline_name, remote.experiment_run_id, remote.code_version) == ("train", "run-1", "9f1c")
+    assert (remote.pipeline_name, remote.experiment_run_id, remote.code_version) == (
+        "train",
+        "run-1",
+        "9f1c",
+    )
     assert remote.description == "first"
 
 
 def test_updates_reach_the_backend(registry):
     version = register(registry)
-    services.registration_update(registration=version.registration, description="Churn", tags={"team": "a"}, user=None)
-    services.version_update(version=version, description="v1", tags={"k": "v"}, metrics={"f1": 0.5}, user=None)
+    services.registration_update(
+        registration=version.registration, description="Churn", tags={"team": "a"}, user=None
+    )
+    services.version_update(
+        version=version, description="v1", tags={"k": "v"}, metrics={"f1": 0.5}, user=None
+    )
     model = backend(registry).get_model(name="conf")
     assert (model.description, dict(model.tags)) == ("Churn", {"team": "a"})
     remote = backend(registry).get_model_version(name="conf", version=1)
-    assert (remote.description, dict(remote.tags), dict(remote.metrics)) == ("v1", {"k": "v"}, {"f1": 0.5})
+    assert (remote.description, dict(remote.tags), dict(remote.metrics)) == (
+        "v1",
+        {"k": "v"},
+        {"f1": 0.5},
+    )
 
 
 def test_stages_with_archive_existing_agree_with_the_backend(registry):
     v1, v2, v3 = register(registry), register(registry), register(registry)
     services.version_transition_stage(version=v1, stage="Production", user=None)
     services.version_transition_stage(version=v2, stage="Staging", user=None)
-    services.version_transition_stage(version=v3, stage="Production", archive_existing=True, user=None)
-    local = dict(ModelVersion.objects.filter(registration__registry=registry).values_list("version", "stage"))
+    services.version_transition_stage(
+        version=v3, stage="Production", archive_existing=True, user=None
+    )
+    local = dict(
+        ModelVersion.objects.filter(registration__registry=registry).values_list("version", "stage")
+    )
     remote = {v.version: v.stage for v in backend(registry).list_model_versions(name="conf")}
     assert local == remote == {1: "Archived", 2: "Staging", 3: "Production"}
     latest = backend(registry).get_latest_model_version(name="conf", stage="Production")
-    assert latest.version == selectors.version_latest(registration=v1.registration, stage="Production").version == 3
+    assert (
+        latest.version
+        == selectors.version_latest(registration=v1.registration, stage="Production").version
+        == 3
+    )
 
 
 def test_aliases_agree_with_the_backend(registry):
@@ -95,7 +127,9 @@ def test_rename_and_deletes_reach_the_backend(registry):
         backend(registry).get_model_version(name="conf", version=1)
     services.registration_rename(registration=v1.registration, new_name="renamed", user=None)
     assert backend(registry).get_model(name="renamed").name == "renamed"
-    services.registration_delete(registration=ModelRegistration.objects.get(registry=registry), user=None)
+    services.registration_delete(
+        registration=ModelRegistration.objects.get(registry=registry), user=None
+    )
     with pytest.raises(NotFound):
         backend(registry).get_model(name="renamed")
 
@@ -106,13 +140,22 @@ def test_sync_is_idempotent_and_picks_up_changes_made_in_the_backend(flavor, req
     assert backend(registry).supports(Capability.SYNC)
     _v1, _v2 = register(registry), register(registry)
     first = services.registry_sync(registry=registry, user=None)
-    assert (first.models_created, first.versions_created, first.versions_updated, first.versions_removed) == (0, 0, 0, 0)
+    assert (
+        first.models_created,
+        first.versions_created,
+        first.versions_updated,
+        first.versions_removed,
+    ) == (0, 0, 0, 0)
     # A change made in the backend directly, as another tool would.
-    backend(registry).transition_stage(name="conf", version=2, stage="Staging", archive_existing=False)
+    backend(registry).transition_stage(
+        name="conf", version=2, stage="Staging", archive_existing=False
+    )
     backend(registry).delete_model_version(name="conf", version=1)
     second = services.registry_sync(registry=registry, user=None)
     assert (second.versions_updated, second.versions_removed) == (1, 1)
-    assert list(ModelVersion.objects.filter(registration__registry=registry).values_list("version", "stage")) == [(2, "Staging")]
+    assert list(
+        ModelVersion.objects.filter(registration__registry=registry).values_list("version", "stage")
+    ) == [(2, "Staging")]
     third = services.registry_sync(registry=registry, user=None)
     assert (third.versions_created, third.versions_updated, third.versions_removed) == (0, 0, 0)
 
@@ -130,4 +173,6 @@ def _registry_for(flavor, request):
         path = os.environ["FLAVOR_UNDER_TEST"]
         config = json.loads(os.environ.get("FLAVOR_CONFIG", "{}"))
     request.getfixturevalue("db")
-    return services.registry_create(name=f"conformance-{flavor}", flavor=path, config=config, user=None)
+    return services.registry_create(
+        name=f"conformance-{flavor}", flavor=path, config=config, user=None
+    )

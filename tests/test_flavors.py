@@ -12,12 +12,16 @@ from models_app.models import ModelRegistration, ModelVersion, StageTransition
 
 @pytest.fixture
 def no_delete(db):
-    return services.registry_create(name="audit", flavor="tests.example_flavors.NoDeleteFlavor", user=None)
+    return services.registry_create(
+        name="audit", flavor="tests.example_flavors.NoDeleteFlavor", user=None
+    )
 
 
 @pytest.fixture
 def refusing(db):
-    return services.registry_create(name="down", flavor="tests.example_flavors.RefusingFlavor", user=None)
+    return services.registry_create(
+        name="down", flavor="tests.example_flavors.RefusingFlavor", user=None
+    )
 
 
 def test_builtin_and_settings_flavors_are_listed(settings):
@@ -29,7 +33,9 @@ def test_builtin_and_settings_flavors_are_listed(settings):
 
 
 def test_a_flavor_lacking_a_capability_refuses_cleanly_and_changes_nothing(no_delete):
-    version = services.version_register(registry=no_delete, name="m", model_source_uri="s3://x", user=None)
+    version = services.version_register(
+        registry=no_delete, name="m", model_source_uri="s3://x", user=None
+    )
     with pytest.raises(CapabilityNotSupported, match="cannot delete version"):
         services.version_delete(version=version, user=None)
     with pytest.raises(CapabilityNotSupported, match="cannot delete model"):
@@ -44,8 +50,12 @@ def test_a_backend_refusal_leaves_nothing_local(refusing):
 
 
 def test_a_backend_refusing_a_transition_leaves_stages_and_history_unchanged(refusing):
-    registration = ModelRegistration.objects.create(registry=refusing, name="m", last_version_number=1)
-    version = ModelVersion.objects.create(registration=registration, version=1, model_source_uri="s3://x")
+    registration = ModelRegistration.objects.create(
+        registry=refusing, name="m", last_version_number=1
+    )
+    version = ModelVersion.objects.create(
+        registration=registration, version=1, model_source_uri="s3://x"
+    )
     with pytest.raises(BackendError):
         services.version_transition_stage(version=version, stage="Production", user=None)
     version.refresh_from_db()
@@ -72,7 +82,9 @@ def test_builtin_reads_answer_from_the_database(registry, make_version):
     assert [v.version for v in flavor.list_model_versions(name="churn")] == [2, 1]
     assert [v.version for v in flavor.list_model_versions(name="churn", stage="Production")] == [1]
     assert [v.version for v in flavor.list_model_versions(metadata={"owner": "growth"})] == [1]
-    assert [v.version for v in flavor.list_model_versions(name="churn", order_by_date="asc", count=1)] == [1]
+    assert [
+        v.version for v in flavor.list_model_versions(name="churn", order_by_date="asc", count=1)
+    ] == [1]
     assert flavor.get_latest_model_version(name="churn").version == 2
     assert flavor.get_latest_model_version(name="churn", stage="Production").version == 1
     with pytest.raises(NotFound):

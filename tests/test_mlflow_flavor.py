@@ -33,38 +33,72 @@ def register(registry, name="churn", **kwargs):
 # Write-through -----------------------------------------------------------------------
 def test_registering_writes_through_with_lineage_and_metrics(mlflow_registry, remote):
     version = register(
-        mlflow_registry, metrics={"auc": 0.91}, parameters={"depth": 6}, metadata={"rows": 10},
-        tags={"team": "risk"}, description="first", experiment_run_id="run-abc", pipeline_name="train",
-        code_version="9f1c", model_library="sklearn",
+        mlflow_registry,
+        metrics={"auc": 0.91},
+        parameters={"depth": 6},
+        metadata={"rows": 10},
+        tags={"team": "risk"},
+        description="first",
+        experiment_run_id="run-abc",
+        pipeline_name="train",
+        code_version="9f1c",
+        model_library="sklearn",
     )
     assert version.version == 1
     found = remote.get_model_version("churn", "1")
-    assert (found.source, found.run_id, found.description) == ("s3://bucket/churn/model", "run-abc", "first")
+    assert (found.source, found.run_id, found.description) == (
+        "s3://bucket/churn/model",
+        "run-abc",
+        "first",
+    )
     assert found.tags["team"] == "risk"
     assert found.tags["mr.metric.auc"] == "0.91" and found.tags["mr.pipeline_name"] == "train"
     info = mlflow_registry.get_flavor().get_model_version(name="churn", version=1)
-    assert info.metrics == {"auc": 0.91} and info.parameters == {"depth": "6"} and info.metadata == {"rows": 10}
-    assert (info.pipeline_name, info.code_version, info.model_library) == ("train", "9f1c", "sklearn")
+    assert (
+        info.metrics == {"auc": 0.91}
+        and info.parameters == {"depth": "6"}
+        and info.metadata == {"rows": 10}
+    )
+    assert (info.pipeline_name, info.code_version, info.model_library) == (
+        "train",
+        "9f1c",
+        "sklearn",
+    )
 
 
 def test_a_promotion_in_the_dashboard_is_visible_in_mlflow(mlflow_registry, remote):
     v1, v2 = register(mlflow_registry), register(mlflow_registry)
     services.version_transition_stage(version=v1, stage="Production", user=None)
-    services.version_transition_stage(version=v2, stage="Production", archive_existing=True, user=None)
+    services.version_transition_stage(
+        version=v2, stage="Production", archive_existing=True, user=None
+    )
     stages = {v.version: v.current_stage for v in remote.search_model_versions("name='churn'")}
     assert stages == {"1": "Archived", "2": "Production"}
-    assert dict(ModelVersion.objects.values_list("version", "stage")) == {1: "Archived", 2: "Production"}
+    assert dict(ModelVersion.objects.values_list("version", "stage")) == {
+        1: "Archived",
+        2: "Production",
+    }
 
 
 def test_description_tags_metrics_aliases_and_deletes_write_through(mlflow_registry, remote):
     v1, v2 = register(mlflow_registry, metrics={"auc": 0.8}), register(mlflow_registry)
-    services.registration_update(registration=v1.registration, description="Churn", tags={"team": "growth"}, user=None)
-    services.version_update(version=v1, description="d1", tags={"k": "v"}, metrics={"auc": 0.85, "f1": 0.5}, user=None)
+    services.registration_update(
+        registration=v1.registration, description="Churn", tags={"team": "growth"}, user=None
+    )
+    services.version_update(
+        version=v1, description="d1", tags={"k": "v"}, metrics={"auc": 0.85, "f1": 0.5}, user=None
+    )
     services.alias_set(version=v2, alias="champion", user=None)
     model = remote.get_registered_model("churn")
-    assert (model.description, model.tags, model.aliases) == ("Churn", {"team": "growth"}, {"champion": "2"})
+    assert (model.description, model.tags, model.aliases) == (
+        "Churn",
+        {"team": "growth"},
+        {"champion": "2"},
+    )
     found = remote.get_model_version("churn", "1")
-    assert found.description == "d1" and found.tags["k"] == "v" and found.tags["mr.metric.f1"] == "0.5"
+    assert (
+        found.description == "d1" and found.tags["k"] == "v" and found.tags["mr.metric.f1"] == "0.5"
+    )
     services.alias_delete(registration=v1.registration, alias="champion", user=None)
     assert remote.get_registered_model("churn").aliases == {}
     services.version_delete(version=v1, user=None)
@@ -77,17 +111,25 @@ def test_description_tags_metrics_aliases_and_deletes_write_through(mlflow_regis
 
 def test_mlflow_refusing_a_write_changes_nothing_locally(mlflow_registry, remote):
     remote.create_registered_model("taken")
-    services.version_register(registry=mlflow_registry, name="taken", model_source_uri="s3://bucket/x", user=None)
+    services.version_register(
+        registry=mlflow_registry, name="taken", model_source_uri="s3://bucket/x", user=None
+    )
     # MLflow refuses a local path outside any run's artifacts: a refusal, reported as a conflict.
     with pytest.raises(Conflict, match="MLflow refused"):
-        services.version_register(registry=mlflow_registry, name="taken", model_source_uri="/tmp/not-a-run", user=None)
+        services.version_register(
+            registry=mlflow_registry, name="taken", model_source_uri="/tmp/not-a-run", user=None
+        )
     assert ModelVersion.objects.count() == 1
 
 
 def test_a_config_with_credentials_is_refused(db, mlflow_server):
     with pytest.raises(ValidationError, match="credential"):
-        services.registry_create(name="x", flavor="mlflow",
-                                 config={"tracking_uri": mlflow_server.url, "password": "hunter2"}, user=None)
+        services.registry_create(
+            name="x",
+            flavor="mlflow",
+            config={"tracking_uri": mlflow_server.url, "password": "hunter2"},
+            user=None,
+        )
     with pytest.raises(ValidationError, match="tracking_uri"):
         services.registry_create(name="x", flavor="mlflow", config={}, user=None)
 
@@ -95,10 +137,16 @@ def test_a_config_with_credentials_is_refused(db, mlflow_server):
 def test_loading_an_mlflow_registry_version_through_models_uri(mlflow_registry, mlflow_server):
     mlflow.set_tracking_uri(mlflow_server.url)
     with mlflow.start_run() as run:
-        logged = mlflow.pyfunc.log_model(name="model", python_model=example_models.AddN(5), pip_requirements=["mlflow"])
+        logged = mlflow.pyfunc.log_model(
+            name="model", python_model=example_models.AddN(5), pip_requirements=["mlflow"]
+        )
     version = services.version_register(
-        registry=mlflow_registry, name="adder", model_source_uri=logged.model_uri,
-        experiment_run_id=run.info.run_id, model_format="mlflow", user=None,
+        registry=mlflow_registry,
+        name="adder",
+        model_source_uri=logged.model_uri,
+        experiment_run_id=run.info.run_id,
+        model_format="mlflow",
+        user=None,
     )
     model = mlflow_registry.get_flavor().load_model_version(name="adder", version=version.version)
     assert list(model.predict(pd.DataFrame({"x": [1.0]}))) == [6.0]
@@ -112,29 +160,48 @@ def populate(remote, models=5, versions=3):
         name = f"remote-{m}"
         remote.create_registered_model(name, tags={"origin": "mlflow"}, description=f"model {m}")
         for n in range(versions):
-            remote.create_model_version(name, f"s3://remote/{name}/{n}", run_id=f"run{m}{n}",
-                                        tags={"mr.metric.auc": str(0.5 + n / 10)}, await_creation_for=0)
+            remote.create_model_version(
+                name,
+                f"s3://remote/{name}/{n}",
+                run_id=f"run{m}{n}",
+                tags={"mr.metric.auc": str(0.5 + n / 10)},
+                await_creation_for=0,
+            )
         remote.transition_model_version_stage(name, str(versions), "Production")
         remote.set_registered_model_alias(name, "champion", str(versions))
 
 
-def test_sync_brings_every_model_in_across_pages_and_is_idempotent(mlflow_registry, remote, monkeypatch):
+def test_sync_brings_every_model_in_across_pages_and_is_idempotent(
+    mlflow_registry, remote, monkeypatch
+):
     monkeypatch.setattr(mlflow_flavor, "PAGE_SIZE_MODELS", 2)
     monkeypatch.setattr(mlflow_flavor, "PAGE_SIZE_VERSIONS", 4)
     populate(remote)
     pages = []
-    run = services.registry_sync(registry=mlflow_registry, user=None, progress=lambda r: pages.append(r.versions_seen))
+    run = services.registry_sync(
+        registry=mlflow_registry, user=None, progress=lambda r: pages.append(r.versions_seen)
+    )
     assert run.status == "succeeded" and run.models_seen == 5 and run.versions_seen == 15
     assert (run.models_created, run.versions_created, run.models_removed) == (5, 15, 0)
     assert len(pages) >= 3 + 4  # several pages of each, never only the first
     assert ModelRegistration.objects.filter(registry=mlflow_registry).count() == 5
     version = ModelVersion.objects.get(registration__name="remote-3", version=3)
-    assert (version.stage, version.experiment_run_id, version.metrics) == ("Production", "run32", {"auc": 0.7})
+    assert (version.stage, version.experiment_run_id, version.metrics) == (
+        "Production",
+        "run32",
+        {"auc": 0.7},
+    )
     assert ModelAlias.objects.get(registration__name="remote-3").version == version
     assert version.created_at.year >= 2026
     again = services.registry_sync(registry=mlflow_registry, user=None)
-    assert (again.models_created, again.models_updated, again.models_removed,
-            again.versions_created, again.versions_updated, again.versions_removed) == (0, 0, 0, 0, 0, 0)
+    assert (
+        again.models_created,
+        again.models_updated,
+        again.models_removed,
+        again.versions_created,
+        again.versions_updated,
+        again.versions_removed,
+    ) == (0, 0, 0, 0, 0, 0)
     mlflow_registry.refresh_from_db()
     assert mlflow_registry.last_synced_at is not None
 
@@ -154,7 +221,12 @@ def test_changes_made_in_mlflow_appear_after_the_next_sync(mlflow_registry, remo
     assert registration.description == "changed in MLflow"
     assert list(registration.versions.values_list("version", "stage")) == [(1, "Staging")]
     record = StageTransition.objects.get(registration=registration, version_number=1)
-    assert (record.from_stage, record.to_stage, record.cause, record.actor_name) == ("None", "Staging", "sync", "sync")
+    assert (record.from_stage, record.to_stage, record.cause, record.actor_name) == (
+        "None",
+        "Staging",
+        "sync",
+        "sync",
+    )
     assert not ModelRegistration.objects.filter(name="remote-1").exists()
 
 
@@ -163,14 +235,22 @@ def test_sync_from_the_api_runs_as_a_task_and_reports_counts(
 ):
     populate(remote, models=2, versions=1)
     client = APIClient()
-    client.force_authenticate(django_user_model.objects.create_superuser("ops", password="ops-pass-123"))
+    client.force_authenticate(
+        django_user_model.objects.create_superuser("ops", password="ops-pass-123")
+    )
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/api/v1/registries/mlflow-test/sync/", format="json")
     assert response.status_code == 202
     body = client.get(response.json()["url"]).json()
-    assert body["status"] == "succeeded" and body["models_created"] == 2 and body["versions_created"] == 2
+    assert (
+        body["status"] == "succeeded"
+        and body["models_created"] == 2
+        and body["versions_created"] == 2
+    )
     outsider = APIClient()
-    outsider.force_authenticate(django_user_model.objects.create_user("eve", password="eve-pass-123"))
+    outsider.force_authenticate(
+        django_user_model.objects.create_user("eve", password="eve-pass-123")
+    )
     assert outsider.post("/api/v1/registries/mlflow-test/sync/", format="json").status_code == 403
 
 
@@ -191,18 +271,34 @@ def test_builtin_registries_cannot_sync(db):
 @pytest.mark.django_db(transaction=True)
 def test_an_unreachable_mlflow_is_a_clear_error_and_nothing_local_changes(django_user_model):
     registry = services.registry_create(
-        name="down", flavor="mlflow", config={"tracking_uri": f"http://127.0.0.1:{free_port()}"}, user=None
+        name="down",
+        flavor="mlflow",
+        config={"tracking_uri": f"http://127.0.0.1:{free_port()}"},
+        user=None,
     )
     with pytest.raises(BackendError, match="unreachable|failed"):
         services.version_register(registry=registry, name="m", model_source_uri="s3://x", user=None)
     assert not ModelRegistration.objects.exists()
     client = APIClient()
-    client.force_authenticate(django_user_model.objects.create_superuser("ops", password="ops-pass-123"))
-    response = client.post("/api/v1/models/down/m/versions/", {"model_source_uri": "s3://x"}, format="json")
+    client.force_authenticate(
+        django_user_model.objects.create_superuser("ops", password="ops-pass-123")
+    )
+    response = client.post(
+        "/api/v1/models/down/m/versions/", {"model_source_uri": "s3://x"}, format="json"
+    )
     assert response.status_code == 502 and "MLflow" in response.json()["detail"]
     with pytest.raises(CommandError, match="MLflow"):
-        call_command("model_registry", "models", "register-version", "m", "-u", "s3://x", "--registry", "down",
-                     stdout=StringIO())
+        call_command(
+            "model_registry",
+            "models",
+            "register-version",
+            "m",
+            "-u",
+            "s3://x",
+            "--registry",
+            "down",
+            stdout=StringIO(),
+        )
     assert not ModelRegistration.objects.exists()
 
 
@@ -212,8 +308,12 @@ def test_killing_the_server_mid_operation(tmp_path, monkeypatch):
     server = MlflowServer(tmp_path / "doomed").start()
     try:
         remote = MlflowClient(tracking_uri=server.url, registry_uri=server.url)
-        registry = services.registry_create(name="doomed", flavor="mlflow", config={"tracking_uri": server.url}, user=None)
-        version = services.version_register(registry=registry, name="m", model_source_uri="s3://m/1", user=None)
+        registry = services.registry_create(
+            name="doomed", flavor="mlflow", config={"tracking_uri": server.url}, user=None
+        )
+        version = services.version_register(
+            registry=registry, name="m", model_source_uri="s3://m/1", user=None
+        )
         for n in range(30):
             remote.create_registered_model(f"bulk-{n}")
         monkeypatch.setattr(mlflow_flavor, "PAGE_SIZE_MODELS", 5)
@@ -254,7 +354,9 @@ def test_the_database_queue_and_worker_run_a_requested_sync(mlflow_server, setti
     reset_backends()
     try:
         mlflow_server.wipe()
-        MlflowClient(tracking_uri=mlflow_server.url, registry_uri=mlflow_server.url).create_registered_model("queued-model")
+        MlflowClient(
+            tracking_uri=mlflow_server.url, registry_uri=mlflow_server.url
+        ).create_registered_model("queued-model")
         registry = services.registry_create(
             name="queued", flavor="mlflow", config={"tracking_uri": mlflow_server.url}, user=None
         )
@@ -269,5 +371,7 @@ def test_the_database_queue_and_worker_run_a_requested_sync(mlflow_server, setti
             SyncRun.objects.filter(pk=run.pk).update(status="running")
             services.sync_request(registry=registry, user=None)
     finally:
-        settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+        settings.TASKS = {
+            "default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}
+        }
         reset_backends()

@@ -71,13 +71,24 @@ def test_ensure_admin_takes_the_password_from_the_environment(db):
 
 def _manage(*args, **env):
     base_env = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "registry_site.settings"}
-    return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT,
-                          env={**base_env, **env}, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        cwd=ROOT,
+        env={**base_env, **env},
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_production_settings_pass_the_deploy_check():
-    result = _manage("check", "--deploy", "--fail-level", "WARNING",
-                     DJANGO_SECRET_KEY="x9" * 30 + "-production-key-Zq", DJANGO_ALLOWED_HOSTS="models.example.com")
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_SECRET_KEY="x9" * 30 + "-production-key-Zq",
+        DJANGO_ALLOWED_HOSTS="models.example.com",
+    )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout
 
@@ -88,16 +99,25 @@ def test_production_settings_refuse_to_start_without_a_secret_key():
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
 
 
-@pytest.mark.parametrize("url,engine", [
-    ("postgres://u:p@db.example.com:5432/registry", "django.db.backends.postgresql"),
-    ("", "django.db.backends.sqlite3"),
-])
+@pytest.mark.parametrize(
+    "url,engine",
+    [
+        ("postgres://u:p@db.example.com:5432/registry", "django.db.backends.postgresql"),
+        ("", "django.db.backends.sqlite3"),
+    ],
+)
 def test_database_url_selects_the_database(url, engine):
     code = "from django.conf import settings; print(settings.DATABASES['default']['ENGINE'])"
     result = subprocess.run(
-        [sys.executable, "-c", f"import django; django.setup(); {code}"], cwd=ROOT,
-        env={"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "registry_site.settings",
-             "DJANGO_DEBUG": "1", "DATABASE_URL": url},
-        capture_output=True, text=True,
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT,
+        env={
+            "PATH": os.environ["PATH"],
+            "DJANGO_SETTINGS_MODULE": "registry_site.settings",
+            "DJANGO_DEBUG": "1",
+            "DATABASE_URL": url,
+        },
+        capture_output=True,
+        text=True,
     )
     assert result.stdout.strip() == engine, result.stderr

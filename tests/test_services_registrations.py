@@ -54,7 +54,9 @@ def test_a_bad_name_is_refused_with_a_clear_message(registry, name, message):
 @pytest.mark.parametrize("name,message", BAD_NAMES)
 def test_a_bad_name_is_refused_when_registering_a_version(registry, name, message):
     with pytest.raises(ValidationError) as excinfo:
-        services.version_register(registry=registry, name=name, model_source_uri="s3://x", user=None)
+        services.version_register(
+            registry=registry, name=name, model_source_uri="s3://x", user=None
+        )
     assert message in excinfo.value.message_dict["name"][0]
     assert not ModelRegistration.objects.exists()
 

@@ -33,7 +33,9 @@ def test_archive_existing_archives_every_other_version_in_the_target_stage(make_
     for version in (v1, v2):
         services.version_transition_stage(version=version, stage="Production", user=None)
     services.version_transition_stage(version=v3, stage="Staging", user=None)
-    services.version_transition_stage(version=v4, stage="Production", archive_existing=True, user=None)
+    services.version_transition_stage(
+        version=v4, stage="Production", archive_existing=True, user=None
+    )
     assert stages(v1.registration) == {1: "Archived", 2: "Archived", 3: "Staging", 4: "Production"}
 
 
@@ -46,8 +48,7 @@ def test_each_automatic_archive_is_recorded_with_its_cause(make_version):
         version=v3, stage="Production", archive_existing=True, comment="v3 wins", user=None
     )
     records = {
-        (r.version_number, r.from_stage, r.to_stage, r.cause)
-        for r in StageTransition.objects.all()
+        (r.version_number, r.from_stage, r.to_stage, r.cause) for r in StageTransition.objects.all()
     }
     assert records == {
         (3, "None", "Production", "direct"),
@@ -67,7 +68,9 @@ def test_archive_existing_leaves_other_registrations_alone(make_version):
     other = make_version("other")
     services.version_transition_stage(version=other, stage="Production", user=None)
     mine = make_version("mine")
-    services.version_transition_stage(version=mine, stage="Production", archive_existing=True, user=None)
+    services.version_transition_stage(
+        version=mine, stage="Production", archive_existing=True, user=None
+    )
     other.refresh_from_db()
     assert other.stage == "Production"
 
@@ -100,7 +103,9 @@ def test_an_unknown_stage_is_refused_and_nothing_changes(make_version, stage):
 def test_archive_existing_is_only_for_staging_or_production(make_version):
     version = make_version()
     with pytest.raises(ValidationError):
-        services.version_transition_stage(version=version, stage="Archived", archive_existing=True, user=None)
+        services.version_transition_stage(
+            version=version, stage="Archived", archive_existing=True, user=None
+        )
 
 
 def test_promoting_to_production_needs_the_promote_permission(make_version, engineer):

@@ -105,7 +105,9 @@ def test_it_refuses_to_change_the_artifact_uri_parameters_or_lineage(make_versio
 
 def test_it_accepts_an_unchanged_immutable_value(make_version):
     version = make_version(model_source_uri="s3://same")
-    services.version_update(version=version, model_source_uri="s3://same", description="d", user=None)
+    services.version_update(
+        version=version, model_source_uri="s3://same", description="d", user=None
+    )
     version.refresh_from_db()
     assert version.description == "d"
 
@@ -133,7 +135,10 @@ def test_deleting_a_registration_removes_versions_aliases_and_history(make_versi
 def test_a_metric_that_is_not_a_number_writes_nothing(registry):
     with pytest.raises(ValidationError) as excinfo:
         services.version_register(
-            registry=registry, name="new", model_source_uri="s3://x", metrics={"acc": "high"},
+            registry=registry,
+            name="new",
+            model_source_uri="s3://x",
+            metrics={"acc": "high"},
             user=None,
         )
     assert "metrics" in excinfo.value.message_dict
@@ -150,7 +155,9 @@ def test_it_reports_every_bad_field_at_once(registry):
 
 def test_registering_needs_the_add_permission(registry, outsider):
     with pytest.raises(PermissionDenied):
-        services.version_register(registry=registry, name="m", model_source_uri="s3://x", user=outsider)
+        services.version_register(
+            registry=registry, name="m", model_source_uri="s3://x", user=outsider
+        )
     assert not ModelRegistration.objects.exists()
 
 

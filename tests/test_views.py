@@ -1,4 +1,4 @@
-"""Dashboard pages: sign-in, each page, htmx fragments, promotions through the service, query counts."""
+"""Dashboard pages: sign-in, each page, htmx fragments, promotions, query counts."""
 
 import json
 
@@ -20,8 +20,14 @@ def admin_client(client, django_user_model):
 
 @pytest.fixture
 def churn(make_version):
-    v1 = make_version("churn", metrics={"accuracy": 0.90, "loss": 0.3}, parameters={"lr": "0.1"},
-                      pipeline_name="train_churn", experiment_run_id="run-1", code_version="abc")
+    v1 = make_version(
+        "churn",
+        metrics={"accuracy": 0.90, "loss": 0.3},
+        parameters={"lr": "0.1"},
+        pipeline_name="train_churn",
+        experiment_run_id="run-1",
+        code_version="abc",
+    )
     v2 = make_version("churn", metrics={"accuracy": 0.95, "loss": 0.2}, parameters={"lr": "0.01"})
     services.version_transition_stage(version=v1, stage="Production", user=None)
     return v1, v2
@@ -113,64 +119,103 @@ def test_promotion_through_htmx_swaps_the_table_and_triggers_stage_changed(admin
 
 
 def test_promotion_without_javascript_redirects_with_a_message(admin_client, churn):
-    response = admin_client.post(url("version_transition", "default", "churn", 2), {"stage": "Staging"}, follow=True)
+    response = admin_client.post(
+        url("version_transition", "default", "churn", 2), {"stage": "Staging"}, follow=True
+    )
     assert b"Version 2 moved to Staging" in response.content
     assert ModelVersion.objects.get(version=2).stage == "Staging"
 
 
-def test_a_refused_promotion_shows_the_error_in_place_and_changes_nothing(client, churn, django_user_model):
-    user = grant(django_user_model.objects.create_user("dev", password="dev-pass-123"), "change_modelversion")
+def test_a_refused_promotion_shows_the_error_in_place_and_changes_nothing(
+    client, churn, django_user_model
+):
+    user = grant(
+        django_user_model.objects.create_user("dev", password="dev-pass-123"), "change_modelversion"
+    )
     client.force_login(user)
-    response = client.post(url("version_transition", "default", "churn", 2),
-                           {"stage": "Production", "archive_existing": "on"}, **HTMX)
+    response = client.post(
+        url("version_transition", "default", "churn", 2),
+        {"stage": "Production", "archive_existing": "on"},
+        **HTMX,
+    )
     assert response.status_code == 200
     assert "HX-Trigger" not in response
     assert b"was not moved" in response.content and b"permission" in response.content
-    assert list(ModelVersion.objects.order_by("version").values_list("stage", flat=True)) == ["Production", "None"]
+    assert list(ModelVersion.objects.order_by("version").values_list("stage", flat=True)) == [
+        "Production",
+        "None",
+    ]
     assert StageTransition.objects.count() == 1
 
 
 def test_archive_existing_unchecked_keeps_both_in_production(admin_client, churn):
-    admin_client.post(url("version_transition", "default", "churn", 2), {"stage": "Production"}, **HTMX)
+    admin_client.post(
+        url("version_transition", "default", "churn", 2), {"stage": "Production"}, **HTMX
+    )
     assert ModelVersion.objects.filter(stage="Production").count() == 2
 
 
 def test_archiving_with_the_default_checkbox_is_accepted(admin_client, churn):
-    response = admin_client.post(url("version_transition", "default", "churn", 1),
-                                 {"stage": "Archived", "archive_existing": "on"}, **HTMX)
+    response = admin_client.post(
+        url("version_transition", "default", "churn", 1),
+        {"stage": "Archived", "archive_existing": "on"},
+        **HTMX,
+    )
     assert b"moved to Archived" in response.content
 
 
 def test_the_version_page_moves_its_stage_in_place(admin_client, churn):
-    response = admin_client.post(url("version_transition", "default", "churn", 2),
-                                 {"stage": "Staging", "from": "version"}, **HTMX)
+    response = admin_client.post(
+        url("version_transition", "default", "churn", 2),
+        {"stage": "Staging", "from": "version"},
+        **HTMX,
+    )
     body = response.content.decode()
     assert 'id="stage"' in body and "stage-staging" in body
     assert "stageChanged" in json.loads(response["HX-Trigger"])
 
 
-@pytest.mark.parametrize("partial,marker", [("chart", 'id="chart"'), ("history", 'id="history"'),
-                                            ("summary", 'id="summary"'), ("versions", 'id="versions"')])
+@pytest.mark.parametrize(
+    "partial,marker",
+    [
+        ("chart", 'id="chart"'),
+        ("history", 'id="history"'),
+        ("summary", 'id="summary"'),
+        ("versions", 'id="versions"'),
+    ],
+)
 def test_registration_partials(admin_client, churn, partial, marker):
-    body = admin_client.get(url("registration_detail", "default", "churn"), {"partial": partial}, **HTMX).content.decode()
+    body = admin_client.get(
+        url("registration_detail", "default", "churn"), {"partial": partial}, **HTMX
+    ).content.decode()
     assert marker in body and "<html" not in body
 
 
 def test_chart_plots_the_chosen_metric_with_stages(admin_client, churn):
-    body = admin_client.get(url("registration_detail", "default", "churn"),
-                            {"partial": "chart", "metric": "loss"}, **HTMX).content.decode()
+    body = admin_client.get(
+        url("registration_detail", "default", "churn"),
+        {"partial": "chart", "metric": "loss"},
+        **HTMX,
+    ).content.decode()
     assert "loss (lower is better)" in body
     assert body.count("<circle") == 2 and "point stage-production" in body
 
 
 def test_registration_edit_inline(admin_client, churn):
-    response = admin_client.post(url("registration_edit", "default", "churn"),
-                                 {"description": "Predicts churn", "tags": "team=growth\nowner=al"}, **HTMX)
+    response = admin_client.post(
+        url("registration_edit", "default", "churn"),
+        {"description": "Predicts churn", "tags": "team=growth\nowner=al"},
+        **HTMX,
+    )
     assert b'id="registration-header"' in response.content
     registration = ModelRegistration.objects.get()
     assert registration.description == "Predicts churn"
     assert registration.tags == {"team": "growth", "owner": "al"}
-    response = admin_client.post(url("registration_edit", "default", "churn"), {"description": "", "tags": "no equals"}, **HTMX)
+    response = admin_client.post(
+        url("registration_edit", "default", "churn"),
+        {"description": "", "tags": "no equals"},
+        **HTMX,
+    )
     assert b"not key=value" in response.content
     assert ModelRegistration.objects.get().tags == {"team": "growth", "owner": "al"}
 
@@ -183,10 +228,14 @@ def test_version_page_shows_lineage_reproduce_and_load_snippets(admin_client, ch
 
 
 def test_aliases_set_and_remove_from_the_version_page(admin_client, churn):
-    response = admin_client.post(url("alias_set", "default", "churn", 2), {"alias": "champion"}, **HTMX)
+    response = admin_client.post(
+        url("alias_set", "default", "churn", 2), {"alias": "champion"}, **HTMX
+    )
     assert b"@champion" in response.content
     assert ModelAlias.objects.get().version.version == 2
-    response = admin_client.post(url("alias_set", "default", "churn", 2), {"alias": "latest"}, **HTMX)
+    response = admin_client.post(
+        url("alias_set", "default", "churn", 2), {"alias": "latest"}, **HTMX
+    )
     assert b"Alias not set" in response.content
     admin_client.post(url("alias_delete", "default", "churn", 2, "champion"), **HTMX)
     assert not ModelAlias.objects.exists()
@@ -203,9 +252,15 @@ def test_compare_highlights_best_metrics_and_differences(admin_client, churn):
 
 def test_register_a_version_from_the_form(admin_client, churn):
     data = {
-        "registry": "default", "name": "churn", "model_source_uri": "s3://b/churn/3",
-        "metrics": "accuracy=0.97", "parameters": "lr=0.001", "tags": "", "metadata": "",
-        "pipeline_name": "manual", "description": "hand-trained",
+        "registry": "default",
+        "name": "churn",
+        "model_source_uri": "s3://b/churn/3",
+        "metrics": "accuracy=0.97",
+        "parameters": "lr=0.001",
+        "tags": "",
+        "metadata": "",
+        "pipeline_name": "manual",
+        "description": "hand-trained",
     }
     response = admin_client.post(url("register_version"), data)
     assert response.status_code == 302
@@ -215,12 +270,22 @@ def test_register_a_version_from_the_form(admin_client, churn):
 
 
 def test_register_form_shows_errors_next_to_fields_and_writes_nothing(admin_client, churn):
-    data = {"registry": "default", "name": "a/b", "model_source_uri": "", "metrics": "accuracy=high"}
+    data = {
+        "registry": "default",
+        "name": "a/b",
+        "model_source_uri": "",
+        "metrics": "accuracy=high",
+    }
     body = admin_client.post(url("register_version"), data).content.decode()
     assert body.count("field-error") >= 2
     assert "must not contain" in body
     assert not ModelRegistration.objects.filter(name="a/b").exists()
-    data = {"registry": "default", "name": "new-model", "model_source_uri": "s3://x", "metrics": "accuracy=high"}
+    data = {
+        "registry": "default",
+        "name": "new-model",
+        "model_source_uri": "s3://x",
+        "metrics": "accuracy=high",
+    }
     body = admin_client.post(url("register_version"), data).content.decode()
     assert "must be a number" in body
     assert not ModelRegistration.objects.filter(name="new-model").exists()
@@ -232,7 +297,9 @@ def test_tokens_page_creates_shows_once_and_revokes(client, churn, django_user_m
     body = client.post(url("tokens"), {"name": "ci"}).content.decode()
     token = user.api_tokens.get()
     assert f"mr_{token.prefix}_" in body and "not be shown again" in body
-    assert f"mr_{token.prefix}_" not in client.get(url("tokens")).content.decode().replace(f"mr_{token.prefix}_…", "")
+    assert f"mr_{token.prefix}_" not in client.get(url("tokens")).content.decode().replace(
+        f"mr_{token.prefix}_…", ""
+    )
     client.post(url("tokens"), {"revoke": token.prefix})
     token.refresh_from_db()
     assert token.revoked_at is not None
@@ -245,10 +312,12 @@ def test_unknown_models_and_versions_are_404(admin_client, churn):
 
 
 def test_a_flavor_without_a_capability_hides_its_actions(admin_client, db):
-    registry = services.registry_create(name="audit", flavor="tests.example_flavors.NoDeleteFlavor", user=None)
+    registry = services.registry_create(
+        name="audit", flavor="tests.example_flavors.NoDeleteFlavor", user=None
+    )
     services.version_register(registry=registry, name="m", model_source_uri="s3://x", user=None)
-    from tests.example_flavors import NoDeleteFlavor
     from models_app.flavors.base import Capability
+    from tests.example_flavors import NoDeleteFlavor
 
     NoDeleteFlavor.capabilities = NoDeleteFlavor.capabilities - {Capability.TRANSITION_STAGE}
     try:
@@ -261,34 +330,57 @@ def test_a_flavor_without_a_capability_hides_its_actions(admin_client, db):
 # Query counts -------------------------------------------------------------------------
 def _bulk(registry, count, versions=3):
     services.registrations_bulk_create(
-        registry=registry, user=None,
+        registry=registry,
+        user=None,
         registrations=[
-            {"name": f"m{i:04d}", "versions": [
-                {"model_source_uri": f"s3://{i}/{n}", "stage": "Production" if n == 0 else "None",
-                 "metrics": {"accuracy": 0.5 + n / 10}} for n in range(versions)]}
+            {
+                "name": f"m{i:04d}",
+                "versions": [
+                    {
+                        "model_source_uri": f"s3://{i}/{n}",
+                        "stage": "Production" if n == 0 else "None",
+                        "metrics": {"accuracy": 0.5 + n / 10},
+                    }
+                    for n in range(versions)
+                ],
+            }
             for i in range(count)
         ],
     )
 
 
-@pytest.mark.parametrize("name,args,limit", [
-    ("dashboard", (), 14),
-    ("registration_list", (), 10),
-    ("registration_detail", ("default", "m0000"), 16),
-    ("version_detail", ("default", "m0000", 1), 12),
-    ("registries", (), 10),
-])
-def test_pages_run_a_constant_number_of_queries(admin_client, registry, django_assert_max_num_queries, name, args, limit):
+@pytest.mark.parametrize(
+    "name,args,limit",
+    [
+        ("dashboard", (), 14),
+        ("registration_list", (), 10),
+        ("registration_detail", ("default", "m0000"), 16),
+        ("version_detail", ("default", "m0000", 1), 12),
+        ("registries", (), 10),
+    ],
+)
+def test_pages_run_a_constant_number_of_queries(
+    admin_client, registry, django_assert_max_num_queries, name, args, limit
+):
     _bulk(registry, 1)
     with django_assert_max_num_queries(limit):
         assert admin_client.get(url(name, *args)).status_code == 200
     services.registrations_bulk_create(
-        registry=registry, user=None,
-        registrations=[{"name": f"n{i:04d}", "versions": [{"model_source_uri": "s3://y", "stage": "Staging"}]} for i in range(60)],
+        registry=registry,
+        user=None,
+        registrations=[
+            {"name": f"n{i:04d}", "versions": [{"model_source_uri": "s3://y", "stage": "Staging"}]}
+            for i in range(60)
+        ],
     )
     for number in range(4, 40):
-        services.version_register(registry=registry, name="m0000", model_source_uri=f"s3://m/{number}",
-                                  metrics={"accuracy": number / 100}, user=None)
+        services.version_register(
+            registry=registry,
+            name="m0000",
+            model_source_uri=f"s3://m/{number}",
+            metrics={"accuracy": number / 100},
+            user=None,
+        )
     for version in ModelVersion.objects.filter(registration__name="m0000")[:10]:
         services.version_transition_stage(version=version, stage="Staging", user=None)
         services.alias_set(version=version, alias=f"a{version.version}", user=None)
@@ -296,11 +388,14 @@ def test_pages_run_a_constant_number_of_queries(admin_client, registry, django_a
         assert admin_client.get(url(name, *args)).status_code == 200
 
 
-def test_registries_page_starts_a_sync_and_shows_its_outcome(admin_client, mlflow_registry, mlflow_server,
-                                                            django_capture_on_commit_callbacks):
+def test_registries_page_starts_a_sync_and_shows_its_outcome(
+    admin_client, mlflow_registry, mlflow_server, django_capture_on_commit_callbacks
+):
     from mlflow import MlflowClient
 
-    MlflowClient(tracking_uri=mlflow_server.url, registry_uri=mlflow_server.url).create_registered_model("from-mlflow")
+    MlflowClient(
+        tracking_uri=mlflow_server.url, registry_uri=mlflow_server.url
+    ).create_registered_model("from-mlflow")
     body = admin_client.get(url("registries")).content.decode()
     assert "Sync now" in body and "the dashboard is its store" in body
     with django_capture_on_commit_callbacks(execute=True):

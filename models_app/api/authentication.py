@@ -1,4 +1,7 @@
-"""API tokens in the `Authorization` header: `Bearer <token>` (what MLflow's client sends) or `Token <token>`."""
+"""API tokens in the `Authorization` header.
+
+`Bearer <token>` (what MLflow's client sends) or `Token <token>`.
+"""
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -15,7 +18,9 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if not header or header[0].lower() not in SCHEMES:
             return None
         if len(header) != 2:
-            raise exceptions.AuthenticationFailed(_("Invalid token header: expected '<scheme> <token>'."))
+            raise exceptions.AuthenticationFailed(
+                _("Invalid token header: expected '<scheme> <token>'.")
+            )
         try:
             secret = header[1].decode()
         except UnicodeDecodeError:

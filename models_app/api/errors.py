@@ -27,7 +27,9 @@ def _field_errors(detail) -> dict:
     if isinstance(detail, dict):
         return {
             ("non_field_errors" if key == "__all__" else key): (
-                [str(m) for m in value] if isinstance(value, list) else _field_errors(value) or [str(value)]
+                [str(m) for m in value]
+                if isinstance(value, list)
+                else _field_errors(value) or [str(value)]
             )
             for key, value in detail.items()
         }
@@ -38,9 +40,11 @@ def _field_errors(detail) -> dict:
 
 def exception_handler(exc, context):
     if isinstance(exc, ValidationError):
-        errors = _field_errors(exc.message_dict) if hasattr(exc, "error_dict") else {
-            "non_field_errors": exc.messages
-        }
+        errors = (
+            _field_errors(exc.message_dict)
+            if hasattr(exc, "error_dict")
+            else {"non_field_errors": exc.messages}
+        )
         first = next(iter(errors.values()))[0] if errors else "Invalid input."
         return Response(error_body(400, "invalid", first, errors), status=400)
     for cls, (status_code, code) in _REGISTRY_ERRORS.items():

@@ -50,18 +50,29 @@ def _tags(mapping) -> list[dict]:
 
 # Versions are read as plain rows: lists of versions are this API's hot path.
 VERSION_VALUES = (
-    "pk", "registration_id", "registration__name", "version", "created_at", "updated_at",
-    "created_by__username", "stage", "description", "model_source_uri", "experiment_run_id", "metadata", "tags",
+    "pk",
+    "registration_id",
+    "registration__name",
+    "version",
+    "created_at",
+    "updated_at",
+    "created_by__username",
+    "stage",
+    "description",
+    "model_source_uri",
+    "experiment_run_id",
+    "metadata",
+    "tags",
 )
 
 
 def version_rows(rows) -> list[dict]:
-    """MLflow ModelVersion JSON for rows of VERSION_VALUES (a queryset or a list), aliases included."""
+    """MLflow ModelVersion JSON for rows of VERSION_VALUES (queryset or list), with aliases."""
     rows = list(rows)
     aliases: dict[int, list[str]] = {}
-    for version_id, name in ModelAlias.objects.filter(version_id__in=[r["pk"] for r in rows]).values_list(
-        "version_id", "name"
-    ):
+    for version_id, name in ModelAlias.objects.filter(
+        version_id__in=[r["pk"] for r in rows]
+    ).values_list("version_id", "name"):
         aliases.setdefault(version_id, []).append(name)
     return [
         {
@@ -105,7 +116,9 @@ def _models_query():
     )
 
 
-def latest_per_stage(registrations: list[ModelRegistration], stages: list[str] | None = None) -> dict[int, list]:
+def latest_per_stage(
+    registrations: list[ModelRegistration], stages: list[str] | None = None
+) -> dict[int, list]:
     """The latest version in each stage (MLflow's latest_versions) of each registration.
 
     Two indexed queries: the id of the highest version per stage, then those versions.
@@ -113,11 +126,15 @@ def latest_per_stage(registrations: list[ModelRegistration], stages: list[str] |
     stages = stages or ModelVersionStage.values
     highest = {
         f"latest_{index}": Subquery(
-            ModelVersion.objects.filter(registration=OuterRef("pk"), stage=stage).order_by("-version").values("pk")[:1]
+            ModelVersion.objects.filter(registration=OuterRef("pk"), stage=stage)
+            .order_by("-version")
+            .values("pk")[:1]
         )
         for index, stage in enumerate(stages)
     }
-    rows = ModelRegistration.objects.filter(pk__in=[r.pk for r in registrations]).annotate(**highest)
+    rows = ModelRegistration.objects.filter(pk__in=[r.pk for r in registrations]).annotate(
+        **highest
+    )
     ids = [pk for row in rows.values_list(*highest) for pk in row if pk]
     result = {registration.pk: [] for registration in registrations}
     versions = ModelVersion.objects.filter(pk__in=ids).order_by("version").values(*VERSION_VALUES)
@@ -137,18 +154,30 @@ def _condition(field, comparator: str, value) -> Q:
     if comparator == "IN":
         return Q(**{f"{field}__in": list(value)}) if isinstance(field, str) else Q()
     if isinstance(field, str):
-        lookups = {"=": "exact", "LIKE": "regex", "ILIKE": "iregex", ">": "gt", "<": "lt", ">=": "gte", "<=": "lte"}
+        lookups = {
+            "=": "exact",
+            "LIKE": "regex",
+            "ILIKE": "iregex",
+            ">": "gt",
+            "<": "lt",
+            ">=": "gte",
+            "<=": "lte",
+        }
         if comparator == "!=":
             return ~Q(**{field: value})
         if comparator not in lookups:
-            raise MlflowError("INVALID_PARAMETER_VALUE", f"Comparator {comparator} is not supported here.")
+            raise MlflowError(
+                "INVALID_PARAMETER_VALUE", f"Comparator {comparator} is not supported here."
+            )
         if comparator in ("LIKE", "ILIKE"):
             value = _like(value)
         return Q(**{f"{field}__{lookups[comparator]}": value})
     lookup = {"LIKE": Regex, "ILIKE": IRegex}.get(comparator)
     if lookup:
         return Q(lookup(field, _like(value)))
-    raise MlflowError("INVALID_PARAMETER_VALUE", f"Comparator {comparator} is not supported for tags.")
+    raise MlflowError(
+        "INVALID_PARAMETER_VALUE", f"Comparator {comparator} is not supported for tags."
+    )
 
 
 def _parse(parser, text: str | None):
@@ -172,11 +201,15 @@ def _filter(queryset, clauses, attributes: dict[str, str], tag_field: str):
                     Q(**{f"{tag_field}__has_key": key}) & json_keys_equal(tag_field, {key: value})
                 )
             else:
-                queryset = queryset.filter(_condition(KeyTextTransform(key, tag_field), comparator, value))
+                queryset = queryset.filter(
+                    _condition(KeyTextTransform(key, tag_field), comparator, value)
+                )
         elif key in attributes:
             queryset = queryset.filter(_condition(attributes[key], comparator, value))
         else:
-            raise MlflowError("INVALID_PARAMETER_VALUE", f"Invalid attribute key '{key}' in the filter.")
+            raise MlflowError(
+                "INVALID_PARAMETER_VALUE", f"Invalid attribute key '{key}' in the filter."
+            )
     return queryset
 
 
@@ -204,13 +237,19 @@ def _page(queryset, params, limit: int, default: int):
     except ValueError:
         raise MlflowError("INVALID_PARAMETER_VALUE", "max_results must be a whole number.")
     if not 1 <= max_results <= limit:
-        raise MlflowError("INVALID_PARAMETER_VALUE", f"Invalid value for max_results: it must be 1 to {limit}.")
+        raise MlflowError(
+            "INVALID_PARAMETER_VALUE", f"Invalid value for max_results: it must be 1 to {limit}."
+        )
     try:
         offset = SearchUtils.parse_start_offset_from_page_token(params.get("page_token") or None)
     except MlflowException as exc:
         raise MlflowError("INVALID_PARAMETER_VALUE", exc.message)
-    rows = list(queryset[offset:offset + max_results + 1])
-    token = SearchUtils.create_page_token(offset + max_results).decode() if len(rows) > max_results else None
+    rows = list(queryset[offset : offset + max_results + 1])
+    token = (
+        SearchUtils.create_page_token(offset + max_results).decode()
+        if len(rows) > max_results
+        else None
+    )
     return rows[:max_results], token
 
 
@@ -227,13 +266,19 @@ class MlflowRegistryAPI(APIView):
     def _dispatch(self, request, operation: str):
         handler = ROUTES.get((operation.strip("/"), request.method))
         if handler is None:
-            raise MlflowError("ENDPOINT_NOT_FOUND", f"No MLflow registry endpoint {request.method} {operation}.", 404)
+            raise MlflowError(
+                "ENDPOINT_NOT_FOUND",
+                f"No MLflow registry endpoint {request.method} {operation}.",
+                404,
+            )
         params = request.query_params if request.method == "GET" else request.data
         if not hasattr(params, "get"):
             raise MlflowError("MALFORMED_REQUEST", "The request body must be a JSON object.")
         return Response(handler(self, request, params) or {})
 
-    get = post = patch = delete = lambda self, request, operation: self._dispatch(request, operation)
+    get = post = patch = delete = lambda self, request, operation: self._dispatch(
+        request, operation
+    )
 
     # helpers ---------------------------------------------------------------------------
     @cached_property
@@ -243,7 +288,9 @@ class MlflowRegistryAPI(APIView):
     def _required(self, params, key: str) -> str:
         value = params.get(key)
         if value in (None, ""):
-            raise MlflowError("INVALID_PARAMETER_VALUE", f"Missing value for required parameter '{key}'.")
+            raise MlflowError(
+                "INVALID_PARAMETER_VALUE", f"Missing value for required parameter '{key}'."
+            )
         if not isinstance(value, str):
             raise MlflowError("INVALID_PARAMETER_VALUE", f"Parameter '{key}' must be a string.")
         return value
@@ -253,7 +300,9 @@ class MlflowRegistryAPI(APIView):
         try:
             return selectors.registration_get(registry=self.registry, name=name)
         except NotFound:
-            raise MlflowError("RESOURCE_DOES_NOT_EXIST", f"Registered Model with name={name} not found", 404)
+            raise MlflowError(
+                "RESOURCE_DOES_NOT_EXIST", f"Registered Model with name={name} not found", 404
+            )
 
     def _version(self, params) -> ModelVersion:
         registration = self._registration(params)
@@ -263,7 +312,9 @@ class MlflowRegistryAPI(APIView):
             return selectors.version_get(registration=registration, version=number)
         except (ValidationError, NotFound):
             raise MlflowError(
-                "RESOURCE_DOES_NOT_EXIST", f"Model Version (name={registration.name}, version={raw}) not found", 404
+                "RESOURCE_DOES_NOT_EXIST",
+                f"Model Version (name={registration.name}, version={raw}) not found",
+                404,
             )
 
     def _model_response(self, registration: ModelRegistration) -> dict:
@@ -271,14 +322,21 @@ class MlflowRegistryAPI(APIView):
         return {"registered_model": model_json(found, latest_per_stage([found])[found.pk])}
 
     def _version_response(self, version: ModelVersion) -> dict:
-        return {"model_version": version_rows(ModelVersion.objects.filter(pk=version.pk).values(*VERSION_VALUES))[0]}
+        return {
+            "model_version": version_rows(
+                ModelVersion.objects.filter(pk=version.pk).values(*VERSION_VALUES)
+            )[0]
+        }
 
     # registered models -----------------------------------------------------------------
     def create_model(self, request, params):
         tags = {t.get("key"): t.get("value") for t in params.get("tags") or []}
         registration = services.registration_create(
-            registry=self.registry, name=self._required(params, "name"),
-            description=params.get("description") or "", tags=tags, user=request.user,
+            registry=self.registry,
+            name=self._required(params, "name"),
+            description=params.get("description") or "",
+            tags=tags,
+            user=request.user,
         )
         return self._model_response(registration)
 
@@ -287,13 +345,17 @@ class MlflowRegistryAPI(APIView):
 
     def rename_model(self, request, params):
         registration = services.registration_rename(
-            registration=self._registration(params), new_name=self._required(params, "new_name"), user=request.user
+            registration=self._registration(params),
+            new_name=self._required(params, "new_name"),
+            user=request.user,
         )
         return self._model_response(registration)
 
     def update_model(self, request, params):
         registration = services.registration_update(
-            registration=self._registration(params), description=params.get("description") or "", user=request.user
+            registration=self._registration(params),
+            description=params.get("description") or "",
+            user=request.user,
         )
         return self._model_response(registration)
 
@@ -304,11 +366,19 @@ class MlflowRegistryAPI(APIView):
         from mlflow.utils.search_utils import SearchModelUtils
 
         clauses = _parse(SearchModelUtils.parse_search_filter, params.get("filter"))
-        queryset = _filter(_models_query().filter(registry=self.registry), clauses, {"name": "name"}, "tags")
+        queryset = _filter(
+            _models_query().filter(registry=self.registry), clauses, {"name": "name"}, "tags"
+        )
         queryset = _order(
-            queryset, _list(params, "order_by"), SearchModelUtils.parse_order_by_for_search_registered_models,
-            {"name": "name", "creation_timestamp": "created_at", "timestamp": "created_at",
-             "last_updated_timestamp": "updated_at"},
+            queryset,
+            _list(params, "order_by"),
+            SearchModelUtils.parse_order_by_for_search_registered_models,
+            {
+                "name": "name",
+                "creation_timestamp": "created_at",
+                "timestamp": "created_at",
+                "last_updated_timestamp": "updated_at",
+            },
             ["name"],
         )
         rows, token = _page(queryset, params, MAX_MODELS_PAGE, 100)
@@ -326,24 +396,33 @@ class MlflowRegistryAPI(APIView):
     def set_model_tag(self, request, params):
         services.registration_update(
             registration=self._registration(params),
-            tags={self._required(params, "key"): str(params.get("value", ""))}, user=request.user,
+            tags={self._required(params, "key"): str(params.get("value", ""))},
+            user=request.user,
         )
 
     def delete_model_tag(self, request, params):
         registration = self._registration(params)
         key = self._required(params, "key")
         if key not in registration.tags:
-            raise MlflowError("RESOURCE_DOES_NOT_EXIST", f"No tag with name: {key} in model {registration.name}", 404)
+            raise MlflowError(
+                "RESOURCE_DOES_NOT_EXIST",
+                f"No tag with name: {key} in model {registration.name}",
+                404,
+            )
         services.registration_update(registration=registration, tags={key: None}, user=request.user)
 
     def set_alias(self, request, params):
         version = self._version(params)
-        services.alias_set(version=version, alias=self._required(params, "alias"), user=request.user)
+        services.alias_set(
+            version=version, alias=self._required(params, "alias"), user=request.user
+        )
 
     def delete_alias(self, request, params):
         registration = self._registration(params)
         try:
-            services.alias_delete(registration=registration, alias=self._required(params, "alias"), user=request.user)
+            services.alias_delete(
+                registration=registration, alias=self._required(params, "alias"), user=request.user
+            )
         except NotFound:
             pass  # MLflow deletes an alias that is not there without complaint
 
@@ -353,7 +432,9 @@ class MlflowRegistryAPI(APIView):
         try:
             version = selectors.version_by_alias(registration=registration, alias=alias)
         except NotFound:
-            raise MlflowError("INVALID_PARAMETER_VALUE", f"Registered model alias {alias} not found.")
+            raise MlflowError(
+                "INVALID_PARAMETER_VALUE", f"Registered model alias {alias} not found."
+            )
         return self._version_response(version)
 
     # model versions --------------------------------------------------------------------
@@ -364,11 +445,14 @@ class MlflowRegistryAPI(APIView):
             if params.get(key):
                 metadata[key] = params[key]
         version = services.version_register(
-            registry=registration.registry, name=registration.name,
+            registry=registration.registry,
+            name=registration.name,
             model_source_uri=self._required(params, "source"),
             description=params.get("description") or "",
             tags={t.get("key"): t.get("value") for t in params.get("tags") or []},
-            experiment_run_id=params.get("run_id") or "", metadata=metadata, model_format="mlflow",
+            experiment_run_id=params.get("run_id") or "",
+            metadata=metadata,
+            model_format="mlflow",
             user=request.user,
         )
         return self._version_response(version)
@@ -378,7 +462,9 @@ class MlflowRegistryAPI(APIView):
 
     def update_version(self, request, params):
         version = services.version_update(
-            version=self._version(params), description=params.get("description") or "", user=request.user
+            version=self._version(params),
+            description=params.get("description") or "",
+            user=request.user,
         )
         return self._version_response(version)
 
@@ -390,15 +476,27 @@ class MlflowRegistryAPI(APIView):
 
         clauses = _parse(SearchModelVersionUtils.parse_search_filter, params.get("filter"))
         queryset = _filter(
-            ModelVersion.objects.filter(registration__registry=self.registry), clauses,
-            {"name": "registration__name", "run_id": "experiment_run_id", "source_path": "model_source_uri",
-             "version_number": "version"},
+            ModelVersion.objects.filter(registration__registry=self.registry),
+            clauses,
+            {
+                "name": "registration__name",
+                "run_id": "experiment_run_id",
+                "source_path": "model_source_uri",
+                "version_number": "version",
+            },
             "tags",
         )
         queryset = _order(
-            queryset, _list(params, "order_by"), SearchModelVersionUtils.parse_order_by_for_search_model_versions,
-            {"name": "registration__name", "version_number": "version", "creation_timestamp": "created_at",
-             "timestamp": "created_at", "last_updated_timestamp": "updated_at"},
+            queryset,
+            _list(params, "order_by"),
+            SearchModelVersionUtils.parse_order_by_for_search_model_versions,
+            {
+                "name": "registration__name",
+                "version_number": "version",
+                "creation_timestamp": "created_at",
+                "timestamp": "created_at",
+                "last_updated_timestamp": "updated_at",
+            },
             ["registration__name", "-version"],
         )
         rows, token = _page(queryset.values(*VERSION_VALUES), params, MAX_VERSIONS_PAGE, 10_000)
@@ -409,8 +507,10 @@ class MlflowRegistryAPI(APIView):
 
     def transition_stage(self, request, params):
         version = services.version_transition_stage(
-            version=self._version(params), stage=_stage(self._required(params, "stage")),
-            archive_existing=_bool(params.get("archive_existing_versions")), user=request.user,
+            version=self._version(params),
+            stage=_stage(self._required(params, "stage")),
+            archive_existing=_bool(params.get("archive_existing_versions")),
+            user=request.user,
             comment="Through the MLflow-compatible API.",
         )
         return self._version_response(version)
@@ -420,7 +520,8 @@ class MlflowRegistryAPI(APIView):
 
     def set_version_tag(self, request, params):
         services.version_update(
-            version=self._version(params), tags={self._required(params, "key"): str(params.get("value", ""))},
+            version=self._version(params),
+            tags={self._required(params, "key"): str(params.get("value", ""))},
             user=request.user,
         )
 
@@ -428,7 +529,11 @@ class MlflowRegistryAPI(APIView):
         version = self._version(params)
         key = self._required(params, "key")
         if key not in version.tags:
-            raise MlflowError("RESOURCE_DOES_NOT_EXIST", f"No tag with name: {key} for model version {version}", 404)
+            raise MlflowError(
+                "RESOURCE_DOES_NOT_EXIST",
+                f"No tag with name: {key} for model version {version}",
+                404,
+            )
         services.version_update(version=version, tags={key: None}, user=request.user)
 
 
@@ -449,7 +554,8 @@ def _stage(value: str) -> str:
             return stage
     raise MlflowError(
         "INVALID_PARAMETER_VALUE",
-        f"Invalid Model Version stage: {value}. Value must be one of {', '.join(ModelVersionStage.values)}.",
+        f"Invalid Model Version stage: {value}. "
+        f"Value must be one of {', '.join(ModelVersionStage.values)}.",
     )
 
 
@@ -486,7 +592,11 @@ def mlflow_exception_handler(exc, context):
         code, message, status = exc.code, exc.message, exc.status
     elif isinstance(exc, ValidationError):
         code, status = "INVALID_PARAMETER_VALUE", 400
-        message = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items()) if hasattr(exc, "error_dict") else " ".join(exc.messages)
+        message = (
+            "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+            if hasattr(exc, "error_dict")
+            else " ".join(exc.messages)
+        )
     elif isinstance(exc, NotFound):
         code, message, status = "RESOURCE_DOES_NOT_EXIST", str(exc), 404
     elif isinstance(exc, Conflict):
@@ -504,4 +614,3 @@ def mlflow_exception_handler(exc, context):
     else:
         return None
     return Response({"error_code": code, "message": message}, status=status)
-

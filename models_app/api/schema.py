@@ -35,13 +35,16 @@ DELETE = ("400", "401", "403", "404", "405", "409", "502")
 
 def declare_error_responses(result, generator, request, public):
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
-    for path, operations in result.get("paths", {}).items():
+    for _path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
             codes = {"get": READ, "delete": DELETE}.get(method, WRITE)
             responses = operation.setdefault("responses", {})
             for code in codes:
                 responses.setdefault(
                     code,
-                    {"description": DESCRIPTIONS[code], "content": {"application/json": {"schema": ERROR_REF}}},
+                    {
+                        "description": DESCRIPTIONS[code],
+                        "content": {"application/json": {"schema": ERROR_REF}},
+                    },
                 )
     return result

@@ -16,7 +16,9 @@ class StringMap(serializers.DictField):
     pass
 
 
-@extend_schema_field({"type": "object", "additionalProperties": {"type": "string", "nullable": True}})
+@extend_schema_field(
+    {"type": "object", "additionalProperties": {"type": "string", "nullable": True}}
+)
 class StringPatch(serializers.DictField):
     """A merge patch: a key set to null is removed."""
 
@@ -26,7 +28,9 @@ class NumberMap(serializers.DictField):
     pass
 
 
-@extend_schema_field({"type": "object", "additionalProperties": {"type": "number", "nullable": True}})
+@extend_schema_field(
+    {"type": "object", "additionalProperties": {"type": "number", "nullable": True}}
+)
 class NumberPatch(serializers.DictField):
     pass
 
@@ -49,7 +53,13 @@ def _text(**kwargs):
     return serializers.CharField(trim_whitespace=False, allow_blank=True, **kwargs)
 
 
-LINEAGE_FIELDS = ("pipeline_name", "pipeline_run_id", "step_name", "experiment_run_id", "code_version")
+LINEAGE_FIELDS = (
+    "pipeline_name",
+    "pipeline_run_id",
+    "step_name",
+    "experiment_run_id",
+    "code_version",
+)
 
 
 # Output -------------------------------------------------------------------------------
@@ -78,7 +88,10 @@ class RegistrySerializer(serializers.Serializer):
 class RegistryCreateInput(serializers.Serializer):
     name = _text()
     flavor = _text(default="builtin")
-    config = AnyMap(default=dict, help_text="Flavor settings, e.g. {\"tracking_uri\": \"http://mlflow:5000\"}. No credentials.")
+    config = AnyMap(
+        default=dict,
+        help_text='Flavor settings, e.g. {"tracking_uri": "http://mlflow:5000"}. No credentials.',
+    )
     description = _text(default="")
 
 
@@ -149,7 +162,8 @@ class RegistrationSerializer(serializers.Serializer):
             "tags": registration.tags,
             "latest_version": registration.latest_version,
             "latest_versions_by_stage": {
-                stage: getattr(registration, annotation) for stage, annotation in STAGE_ANNOTATIONS.items()
+                stage: getattr(registration, annotation)
+                for stage, annotation in STAGE_ANNOTATIONS.items()
             },
             "version_count": registration.version_count,
             "created_at": iso(registration.created_at),
@@ -258,7 +272,9 @@ class RegistrationUpdateInput(serializers.Serializer):
 
 
 class VersionCreateInput(serializers.Serializer):
-    model_source_uri = _text(help_text="Where the artifact is: a path, s3://, runs:/ or models:/ URI.")
+    model_source_uri = _text(
+        help_text="Where the artifact is: a path, s3://, runs:/ or models:/ URI."
+    )
     description = _text(default="")
     tags = StringMap(default=dict)
     metrics = NumberMap(default=dict)

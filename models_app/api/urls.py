@@ -9,7 +9,11 @@ urlpatterns = [
     path("registries/<str:registry>/", views.RegistryDetail.as_view(), name="api-registry-detail"),
     path("registries/<str:registry>/sync/", views.RegistrySync.as_view(), name="api-registry-sync"),
     path("registries/<str:registry>/syncs/", views.SyncRunList.as_view(), name="api-sync-list"),
-    path("registries/<str:registry>/syncs/<str:run_id>/", views.SyncRunDetail.as_view(), name="api-sync-detail"),
+    path(
+        "registries/<str:registry>/syncs/<str:run_id>/",
+        views.SyncRunDetail.as_view(),
+        name="api-sync-detail",
+    ),
     path("flavors/", views.FlavorList.as_view(), name="api-flavor-list"),
     path("models/", views.RegistrationList.as_view(), name="api-registration-list"),
     path(MODEL, views.RegistrationDetail.as_view(), name="api-registration-detail"),
@@ -18,9 +22,19 @@ urlpatterns = [
     path(MODEL + "aliases/<str:alias>/", views.AliasDetail.as_view(), name="api-alias-detail"),
     path(MODEL + "versions/", views.VersionList.as_view(), name="api-version-list"),
     path(MODEL + "versions/latest/", views.VersionLatest.as_view(), name="api-version-latest"),
-    path(MODEL + "versions/<str:version>/", views.VersionDetail.as_view(), name="api-version-detail"),
-    path(MODEL + "versions/<str:version>/transition/", views.VersionTransition.as_view(), name="api-version-transition"),
-    path(MODEL + "versions/<str:version>/history/", views.VersionHistory.as_view(), name="api-version-history"),
+    path(
+        MODEL + "versions/<str:version>/", views.VersionDetail.as_view(), name="api-version-detail"
+    ),
+    path(
+        MODEL + "versions/<str:version>/transition/",
+        views.VersionTransition.as_view(),
+        name="api-version-transition",
+    ),
+    path(
+        MODEL + "versions/<str:version>/history/",
+        views.VersionHistory.as_view(),
+        name="api-version-history",
+    ),
     path("versions/", views.FlatVersionList.as_view(), name="api-version-search"),
     path("transitions/", views.TransitionList.as_view(), name="api-transition-list"),
     path("tokens/", views.TokenList.as_view(), name="api-token-list"),

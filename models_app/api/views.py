@@ -10,22 +10,30 @@ from rest_framework.views import APIView
 
 from models_app import selectors, services
 from models_app.api import serializers as s
+from models_app.exceptions import NotFound
 from models_app.filters import RegistrationFilterSet, TransitionFilterSet, VersionFilterSet
 from models_app.flavors import describe_flavors
 from models_app.models import ApiToken, Registry, SyncRun
-from models_app.exceptions import NotFound
 from models_app.validation import MAX_VERSION_NUMBER, clean_version_number
 
-REGISTRY = OpenApiParameter("registry", OpenApiTypes.STR, OpenApiParameter.PATH, description="Registry name.")
-NAME = OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="Model name (URL-encoded).")
-VERSION = OpenApiParameter("version", OpenApiTypes.INT, OpenApiParameter.PATH, description="Version number.")
+REGISTRY = OpenApiParameter(
+    "registry", OpenApiTypes.STR, OpenApiParameter.PATH, description="Registry name."
+)
+NAME = OpenApiParameter(
+    "name", OpenApiTypes.STR, OpenApiParameter.PATH, description="Model name (URL-encoded)."
+)
+VERSION = OpenApiParameter(
+    "version", OpenApiTypes.INT, OpenApiParameter.PATH, description="Version number."
+)
 
 
 class RegistrationMixin:
     """Finds the registration (and version) named in the address."""
 
     def get_registration(self):
-        return selectors.registration_get(registry=self.kwargs["registry"], name=self.kwargs["name"])
+        return selectors.registration_get(
+            registry=self.kwargs["registry"], name=self.kwargs["name"]
+        )
 
     def get_version(self):
         number = clean_version_number(self.kwargs["version"])
@@ -58,7 +66,9 @@ class RegistryDetail(APIView):
     @extend_schema(request=s.RegistryUpdateInput, responses=s.RegistrySerializer)
     def patch(self, request, registry):
         data = _input(request, s.RegistryUpdateInput)
-        updated = services.registry_update(registry=selectors.registry_get(registry), user=request.user, **data)
+        updated = services.registry_update(
+            registry=selectors.registry_get(registry), user=request.user, **data
+        )
         return Response(s.RegistrySerializer(updated).data)
 
     @extend_schema(responses={204: None})
@@ -119,7 +129,11 @@ class RegistrationList(generics.ListCreateAPIView):
     filterset_class = RegistrationFilterSet
 
     def get_queryset(self):
-        return selectors.registration_list().select_related("created_by").order_by("registry__name", "name")
+        return (
+            selectors.registration_list()
+            .select_related("created_by")
+            .order_by("registry__name", "name")
+        )
 
     @extend_schema(request=s.RegistrationCreateInput, responses={201: s.RegistrationSerializer})
     def post(self, request):
@@ -145,7 +159,7 @@ def _annotated(registration):
 
 
 def _row_id(raw: str) -> int | None:
-    """A row id from the address, or None for anything no row can have (keeps huge ints off the DB)."""
+    """A row id from the address, or None for anything no row can have (no huge ints to the DB)."""
     return int(raw) if raw.isdigit() and int(raw) <= MAX_VERSION_NUMBER else None
 
 
@@ -238,7 +252,9 @@ class VersionTransition(RegistrationMixin, APIView):
     )
     def post(self, request, registry, name, version):
         data = _input(request, s.TransitionInput)
-        moved = services.version_transition_stage(version=self.get_version(), user=request.user, **data)
+        moved = services.version_transition_stage(
+            version=self.get_version(), user=request.user, **data
+        )
         return self.version_response(moved)
 
 
@@ -248,7 +264,9 @@ class VersionTransition(RegistrationMixin, APIView):
         REGISTRY,
         NAME,
         OpenApiParameter("stage", OpenApiTypes.STR, description="Highest version in this stage."),
-        OpenApiParameter("alias", OpenApiTypes.STR, description="The version this alias points at."),
+        OpenApiParameter(
+            "alias", OpenApiTypes.STR, description="The version this alias points at."
+        ),
     ],
     responses=s.VersionSerializer,
 )
@@ -278,7 +296,9 @@ class AliasList(RegistrationMixin, generics.ListAPIView):
     @extend_schema(
         request=s.AliasCreateInput,
         responses={201: s.AliasSerializer},
-        description="Create an alias; 409 if it already points at another version (use PUT to move it).",
+        description=(
+            "Create an alias; 409 if it already points at another version (use PUT to move it)."
+        ),
     )
     def post(self, request, registry, name):
         data = _input(request, s.AliasCreateInput)
@@ -286,7 +306,9 @@ class AliasList(RegistrationMixin, generics.ListAPIView):
         target = selectors.version_get(
             registration=registration, version=clean_version_number(data["version"])
         )
-        alias = services.alias_set(version=target, alias=data["alias"], move=False, user=request.user)
+        alias = services.alias_set(
+            version=target, alias=data["alias"], move=False, user=request.user
+        )
         return Response(s.AliasSerializer(alias).data, status=status.HTTP_201_CREATED)
 
 
@@ -301,13 +323,19 @@ class AliasDetail(RegistrationMixin, APIView):
             selectors.version_by_alias(registration=self.get_registration(), alias=alias)
         )
 
-    @extend_schema(request=s.AliasInput, responses=s.AliasSerializer, description="Set or move the alias.")
+    @extend_schema(
+        request=s.AliasInput, responses=s.AliasSerializer, description="Set or move the alias."
+    )
     def put(self, request, registry, name, alias):
         data = _input(request, s.AliasInput)
         target = selectors.version_get(
             registration=self.get_registration(), version=clean_version_number(data["version"])
         )
-        return Response(s.AliasSerializer(services.alias_set(version=target, alias=alias, user=request.user)).data)
+        return Response(
+            s.AliasSerializer(
+                services.alias_set(version=target, alias=alias, user=request.user)
+            ).data
+        )
 
     @extend_schema(responses={204: None})
     def delete(self, request, registry, name, alias):
@@ -349,7 +377,9 @@ class FlatVersionList(generics.ListAPIView):
         return selectors.version_list()
 
 
-@extend_schema(tags=["history"], description="Stage transitions across every registration, newest first.")
+@extend_schema(
+    tags=["history"], description="Stage transitions across every registration, newest first."
+)
 class TransitionList(generics.ListAPIView):
     serializer_class = s.TransitionSerializer
     filter_backends = [DjangoFilterBackend]
@@ -370,7 +400,9 @@ class TokenList(generics.ListAPIView):
     @extend_schema(request=s.TokenInput, responses={201: s.NewTokenSerializer})
     def post(self, request):
         data = _input(request, s.TokenInput)
-        token, secret = services.token_create(owner=request.user, name=data["name"], user=request.user)
+        token, secret = services.token_create(
+            owner=request.user, name=data["name"], user=request.user
+        )
         body = {**s.TokenSerializer(token).data, "token": secret}
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -392,10 +424,19 @@ class TokenDetail(APIView):
 
 @extend_schema(
     tags=["tokens"],
-    responses=inline_serializer("Me", {"username": serializers.CharField(), "permissions": serializers.ListField(child=serializers.CharField())}),
+    responses=inline_serializer(
+        "Me",
+        {
+            "username": serializers.CharField(),
+            "permissions": serializers.ListField(child=serializers.CharField()),
+        },
+    ),
 )
 class Me(APIView):
     def get(self, request):
         return Response(
-            {"username": request.user.get_username(), "permissions": sorted(request.user.get_all_permissions())}
+            {
+                "username": request.user.get_username(),
+                "permissions": sorted(request.user.get_all_permissions()),
+            }
         )

@@ -13,7 +13,14 @@ from models_app.flavors.base import BaseFlavor, Capability
 if TYPE_CHECKING:
     from models_app.models import Registry
 
-__all__ = ["BaseFlavor", "Capability", "available_flavors", "describe_flavors", "flavor_class", "flavor_for"]
+__all__ = [
+    "BaseFlavor",
+    "Capability",
+    "available_flavors",
+    "describe_flavors",
+    "flavor_class",
+    "flavor_for",
+]
 
 BUILTIN_FLAVORS = {
     "builtin": "models_app.flavors.builtin.BuiltinFlavor",

@@ -94,7 +94,8 @@ class BaseFlavor(abc.ABC):
     def require(self, capability: Capability) -> None:
         if not self.supports(capability):
             raise CapabilityNotSupported(
-                f"Registry '{self.registry.name}' (flavor {self.name}) cannot {capability.replace('_', ' ')}."
+                f"Registry '{self.registry.name}' (flavor {self.name}) "
+                f"cannot {capability.replace('_', ' ')}."
             )
 
     # Registered models -----------------------------------------------------------------

@@ -67,7 +67,9 @@ class BuiltinFlavor(BaseFlavor):
     def register_model_version(self, *, info):
         return info
 
-    def update_model_version(self, *, name, version, description=None, tags=None, metrics=None, metadata=None):
+    def update_model_version(
+        self, *, name, version, description=None, tags=None, metrics=None, metadata=None
+    ):
         return None
 
     def delete_model_version(self, *, name, version):

@@ -24,7 +24,14 @@ from models_app.flavors.base import BaseFlavor, Capability, ModelVersionInfo, Re
 
 TAG = "mr."
 LOGGED_MODEL = re.compile(r"^models:/(?P<id>m-[0-9a-f]+)$")
-LINEAGE_TAGS = ("pipeline_name", "pipeline_run_id", "step_name", "code_version", "model_format", "model_library")
+LINEAGE_TAGS = (
+    "pipeline_name",
+    "pipeline_run_id",
+    "step_name",
+    "code_version",
+    "model_format",
+    "model_library",
+)
 SECRET_WORDS = ("password", "token", "secret", "key")
 PAGE_SIZE_MODELS = 1000  # MLflow's maximum for registered models
 PAGE_SIZE_VERSIONS = 1000
@@ -53,7 +60,7 @@ def version_info(remote) -> ModelVersionInfo:
         if not key.startswith(TAG):
             tags[key] = value
             continue
-        kind, _, name = key[len(TAG):].partition(".")
+        kind, _, name = key[len(TAG) :].partition(".")
         try:
             if kind == "metric" and name:
                 metrics[name] = float(value)
@@ -98,7 +105,9 @@ def model_info(remote) -> RegisteredModelInfo:
 
 class MlflowFlavor(BaseFlavor):
     name = "mlflow"
-    description = "Writes through to an MLflow tracking server and syncs its registry into the dashboard."
+    description = (
+        "Writes through to an MLflow tracking server and syncs its registry into the dashboard."
+    )
     capabilities = frozenset(Capability)
 
     def __init__(self, registry):
@@ -114,8 +123,10 @@ class MlflowFlavor(BaseFlavor):
         for key in config:
             if any(word in key.lower() for word in SECRET_WORDS):
                 raise ValidationError(
-                    {"config": f"'{key}' looks like a credential: set MLFLOW_TRACKING_TOKEN or "
-                               "MLFLOW_TRACKING_USERNAME/PASSWORD in the environment instead."}
+                    {
+                        "config": f"'{key}' looks like a credential: set MLFLOW_TRACKING_TOKEN or "
+                        "MLFLOW_TRACKING_USERNAME/PASSWORD in the environment instead."
+                    }
                 )
         unknown = set(config) - {"tracking_uri", "registry_uri", "ui_uri"}
         if unknown:
@@ -144,7 +155,11 @@ class MlflowFlavor(BaseFlavor):
             message = getattr(exc, "message", str(exc))
             if code == "RESOURCE_DOES_NOT_EXIST" and method.startswith(("get_", "search_")):
                 raise NotFound(f"MLflow: {message}")
-            if code and code not in {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE"} and "Max retries" not in message:
+            if (
+                code
+                and code not in {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE"}
+                and "Max retries" not in message
+            ):
                 raise Conflict(f"MLflow refused: {message}")
             raise BackendError(f"MLflow at {self.config['tracking_uri']} failed: {message}")
         except Exception as exc:  # connection errors surface from requests/urllib3
@@ -154,7 +169,12 @@ class MlflowFlavor(BaseFlavor):
     def register_model(self, *, name, description="", tags=None):
         try:
             return model_info(
-                self._call("create_registered_model", name, tags=dict(tags or {}), description=description or None)
+                self._call(
+                    "create_registered_model",
+                    name,
+                    tags=dict(tags or {}),
+                    description=description or None,
+                )
             )
         except Conflict:
             # MLflow already has it (created there, not yet synced): adopt it.
@@ -204,13 +224,25 @@ class MlflowFlavor(BaseFlavor):
         )
         return version_info(remote)
 
-    def update_model_version(self, *, name, version, description=None, tags=None, metrics=None, metadata=None):
+    def update_model_version(
+        self, *, name, version, description=None, tags=None, metrics=None, metadata=None
+    ):
         if description is not None:
             self._call("update_model_version", name, str(version), description=description)
         # Metrics and metadata travel as `mr.` tags, so every change is a tag change in MLflow.
         changes = dict(tags or {})
-        changes.update({f"{TAG}metric.{k}": None if v is None else repr(float(v)) for k, v in (metrics or {}).items()})
-        changes.update({f"{TAG}meta.{k}": None if v is None else json.dumps(v) for k, v in (metadata or {}).items()})
+        changes.update(
+            {
+                f"{TAG}metric.{k}": None if v is None else repr(float(v))
+                for k, v in (metrics or {}).items()
+            }
+        )
+        changes.update(
+            {
+                f"{TAG}meta.{k}": None if v is None else json.dumps(v)
+                for k, v in (metadata or {}).items()
+            }
+        )
         for key, value in changes.items():
             if value is None:
                 self._call("delete_model_version_tag", name, str(version), key)
@@ -224,11 +256,21 @@ class MlflowFlavor(BaseFlavor):
         return version_info(self._call("get_model_version", name, str(version)))
 
     def list_model_versions(
-        self, *, name=None, stage=None, metadata=None, created_after=None, created_before=None,
-        count=None, order_by_date=None,
+        self,
+        *,
+        name=None,
+        stage=None,
+        metadata=None,
+        created_after=None,
+        created_before=None,
+        count=None,
+        order_by_date=None,
     ):
         found = [
-            info for page in self.iter_version_pages(filter_string=f"name='{_quote(name)}'" if name else None)
+            info
+            for page in self.iter_version_pages(
+                filter_string=f"name='{_quote(name)}'" if name else None
+            )
             for info in page
         ]
         if stage:
@@ -247,7 +289,10 @@ class MlflowFlavor(BaseFlavor):
 
     def transition_stage(self, *, name, version, stage, archive_existing):
         self._call(
-            "transition_model_version_stage", name, str(version), stage,
+            "transition_model_version_stage",
+            name,
+            str(version),
+            stage,
             archive_existing_versions=archive_existing,
         )
 
@@ -276,17 +321,23 @@ class MlflowFlavor(BaseFlavor):
     def iter_model_pages(self) -> Iterator[list[RegisteredModelInfo]]:
         token = None
         while True:
-            page = self._call("search_registered_models", max_results=PAGE_SIZE_MODELS, page_token=token)
+            page = self._call(
+                "search_registered_models", max_results=PAGE_SIZE_MODELS, page_token=token
+            )
             yield [model_info(m) for m in page]
             token = page.token
             if not token:
                 return
 
-    def iter_version_pages(self, filter_string: str | None = None) -> Iterator[list[ModelVersionInfo]]:
+    def iter_version_pages(
+        self, filter_string: str | None = None
+    ) -> Iterator[list[ModelVersionInfo]]:
         token = None
         while True:
             page = self._call(
-                "search_model_versions", filter_string=filter_string, max_results=PAGE_SIZE_VERSIONS,
+                "search_model_versions",
+                filter_string=filter_string,
+                max_results=PAGE_SIZE_VERSIONS,
                 page_token=token,
             )
             yield [version_info(v) for v in page]

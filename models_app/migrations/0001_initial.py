@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,152 +14,313 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Registry',
+            name="Registry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(max_length=100, unique=True)),
-                ('flavor', models.CharField(default='builtin', max_length=255)),
-                ('config', models.JSONField(blank=True, default=dict)),
-                ('description', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('last_synced_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.SlugField(max_length=100, unique=True)),
+                ("flavor", models.CharField(default="builtin", max_length=255)),
+                ("config", models.JSONField(blank=True, default=dict)),
+                ("description", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("last_synced_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'verbose_name_plural': 'registries',
-                'ordering': ['name'],
+                "verbose_name_plural": "registries",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='ModelRegistration',
+            name="ModelRegistration",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255)),
-                ('description', models.TextField(blank=True)),
-                ('tags', models.JSONField(blank=True, default=dict)),
-                ('last_version_number', models.PositiveIntegerField(default=0, editable=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('registry', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='registrations', to='models_app.registry')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=255)),
+                ("description", models.TextField(blank=True)),
+                ("tags", models.JSONField(blank=True, default=dict)),
+                ("last_version_number", models.PositiveIntegerField(default=0, editable=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "registry",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="registrations",
+                        to="models_app.registry",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['registry__name', 'name'],
+                "ordering": ["registry__name", "name"],
             },
         ),
         migrations.CreateModel(
-            name='ModelVersion',
+            name="ModelVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField()),
-                ('description', models.TextField(blank=True)),
-                ('tags', models.JSONField(blank=True, default=dict)),
-                ('metrics', models.JSONField(blank=True, default=dict)),
-                ('parameters', models.JSONField(blank=True, default=dict)),
-                ('metadata', models.JSONField(blank=True, default=dict)),
-                ('model_source_uri', models.CharField(max_length=1000)),
-                ('model_format', models.CharField(blank=True, max_length=100)),
-                ('model_library', models.CharField(blank=True, max_length=100)),
-                ('stage', models.CharField(choices=[('None', 'None'), ('Staging', 'Staging'), ('Production', 'Production'), ('Archived', 'Archived')], default='None', max_length=20)),
-                ('pipeline_name', models.CharField(blank=True, max_length=255)),
-                ('pipeline_run_id', models.CharField(blank=True, max_length=255)),
-                ('step_name', models.CharField(blank=True, max_length=255)),
-                ('experiment_run_id', models.CharField(blank=True, max_length=255)),
-                ('code_version', models.CharField(blank=True, max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('registration', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='models_app.modelregistration')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField()),
+                ("description", models.TextField(blank=True)),
+                ("tags", models.JSONField(blank=True, default=dict)),
+                ("metrics", models.JSONField(blank=True, default=dict)),
+                ("parameters", models.JSONField(blank=True, default=dict)),
+                ("metadata", models.JSONField(blank=True, default=dict)),
+                ("model_source_uri", models.CharField(max_length=1000)),
+                ("model_format", models.CharField(blank=True, max_length=100)),
+                ("model_library", models.CharField(blank=True, max_length=100)),
+                (
+                    "stage",
+                    models.CharField(
+                        choices=[
+                            ("None", "None"),
+                            ("Staging", "Staging"),
+                            ("Production", "Production"),
+                            ("Archived", "Archived"),
+                        ],
+                        default="None",
+                        max_length=20,
+                    ),
+                ),
+                ("pipeline_name", models.CharField(blank=True, max_length=255)),
+                ("pipeline_run_id", models.CharField(blank=True, max_length=255)),
+                ("step_name", models.CharField(blank=True, max_length=255)),
+                ("experiment_run_id", models.CharField(blank=True, max_length=255)),
+                ("code_version", models.CharField(blank=True, max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "registration",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="versions",
+                        to="models_app.modelregistration",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['registration', '-version'],
-                'permissions': [('promote_modelversion', 'Can promote a model version to Production')],
+                "ordering": ["registration", "-version"],
+                "permissions": [
+                    ("promote_modelversion", "Can promote a model version to Production")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ModelAlias',
+            name="ModelAlias",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('registration', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='aliases', to='models_app.modelregistration')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='aliases', to='models_app.modelversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "registration",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="aliases",
+                        to="models_app.modelregistration",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="aliases",
+                        to="models_app.modelversion",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'model aliases',
-                'ordering': ['registration', 'name'],
+                "verbose_name_plural": "model aliases",
+                "ordering": ["registration", "name"],
             },
         ),
         migrations.CreateModel(
-            name='StageTransition',
+            name="StageTransition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version_number', models.PositiveIntegerField()),
-                ('from_stage', models.CharField(choices=[('None', 'None'), ('Staging', 'Staging'), ('Production', 'Production'), ('Archived', 'Archived')], max_length=20)),
-                ('to_stage', models.CharField(choices=[('None', 'None'), ('Staging', 'Staging'), ('Production', 'Production'), ('Archived', 'Archived')], max_length=20)),
-                ('actor_name', models.CharField(blank=True, max_length=150)),
-                ('comment', models.TextField(blank=True)),
-                ('cause', models.CharField(choices=[('direct', 'Direct'), ('archived_by_promotion', 'Archived because another version was promoted'), ('sync', 'Synced from the backend')], default='direct', max_length=30)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('registration', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='transitions', to='models_app.modelregistration')),
-                ('version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='transitions', to='models_app.modelversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version_number", models.PositiveIntegerField()),
+                (
+                    "from_stage",
+                    models.CharField(
+                        choices=[
+                            ("None", "None"),
+                            ("Staging", "Staging"),
+                            ("Production", "Production"),
+                            ("Archived", "Archived"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "to_stage",
+                    models.CharField(
+                        choices=[
+                            ("None", "None"),
+                            ("Staging", "Staging"),
+                            ("Production", "Production"),
+                            ("Archived", "Archived"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("actor_name", models.CharField(blank=True, max_length=150)),
+                ("comment", models.TextField(blank=True)),
+                (
+                    "cause",
+                    models.CharField(
+                        choices=[
+                            ("direct", "Direct"),
+                            (
+                                "archived_by_promotion",
+                                "Archived because another version was promoted",
+                            ),
+                            ("sync", "Synced from the backend"),
+                        ],
+                        default="direct",
+                        max_length=30,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "registration",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="transitions",
+                        to="models_app.modelregistration",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="transitions",
+                        to="models_app.modelversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddIndex(
-            model_name='modelversion',
-            index=models.Index(fields=['registration', 'stage', '-version'], name='version_stage_idx'),
+            model_name="modelversion",
+            index=models.Index(
+                fields=["registration", "stage", "-version"], name="version_stage_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='modelversion',
-            index=models.Index(fields=['-created_at'], name='version_created_idx'),
+            model_name="modelversion",
+            index=models.Index(fields=["-created_at"], name="version_created_idx"),
         ),
         migrations.AddIndex(
-            model_name='modelversion',
-            index=models.Index(fields=['experiment_run_id'], name='version_run_idx'),
+            model_name="modelversion",
+            index=models.Index(fields=["experiment_run_id"], name="version_run_idx"),
         ),
         migrations.AddIndex(
-            model_name='modelversion',
-            index=models.Index(fields=['pipeline_name'], name='version_pipeline_idx'),
+            model_name="modelversion",
+            index=models.Index(fields=["pipeline_name"], name="version_pipeline_idx"),
         ),
         migrations.AddConstraint(
-            model_name='modelversion',
-            constraint=models.UniqueConstraint(fields=('registration', 'version'), name='unique_version_per_registration'),
+            model_name="modelversion",
+            constraint=models.UniqueConstraint(
+                fields=("registration", "version"), name="unique_version_per_registration"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='modelversion',
-            constraint=models.CheckConstraint(condition=models.Q(('version__gte', 1)), name='version_number_positive'),
+            model_name="modelversion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("version__gte", 1)), name="version_number_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='modelversion',
-            constraint=models.CheckConstraint(condition=models.Q(('stage__in', ['None', 'Staging', 'Production', 'Archived'])), name='version_stage_valid'),
+            model_name="modelversion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("stage__in", ["None", "Staging", "Production", "Archived"])),
+                name="version_stage_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='modelalias',
-            constraint=models.UniqueConstraint(fields=('registration', 'name'), name='unique_alias_name'),
+            model_name="modelalias",
+            constraint=models.UniqueConstraint(
+                fields=("registration", "name"), name="unique_alias_name"
+            ),
         ),
         migrations.AddIndex(
-            model_name='modelregistration',
-            index=models.Index(fields=['name'], name='registration_name_idx'),
+            model_name="modelregistration",
+            index=models.Index(fields=["name"], name="registration_name_idx"),
         ),
         migrations.AddIndex(
-            model_name='modelregistration',
-            index=models.Index(fields=['-updated_at'], name='registration_updated_idx'),
+            model_name="modelregistration",
+            index=models.Index(fields=["-updated_at"], name="registration_updated_idx"),
         ),
         migrations.AddIndex(
-            model_name='modelregistration',
-            index=models.Index(fields=['-created_at'], name='registration_created_idx'),
+            model_name="modelregistration",
+            index=models.Index(fields=["-created_at"], name="registration_created_idx"),
         ),
         migrations.AddConstraint(
-            model_name='modelregistration',
-            constraint=models.UniqueConstraint(fields=('registry', 'name'), name='unique_registration_name'),
+            model_name="modelregistration",
+            constraint=models.UniqueConstraint(
+                fields=("registry", "name"), name="unique_registration_name"
+            ),
         ),
         migrations.AddIndex(
-            model_name='stagetransition',
-            index=models.Index(fields=['registration', '-created_at'], name='transition_registration_idx'),
+            model_name="stagetransition",
+            index=models.Index(
+                fields=["registration", "-created_at"], name="transition_registration_idx"
+            ),
         ),
     ]

@@ -6,49 +6,80 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('models_app', '0003_api_token'),
+        ("models_app", "0003_api_token"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='modelregistration',
-            name='created_at',
+            model_name="modelregistration",
+            name="created_at",
             field=models.DateTimeField(default=django.utils.timezone.now, editable=False),
         ),
         migrations.AlterField(
-            model_name='modelversion',
-            name='created_at',
+            model_name="modelversion",
+            name="created_at",
             field=models.DateTimeField(default=django.utils.timezone.now, editable=False),
         ),
         migrations.AlterField(
-            model_name='stagetransition',
-            name='cause',
-            field=models.CharField(choices=[('direct', 'Direct'), ('archived_by_promotion', 'Archived because another version was promoted'), ('sync', 'Changed in the backend, found by a sync')], default='direct', max_length=30),
+            model_name="stagetransition",
+            name="cause",
+            field=models.CharField(
+                choices=[
+                    ("direct", "Direct"),
+                    ("archived_by_promotion", "Archived because another version was promoted"),
+                    ("sync", "Changed in the backend, found by a sync"),
+                ],
+                default="direct",
+                max_length=30,
+            ),
         ),
         migrations.CreateModel(
-            name='SyncRun',
+            name="SyncRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='queued', max_length=20)),
-                ('requested_by', models.CharField(blank=True, max_length=150)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('models_seen', models.PositiveIntegerField(default=0)),
-                ('versions_seen', models.PositiveIntegerField(default=0)),
-                ('models_created', models.PositiveIntegerField(default=0)),
-                ('models_updated', models.PositiveIntegerField(default=0)),
-                ('models_removed', models.PositiveIntegerField(default=0)),
-                ('versions_created', models.PositiveIntegerField(default=0)),
-                ('versions_updated', models.PositiveIntegerField(default=0)),
-                ('versions_removed', models.PositiveIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('registry', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sync_runs', to='models_app.registry')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=20,
+                    ),
+                ),
+                ("requested_by", models.CharField(blank=True, max_length=150)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("models_seen", models.PositiveIntegerField(default=0)),
+                ("versions_seen", models.PositiveIntegerField(default=0)),
+                ("models_created", models.PositiveIntegerField(default=0)),
+                ("models_updated", models.PositiveIntegerField(default=0)),
+                ("models_removed", models.PositiveIntegerField(default=0)),
+                ("versions_created", models.PositiveIntegerField(default=0)),
+                ("versions_updated", models.PositiveIntegerField(default=0)),
+                ("versions_removed", models.PositiveIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                (
+                    "registry",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sync_runs",
+                        to="models_app.registry",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
     ]

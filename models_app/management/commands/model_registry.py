@@ -1,4 +1,4 @@
-"""`manage.py model_registry ...`: the registry from the shell, after ZenML's `zenml model-registry`."""
+"""`manage.py model_registry ...`: the registry from the shell, like `zenml model-registry`."""
 
 from __future__ import annotations
 
@@ -53,7 +53,9 @@ def parse_when(value: str | None, option: str) -> datetime | None:
         day = parse_date(value)
         parsed = datetime.combine(day, time.min) if day else None
     if parsed is None:
-        raise CommandError(f"{option}: '{value}' is not a date (use YYYY-MM-DD or an ISO datetime).")
+        raise CommandError(
+            f"{option}: '{value}' is not a date (use YYYY-MM-DD or an ISO datetime)."
+        )
     return clean_moment(parsed, field=option)
 
 
@@ -96,22 +98,41 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         common = {"registry": True, "json": True}
         groups = parser.add_subparsers(
-            dest="group", required=True,
+            dest="group",
+            required=True,
             metavar="{flavor,models,register,list,describe,update,delete,sync}",
         )
 
         # Registries, as `zenml model-registry register/list/describe/update/delete`.
-        p = self._leaf(groups, "register", "Register a registry (a stack component) with a flavor.", registry=False, json=True)
+        p = self._leaf(
+            groups,
+            "register",
+            "Register a registry (a stack component) with a flavor.",
+            registry=False,
+            json=True,
+        )
         p.add_argument("name")
         p.add_argument("--flavor", "-f", default="builtin")
         p.add_argument("--tracking-uri", help="MLflow tracking server (flavor mlflow).")
         p.add_argument("--registry-uri", help="MLflow registry URI, if not the tracking server.")
-        p.add_argument("--config", nargs=2, action="append", metavar=("KEY", "VALUE"), help="Other flavor config.")
+        p.add_argument(
+            "--config",
+            nargs=2,
+            action="append",
+            metavar=("KEY", "VALUE"),
+            help="Other flavor config.",
+        )
         p.add_argument("-d", "--description", default="")
         self._leaf(groups, "list", "List registries.", registry=False, json=True)
         p = self._leaf(groups, "describe", "Show one registry.", registry=False, json=True)
         p.add_argument("name")
-        p = self._leaf(groups, "update", "Change a registry's config or description.", registry=False, json=True)
+        p = self._leaf(
+            groups,
+            "update",
+            "Change a registry's config or description.",
+            registry=False,
+            json=True,
+        )
         p.add_argument("name")
         p.add_argument("--tracking-uri")
         p.add_argument("--registry-uri")
@@ -120,21 +141,39 @@ class Command(BaseCommand):
         p = self._leaf(groups, "delete", "Delete an empty registry.", registry=False, json=True)
         p.add_argument("name")
         p.add_argument("-y", "--yes", action="store_true")
-        p = self._leaf(groups, "sync", "Pull a registry's backend (e.g. MLflow) into the dashboard.", registry=False, json=True)
+        p = self._leaf(
+            groups,
+            "sync",
+            "Pull a registry's backend (e.g. MLflow) into the dashboard.",
+            registry=False,
+            json=True,
+        )
         p.add_argument("name")
         p.add_argument("--no-progress", action="store_true")
 
         flavor = groups.add_parser("flavor", help="Registry flavors.").add_subparsers(
             dest="action", required=True
         )
-        self._leaf(flavor, "list", "List the available flavors and their capabilities.", registry=False, json=True)
+        self._leaf(
+            flavor,
+            "list",
+            "List the available flavors and their capabilities.",
+            registry=False,
+            json=True,
+        )
 
         models = groups.add_parser("models", help="Registered models and versions.").add_subparsers(
             dest="action", required=True
         )
         p = self._leaf(models, "list", "List registered models.", **common)
-        p.add_argument("-m", "--metadata", nargs=2, action="append", metavar=("KEY", "VALUE"),
-                       help="Only models with this tag (repeatable).")
+        p.add_argument(
+            "-m",
+            "--metadata",
+            nargs=2,
+            action="append",
+            metavar=("KEY", "VALUE"),
+            help="Only models with this tag (repeatable).",
+        )
 
         p = self._leaf(models, "register", "Register a model (a name for its versions).", **common)
         p.add_argument("name")
@@ -148,7 +187,9 @@ class Command(BaseCommand):
         p.add_argument("--rm", "--remove-tag", dest="rm", action="append", metavar="KEY")
         p.add_argument("--new-name", help="Rename the model.")
 
-        p = self._leaf(models, "delete", "Delete a model, its versions and stage history.", **common)
+        p = self._leaf(
+            models, "delete", "Delete a model, its versions and stage history.", **common
+        )
         p.add_argument("name")
         p.add_argument("-y", "--yes", action="store_true", help="Do not ask for confirmation.")
 
@@ -188,8 +229,11 @@ class Command(BaseCommand):
         p.add_argument("name")
         p.add_argument("-v", "--version", required=True)
         p.add_argument("-s", "--stage")
-        p.add_argument("--archive-existing", action="store_true",
-                       help="Archive the other versions in the target stage.")
+        p.add_argument(
+            "--archive-existing",
+            action="store_true",
+            help="Archive the other versions in the target stage.",
+        )
         p.add_argument("--comment", default="", help="Why the stage changes (kept in history).")
         p.add_argument("-d", "--description")
         p.add_argument("-m", "--metadata", nargs=2, action="append", metavar=("KEY", "VALUE"))
@@ -206,10 +250,14 @@ class Command(BaseCommand):
     def _leaf(self, group, name, help_text, *, registry, json):
         parser = group.add_parser(name, help=help_text, description=help_text)
         if registry:
-            parser.add_argument("--registry", default=None, help="Registry name (default: default).")
+            parser.add_argument(
+                "--registry", default=None, help="Registry name (default: default)."
+            )
         if json:
             parser.add_argument("--json", action="store_true", help="Machine-readable output.")
-        parser.add_argument("--user", help="Act as this user: their permissions apply and history names them.")
+        parser.add_argument(
+            "--user", help="Act as this user: their permissions apply and history names them."
+        )
         return parser
 
     def handle(self, *args, **options):
@@ -217,7 +265,10 @@ class Command(BaseCommand):
         self.user = self._user(options.get("user"))
         action = options.get("action")
         handler = getattr(
-            self, f"do_{options['group']}_{action.replace('-', '_')}" if action else f"do_registry_{options['group']}"
+            self,
+            f"do_{options['group']}_{action.replace('-', '_')}"
+            if action
+            else f"do_registry_{options['group']}",
         )
         try:
             handler(options)
@@ -276,11 +327,22 @@ class Command(BaseCommand):
         ).order_by("name")
         data = [registration_dict(r) for r in registrations]
         rows = [
-            [r.name, r.latest_version or "-", r.production_version or "-", r.staging_version or "-",
-             r.description[:50], r.updated_at.strftime("%Y-%m-%d %H:%M")]
+            [
+                r.name,
+                r.latest_version or "-",
+                r.production_version or "-",
+                r.staging_version or "-",
+                r.description[:50],
+                r.updated_at.strftime("%Y-%m-%d %H:%M"),
+            ]
             for r in registrations
         ]
-        self._out(data, render_table(["name", "latest", "production", "staging", "description", "updated"], rows))
+        self._out(
+            data,
+            render_table(
+                ["name", "latest", "production", "staging", "description", "updated"], rows
+            ),
+        )
 
     def do_models_register(self, options):
         registration = services.registration_create(
@@ -311,7 +373,10 @@ class Command(BaseCommand):
     def do_models_delete(self, options):
         registration = self._registration(options)
         count = registration.versions.count()
-        self._confirm(options, f"Delete model '{registration.name}' with {count} version(s) and its stage history?")
+        self._confirm(
+            options,
+            f"Delete model '{registration.name}' with {count} version(s) and its stage history?",
+        )
         services.registration_delete(registration=registration, user=self.user)
         self._out({"deleted": registration.name}, f"Deleted model '{options['name']}'.")
 
@@ -323,9 +388,11 @@ class Command(BaseCommand):
             registration = self._registration(options)  # raises the NotFound message
         data = registration_dict(registration)
         rows = [[key, value] for key, value in data.items()]
-        rows += [["production_version", registration.production_version or "-"],
-                 ["staging_version", registration.staging_version or "-"],
-                 ["versions", registration.version_count]]
+        rows += [
+            ["production_version", registration.production_version or "-"],
+            ["staging_version", registration.staging_version or "-"],
+            ["versions", registration.version_count],
+        ]
         self._out(data, render_table(["field", "value"], rows))
 
     def do_models_list_versions(self, options):
@@ -344,13 +411,20 @@ class Command(BaseCommand):
             versions = versions[: options["count"]]
         versions = list(versions)
         rows = [
-            [v.version, v.stage, ", ".join(a.name for a in v.aliases.all()), v.model_source_uri,
-             ", ".join(f"{k}={m:g}" for k, m in sorted(v.metrics.items())[:3]),
-             v.created_at.strftime("%Y-%m-%d %H:%M")]
+            [
+                v.version,
+                v.stage,
+                ", ".join(a.name for a in v.aliases.all()),
+                v.model_source_uri,
+                ", ".join(f"{k}={m:g}" for k, m in sorted(v.metrics.items())[:3]),
+                v.created_at.strftime("%Y-%m-%d %H:%M"),
+            ]
             for v in versions
         ]
-        self._out([version_dict(v) for v in versions],
-                  render_table(["version", "stage", "aliases", "source", "metrics", "created"], rows))
+        self._out(
+            [version_dict(v) for v in versions],
+            render_table(["version", "stage", "aliases", "source", "metrics", "created"], rows),
+        )
 
     def do_models_register_version(self, options):
         version = services.version_register(
@@ -371,15 +445,20 @@ class Command(BaseCommand):
             code_version=options["code_version"],
             user=self.user,
         )
-        self._out(version_dict(version),
-                  f"Registered version {version.version} of model '{version.registration.name}'.")
+        self._out(
+            version_dict(version),
+            f"Registered version {version.version} of model '{version.registration.name}'.",
+        )
 
     def do_models_get_version(self, options):
         self._show_version(self._version(options))
 
     def do_models_update_version(self, options):
         version = self._version(options)
-        metadata = {**{key: None for key in options.get("rm") or []}, **pairs(options.get("metadata"))}
+        metadata = {
+            **{key: None for key in options.get("rm") or []},
+            **pairs(options.get("metadata")),
+        }
         tags = {**{key: None for key in options.get("rm_tag") or []}, **pairs(options.get("tag"))}
         metrics = pairs(options.get("metric"))
         if options["archive_existing"] and not options.get("stage"):
@@ -408,10 +487,14 @@ class Command(BaseCommand):
 
     def do_models_delete_version(self, options):
         version = self._version(options)
-        self._confirm(options, f"Delete version {version.version} of model '{version.registration.name}'?")
+        self._confirm(
+            options, f"Delete version {version.version} of model '{version.registration.name}'?"
+        )
         services.version_delete(version=version, user=self.user)
-        self._out({"deleted": {"name": options["name"], "version": version.version}},
-                  f"Deleted version {version.version} of model '{options['name']}'.")
+        self._out(
+            {"deleted": {"name": options["name"], "version": version.version}},
+            f"Deleted version {version.version} of model '{options['name']}'.",
+        )
 
     # registries --------------------------------------------------------------------------
     def _registry_config(self, options, base: dict | None = None) -> dict | None:
@@ -431,22 +514,42 @@ class Command(BaseCommand):
             "description": registry.description,
             "config": registry.config,
             "models": registry.registrations.count(),
-            "last_synced_at": registry.last_synced_at.isoformat() if registry.last_synced_at else None,
+            "last_synced_at": registry.last_synced_at.isoformat()
+            if registry.last_synced_at
+            else None,
         }
 
     def do_registry_register(self, options):
         registry = services.registry_create(
-            name=options["name"], flavor=options["flavor"], config=self._registry_config(options),
-            description=options["description"], user=self.user,
+            name=options["name"],
+            flavor=options["flavor"],
+            config=self._registry_config(options),
+            description=options["description"],
+            user=self.user,
         )
-        self._out(self._registry_dict(registry), f"Registered registry '{registry.name}' (flavor {registry.flavor}).")
+        self._out(
+            self._registry_dict(registry),
+            f"Registered registry '{registry.name}' (flavor {registry.flavor}).",
+        )
 
     def do_registry_list(self, options):
         rows = [self._registry_dict(r) for r in Registry.objects.order_by("name")]
-        self._out(rows, render_table(
-            ["name", "flavor", "models", "last sync", "description"],
-            [[r["name"], r["flavor"], r["models"], r["last_synced_at"] or "never", r["description"][:50]] for r in rows],
-        ))
+        self._out(
+            rows,
+            render_table(
+                ["name", "flavor", "models", "last sync", "description"],
+                [
+                    [
+                        r["name"],
+                        r["flavor"],
+                        r["models"],
+                        r["last_synced_at"] or "never",
+                        r["description"][:50],
+                    ]
+                    for r in rows
+                ],
+            ),
+        )
 
     def do_registry_describe(self, options):
         data = self._registry_dict(selectors.registry_get(options["name"]))
@@ -455,8 +558,10 @@ class Command(BaseCommand):
     def do_registry_update(self, options):
         registry = selectors.registry_get(options["name"])
         registry = services.registry_update(
-            registry=registry, config=self._registry_config(options, registry.config),
-            description=options.get("description"), user=self.user,
+            registry=registry,
+            config=self._registry_config(options, registry.config),
+            description=options.get("description"),
+            user=self.user,
         )
         self._out(self._registry_dict(registry), f"Updated registry '{registry.name}'.")
 
@@ -469,17 +574,30 @@ class Command(BaseCommand):
     def do_registry_sync(self, options):
         registry = selectors.registry_get(options["name"])
         registry.get_flavor().require(Capability.SYNC)
-        with tqdm(unit=" version", disable=options.get("no_progress"), file=self.stderr._out,
-                  desc=f"Syncing {registry.name}") as bar:
+        with tqdm(
+            unit=" version",
+            disable=options.get("no_progress"),
+            file=self.stderr._out,
+            desc=f"Syncing {registry.name}",
+        ) as bar:
+
             def progress(run):
                 bar.set_postfix(models=run.models_seen)
                 bar.update(run.versions_seen - bar.n)
 
             run = services.registry_sync(registry=registry, user=self.user, progress=progress)
         self._out(
-            {"status": run.status, "models_seen": run.models_seen, "versions_seen": run.versions_seen,
-             "models_created": run.models_created, "models_updated": run.models_updated,
-             "models_removed": run.models_removed, "versions_created": run.versions_created,
-             "versions_updated": run.versions_updated, "versions_removed": run.versions_removed},
-            f"Synced '{registry.name}': {run.models_seen} models, {run.versions_seen} versions ({run.summary()}).",
+            {
+                "status": run.status,
+                "models_seen": run.models_seen,
+                "versions_seen": run.versions_seen,
+                "models_created": run.models_created,
+                "models_updated": run.models_updated,
+                "models_removed": run.models_removed,
+                "versions_created": run.versions_created,
+                "versions_updated": run.versions_updated,
+                "versions_removed": run.versions_removed,
+            },
+            f"Synced '{registry.name}': {run.models_seen} models, "
+            f"{run.versions_seen} versions ({run.summary()}).",
         )

@@ -25,15 +25,22 @@ def bulk_items(start: int, count: int, versions: int, rng: random.Random) -> lis
                     {
                         "model_source_uri": f"s3://bulk-artifacts/{name}/{number}/model",
                         "stage": (
-                            ModelVersionStage.PRODUCTION if number == production
-                            else ModelVersionStage.STAGING if number == versions and number != production
-                            else ModelVersionStage.ARCHIVED if number < (production or 0)
+                            ModelVersionStage.PRODUCTION
+                            if number == production
+                            else ModelVersionStage.STAGING
+                            if number == versions and number != production
+                            else ModelVersionStage.ARCHIVED
+                            if number < (production or 0)
                             else ModelVersionStage.NONE
                         ),
-                        "metrics": {"accuracy": round(rng.uniform(0.6, 0.99), 4),
-                                    "f1": round(rng.uniform(0.5, 0.95), 4)},
-                        "parameters": {"learning_rate": str(rng.choice([0.1, 0.01, 0.001])),
-                                       "max_depth": str(rng.randint(3, 12))},
+                        "metrics": {
+                            "accuracy": round(rng.uniform(0.6, 0.99), 4),
+                            "f1": round(rng.uniform(0.5, 0.95), 4),
+                        },
+                        "parameters": {
+                            "learning_rate": str(rng.choice([0.1, 0.01, 0.001])),
+                            "max_depth": str(rng.randint(3, 12)),
+                        },
                         "tags": {"dataset": f"snapshot-{number}"},
                         "model_format": "mlflow",
                         "model_library": "sklearn",
@@ -68,11 +75,19 @@ class Command(BaseCommand):
         start = registry.registrations.filter(name__startswith="bulk-model-").count()
         rng = random.Random(options["seed"])
         total = 0
-        with tqdm(total=count * versions, unit="version", disable=options["no_progress"],
-                  file=self.stderr._out) as progress:
+        with tqdm(
+            total=count * versions,
+            unit="version",
+            disable=options["no_progress"],
+            file=self.stderr._out,
+        ) as progress:
             for offset in range(0, count, BATCH):
                 batch = bulk_items(start + offset, min(BATCH, count - offset), versions, rng)
-                added = services.registrations_bulk_create(registry=registry, registrations=batch, user=None)
+                added = services.registrations_bulk_create(
+                    registry=registry, registrations=batch, user=None
+                )
                 total += added
                 progress.update(added)
-        self.stdout.write(f"Created {count} registrations with {total} versions in '{registry.name}'.")
+        self.stdout.write(
+            f"Created {count} registrations with {total} versions in '{registry.name}'."
+        )

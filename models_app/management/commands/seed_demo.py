@@ -12,24 +12,62 @@ from models_app.models import ModelRegistration
 
 # name, description, library, tags, metric names (higher is better unless marked), versions
 DEMO_MODELS = [
-    ("churn-classifier", "Predicts which subscribers cancel within 30 days.", "sklearn",
-     {"team": "growth", "task": "classification"}, ["accuracy", "f1", "roc_auc"], 6),
-    ("fraud-detector", "Scores card transactions for fraud in real time.", "xgboost",
-     {"team": "risk", "task": "classification", "pii": "yes"}, ["precision", "recall", "roc_auc"], 8),
-    ("demand-forecast", "Daily demand per store and product, 14 days ahead.", "lightgbm",
-     {"team": "supply", "task": "regression"}, ["mape", "rmse"], 5),
-    ("sentiment-bert", "Review sentiment, fine-tuned DistilBERT.", "transformers",
-     {"team": "nlp", "task": "classification"}, ["accuracy", "f1"], 4),
-    ("search-ranker", "Learning-to-rank model for product search.", "lightgbm",
-     {"team": "search", "task": "ranking"}, ["ndcg_at_10", "mrr"], 7),
-    ("image-defects", "Detects surface defects on the assembly line.", "pytorch",
-     {"team": "vision", "task": "detection"}, ["map_50", "recall"], 3),
+    (
+        "churn-classifier",
+        "Predicts which subscribers cancel within 30 days.",
+        "sklearn",
+        {"team": "growth", "task": "classification"},
+        ["accuracy", "f1", "roc_auc"],
+        6,
+    ),
+    (
+        "fraud-detector",
+        "Scores card transactions for fraud in real time.",
+        "xgboost",
+        {"team": "risk", "task": "classification", "pii": "yes"},
+        ["precision", "recall", "roc_auc"],
+        8,
+    ),
+    (
+        "demand-forecast",
+        "Daily demand per store and product, 14 days ahead.",
+        "lightgbm",
+        {"team": "supply", "task": "regression"},
+        ["mape", "rmse"],
+        5,
+    ),
+    (
+        "sentiment-bert",
+        "Review sentiment, fine-tuned DistilBERT.",
+        "transformers",
+        {"team": "nlp", "task": "classification"},
+        ["accuracy", "f1"],
+        4,
+    ),
+    (
+        "search-ranker",
+        "Learning-to-rank model for product search.",
+        "lightgbm",
+        {"team": "search", "task": "ranking"},
+        ["ndcg_at_10", "mrr"],
+        7,
+    ),
+    (
+        "image-defects",
+        "Detects surface defects on the assembly line.",
+        "pytorch",
+        {"team": "vision", "task": "detection"},
+        ["map_50", "recall"],
+        3,
+    ),
 ]
 LOWER_IS_BETTER = {"mape", "rmse"}
 
 
 class Command(BaseCommand):
-    help = "Load a small demo registry: models, versions with metrics and lineage, history, aliases."
+    help = (
+        "Load a small demo registry: models, versions with metrics and lineage, history, aliases."
+    )
 
     def handle(self, *args, **options):
         registry = selectors.registry_get()
@@ -44,7 +82,9 @@ class Command(BaseCommand):
                     registry=registry, name=name, description=description, tags=tags, user=None
                 )
                 versions = [
-                    self._register(registry, name, library, metric_names, number, count, rng, engineer)
+                    self._register(
+                        registry, name, library, metric_names, number, count, rng, engineer
+                    )
                     for number in range(1, count + 1)
                 ]
                 self._history(versions, reviewer, engineer)
@@ -109,11 +149,17 @@ class Command(BaseCommand):
         """Walk older versions through the lifecycle, as a team would have."""
         for version in versions[:-1]:
             services.version_transition_stage(
-                version=version, stage="Staging", comment="Passed offline evaluation.", user=engineer
+                version=version,
+                stage="Staging",
+                comment="Passed offline evaluation.",
+                user=engineer,
             )
             services.version_transition_stage(
-                version=version, stage="Production", archive_existing=True,
-                comment="Approved after shadow traffic.", user=reviewer,
+                version=version,
+                stage="Production",
+                archive_existing=True,
+                comment="Approved after shadow traffic.",
+                user=reviewer,
             )
         newest = versions[-1]
         services.version_transition_stage(

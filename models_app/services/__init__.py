@@ -1,0 +1,50 @@
+"""Every write and every rule of the registry, one function per use case, each a transaction.
+
+The UI, the REST API, the admin, the CLI and the MLflow-compatible API all call these.
+`user` is the acting user: permissions are checked against it; `None` means a trusted
+operator (a management command run on the server) and is recorded as "system".
+One module per entity; callers import the package: `from models_app import services`.
+"""
+
+from models_app.services._common import ACTIVE_STAGES, SYSTEM_ACTOR, UNSET
+from models_app.services.aliases import alias_delete, alias_set
+from models_app.services.bulk import registrations_bulk_create
+from models_app.services.registrations import (
+    registration_create,
+    registration_delete,
+    registration_rename,
+    registration_update,
+)
+from models_app.services.registries import registry_create, registry_delete, registry_update
+from models_app.services.sync import SYNC_ACTOR, SYNCED_VERSION_FIELDS, registry_sync, sync_request
+from models_app.services.tokens import TOKEN_SCHEME, token_authenticate, token_create, token_revoke
+from models_app.services.transitions import version_transition_stage
+from models_app.services.versions import version_delete, version_register, version_update
+
+__all__ = [
+    "ACTIVE_STAGES",
+    "SYNCED_VERSION_FIELDS",
+    "SYNC_ACTOR",
+    "SYSTEM_ACTOR",
+    "TOKEN_SCHEME",
+    "UNSET",
+    "alias_delete",
+    "alias_set",
+    "registration_create",
+    "registration_delete",
+    "registration_rename",
+    "registration_update",
+    "registrations_bulk_create",
+    "registry_create",
+    "registry_delete",
+    "registry_sync",
+    "registry_update",
+    "sync_request",
+    "token_authenticate",
+    "token_create",
+    "token_revoke",
+    "version_delete",
+    "version_register",
+    "version_transition_stage",
+    "version_update",
+]

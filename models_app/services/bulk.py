@@ -1,0 +1,84 @@
+"""Bulk creation for seeding and imports."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+
+from models_app.exceptions import Conflict
+from models_app.models import (
+    ModelRegistration,
+    ModelVersion,
+    ModelVersionStage,
+    Registry,
+)
+from models_app.services._common import (
+    _real_user,
+    _require,
+)
+from models_app.validation import (
+    Cleaner,
+    clean_metrics,
+    clean_name,
+    clean_stage,
+    clean_uri,
+)
+
+
+def registrations_bulk_create(
+    *, registry: Registry, registrations: list[Mapping[str, Any]], user
+) -> int:
+    """Insert many new registrations with their versions in one transaction, fast.
+
+    Each item: name, description, tags, versions (a list of dicts with model_source_uri,
+    stage, metrics, parameters, tags, lineage fields...). Numbers run 1..n per registration.
+    For seeding and imports; stage history is not written for the initial stages.
+    """
+    _require(user, "add_modelregistration", "add_modelversion")
+    clean = Cleaner()
+    for item in registrations:
+        clean(clean_name, item["name"])
+        for version in item.get("versions", []):
+            clean(clean_uri, version["model_source_uri"])
+            clean(clean_stage, version.get("stage", ModelVersionStage.NONE))
+            clean(clean_metrics, version.get("metrics"))
+    clean.done()
+    names = [item["name"] for item in registrations]
+    taken = list(
+        ModelRegistration.objects.filter(registry=registry, name__in=names).values_list(
+            "name", flat=True
+        )[:5]
+    )
+    if taken:
+        raise Conflict(f"Models already exist in registry '{registry.name}': {', '.join(taken)}.")
+    with transaction.atomic():
+        created = ModelRegistration.objects.bulk_create(
+            [
+                ModelRegistration(
+                    registry=registry,
+                    name=item["name"],
+                    description=item.get("description", ""),
+                    tags=dict(item.get("tags") or {}),
+                    last_version_number=len(item.get("versions", [])),
+                    created_by=_real_user(user),
+                )
+                for item in registrations
+            ]
+        )
+        if not created or created[0].pk is None:
+            created = list(ModelRegistration.objects.filter(registry=registry, name__in=names))
+        by_name = {registration.name: registration for registration in created}
+        versions = [
+            ModelVersion(
+                registration=by_name[item["name"]],
+                version=number,
+                created_by=_real_user(user),
+                **{**version, "stage": clean_stage(version.get("stage", "None"))},
+            )
+            for item in registrations
+            for number, version in enumerate(item.get("versions", []), start=1)
+        ]
+        ModelVersion.objects.bulk_create(versions, batch_size=500)
+    return len(versions)

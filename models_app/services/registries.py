@@ -1,0 +1,77 @@
+"""Registries: the configured backends."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from models_app.exceptions import Conflict
+from models_app.flavors import flavor_class
+from models_app.models import (
+    DEFAULT_REGISTRY,
+    Registry,
+)
+from models_app.services._common import (
+    _require,
+)
+from models_app.validation import (
+    Cleaner,
+    clean_registry_name,
+    clean_text,
+)
+
+
+def registry_create(
+    *,
+    name: str,
+    flavor: str = "builtin",
+    config: Mapping | None = None,
+    description: str = "",
+    user,
+) -> Registry:
+    _require(user, "add_registry")
+    clean = Cleaner()
+    name = clean(clean_registry_name, name)
+    flavor_cls = clean(flavor_class, flavor)
+    config = clean(flavor_cls.validate_config, config or {}) if flavor_cls else None
+    description = clean(clean_text, description, field="description")
+    clean.done()
+    try:
+        with transaction.atomic():
+            return Registry.objects.create(
+                name=name, flavor=flavor, config=config, description=description
+            )
+    except IntegrityError:
+        raise Conflict(f"A registry named '{name}' already exists.")
+
+
+def registry_update(
+    *, registry: Registry, config: Mapping | None = None, description: str | None = None, user
+) -> Registry:
+    _require(user, "change_registry")
+    clean = Cleaner()
+    if config is not None:
+        config = clean(flavor_class(registry.flavor).validate_config, config)
+    if description is not None:
+        description = clean(clean_text, description, field="description")
+    clean.done()
+    with transaction.atomic():
+        registry = Registry.objects.select_for_update().get(pk=registry.pk)
+        if config is not None:
+            registry.config = config
+        if description is not None:
+            registry.description = description
+        registry.save()
+    return registry
+
+
+def registry_delete(*, registry: Registry, user) -> None:
+    _require(user, "delete_registry")
+    if registry.name == DEFAULT_REGISTRY:
+        raise ValidationError({"name": "The default registry cannot be deleted."})
+    with transaction.atomic():
+        if registry.registrations.exists():
+            raise Conflict(f"Registry '{registry.name}' still holds models; delete them first.")
+        registry.delete()

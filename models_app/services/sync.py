@@ -1,0 +1,302 @@
+"""Sync: bring the local index in line with a registry's backend."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.db import transaction
+from django.utils import timezone
+
+from models_app.exceptions import Conflict
+from models_app.flavors import Capability
+from models_app.models import (
+    ModelAlias,
+    ModelRegistration,
+    ModelVersion,
+    Registry,
+    StageTransition,
+    SyncRun,
+    TransitionCause,
+)
+from models_app.services._common import (
+    _actor_name,
+    _require,
+)
+from models_app.services.transitions import _record
+from models_app.validation import (
+    clean_stage,
+)
+
+SYNC_ACTOR = "sync"
+
+
+def sync_request(*, registry: Registry, user) -> SyncRun:
+    """Queue a sync of `registry` as a background task; refuse if one is already under way."""
+    _require(user, "change_registry")
+    registry.get_flavor().require(Capability.SYNC)
+    with transaction.atomic():
+        Registry.objects.select_for_update().get(pk=registry.pk)
+        if registry.sync_runs.filter(
+            status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]
+        ).exists():
+            raise Conflict(f"A sync of registry '{registry.name}' is already under way.")
+        run = SyncRun.objects.create(registry=registry, requested_by=_actor_name(user))
+        # Enqueued only once the run row is committed, so the worker always finds it.
+        transaction.on_commit(lambda: _enqueue_sync(run.pk))
+    return run
+
+
+def _enqueue_sync(run_id: int) -> None:
+    from models_app.tasks import sync_registry_task
+
+    sync_registry_task.enqueue(run_id)
+
+
+def registry_sync(
+    *, registry: Registry, user, run: SyncRun | None = None, progress=None
+) -> SyncRun:
+    """Bring the local index in line with the registry's backend.
+
+    Reads the backend a page at a time (memory stays flat however large it is), upserts each
+    page in its own transaction, then removes what the backend no longer has. Running it twice
+    changes nothing the second time. Stage changes found are recorded with cause `sync`.
+    """
+    _require(user, "change_registry")
+    flavor = registry.get_flavor()
+    flavor.require(Capability.SYNC)
+    run = run or SyncRun.objects.create(registry=registry, requested_by=_actor_name(user))
+    SyncRun.objects.filter(pk=run.pk).update(
+        status=SyncRun.Status.RUNNING, started_at=timezone.now()
+    )
+    run.refresh_from_db()
+    seen_models: set[str] = set()
+    seen_versions: set[tuple[str, int]] = set()
+    aliases: dict[str, Mapping[str, int]] = {}
+    try:
+        for page in flavor.iter_model_pages():
+            _sync_models(registry, page, run)
+            seen_models.update(info.name for info in page)
+            aliases.update({info.name: info.aliases for info in page})
+            run.models_seen += len(page)
+            _save_progress(run, progress)
+        for page in flavor.iter_version_pages():
+            _sync_versions(registry, page, run)
+            seen_versions.update((info.registered_model_name, info.version) for info in page)
+            run.versions_seen += len(page)
+            _save_progress(run, progress)
+        with transaction.atomic():
+            _sync_removals(registry, seen_models, seen_versions, run)
+            _sync_aliases(registry, aliases)
+            Registry.objects.filter(pk=registry.pk).update(last_synced_at=timezone.now())
+    except Exception as exc:
+        run.status, run.error, run.finished_at = (
+            SyncRun.Status.FAILED,
+            str(exc)[:5000],
+            timezone.now(),
+        )
+        run.save()
+        raise
+    run.status, run.finished_at = SyncRun.Status.SUCCEEDED, timezone.now()
+    run.save()
+    return run
+
+
+def _save_progress(run: SyncRun, progress) -> None:
+    SyncRun.objects.filter(pk=run.pk).update(
+        models_seen=run.models_seen,
+        versions_seen=run.versions_seen,
+        models_created=run.models_created,
+        models_updated=run.models_updated,
+        versions_created=run.versions_created,
+        versions_updated=run.versions_updated,
+    )
+    if progress:
+        progress(run)
+
+
+def _sync_models(registry: Registry, page, run: SyncRun) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        existing = {
+            r.name: r
+            for r in ModelRegistration.objects.filter(
+                registry=registry, name__in=[i.name for i in page]
+            )
+        }
+        created, updated = [], []
+        for info in page:
+            local = existing.get(info.name)
+            if local is None:
+                created.append(
+                    ModelRegistration(
+                        registry=registry,
+                        name=info.name,
+                        description=info.description,
+                        tags=dict(info.tags),
+                        created_at=info.created_at or now,
+                    )
+                )
+            elif (local.description, local.tags) != (info.description, dict(info.tags)):
+                local.description, local.tags, local.updated_at = (
+                    info.description,
+                    dict(info.tags),
+                    info.updated_at or now,
+                )
+                updated.append(local)
+        ModelRegistration.objects.bulk_create(created)
+        for local, info in zip(created, [i for i in page if i.name not in existing]):
+            local.updated_at = info.updated_at or now  # auto_now stamped the sync's time on insert
+        ModelRegistration.objects.bulk_update(
+            created + updated, ["description", "tags", "updated_at"]
+        )
+    run.models_created += len(created)
+    run.models_updated += len(updated)
+
+
+SYNCED_VERSION_FIELDS = (
+    "description",
+    "tags",
+    "metrics",
+    "parameters",
+    "metadata",
+    "stage",
+    "model_format",
+    "model_library",
+    "pipeline_name",
+    "pipeline_run_id",
+    "step_name",
+    "experiment_run_id",
+    "code_version",
+    "model_source_uri",
+)
+
+
+def _sync_versions(registry: Registry, page, run: SyncRun) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        names = {info.registered_model_name for info in page}
+        registrations = {
+            r.name: r for r in ModelRegistration.objects.filter(registry=registry, name__in=names)
+        }
+        for name in names - set(
+            registrations
+        ):  # a model created in the backend since the model pass
+            registrations[name] = ModelRegistration.objects.create(registry=registry, name=name)
+        existing = {
+            (v.registration_id, v.version): v
+            for v in ModelVersion.objects.filter(
+                registration__in=registrations.values(), version__in={info.version for info in page}
+            )
+        }
+        created, updated, transitions, created_updated_at = [], [], [], []
+        for info in page:
+            registration = registrations[info.registered_model_name]
+            values = {
+                "description": info.description,
+                "tags": dict(info.tags),
+                "metrics": dict(info.metrics),
+                "parameters": dict(info.parameters),
+                "metadata": dict(info.metadata),
+                "stage": clean_stage(info.stage),
+                "model_format": info.model_format,
+                "model_library": info.model_library,
+                "pipeline_name": info.pipeline_name,
+                "pipeline_run_id": info.pipeline_run_id,
+                "step_name": info.step_name,
+                "experiment_run_id": info.experiment_run_id,
+                "code_version": info.code_version,
+                "model_source_uri": info.model_source_uri,
+            }
+            local = existing.get((registration.pk, info.version))
+            if local is None:
+                created.append(
+                    ModelVersion(
+                        registration=registration,
+                        version=info.version,
+                        created_at=info.created_at or now,
+                        **values,
+                    )
+                )
+                created_updated_at.append(info.updated_at or now)
+                registration.last_version_number = max(
+                    registration.last_version_number, info.version
+                )
+                continue
+            if all(getattr(local, field) == values[field] for field in SYNCED_VERSION_FIELDS):
+                continue
+            if local.stage != values["stage"]:
+                transitions.append(
+                    _record(
+                        local,
+                        values["stage"],
+                        user=None,
+                        comment="Changed in the backend; found by a sync.",
+                        cause=TransitionCause.SYNC,
+                        actor_name=SYNC_ACTOR,
+                    )
+                )
+            for field, value in values.items():
+                setattr(local, field, value)
+            local.updated_at = info.updated_at or now
+            updated.append(local)
+        ModelVersion.objects.bulk_create(created, batch_size=500)
+        for local, moment in zip(created, created_updated_at):
+            local.updated_at = moment
+        ModelVersion.objects.bulk_update(
+            created + updated, [*SYNCED_VERSION_FIELDS, "updated_at"], batch_size=500
+        )
+        StageTransition.objects.bulk_create(transitions)
+        ModelRegistration.objects.bulk_update(list(registrations.values()), ["last_version_number"])
+    run.versions_created += len(created)
+    run.versions_updated += len(updated)
+
+
+def _sync_removals(
+    registry: Registry, seen_models: set[str], seen_versions: set[tuple[str, int]], run
+) -> None:
+    """What the backend no longer has goes here too (its history goes with a removed model)."""
+    gone_models = ModelRegistration.objects.filter(registry=registry).exclude(name__in=seen_models)
+    run.models_removed = gone_models.count()
+    gone_models.delete()
+    gone_versions = [
+        pk
+        for pk, name, number in ModelVersion.objects.filter(registration__registry=registry)
+        .values_list("pk", "registration__name", "version")
+        .iterator(chunk_size=2000)
+        if (name, number) not in seen_versions
+    ]
+    run.versions_removed = len(gone_versions)
+    for start in range(0, len(gone_versions), 500):
+        ModelVersion.objects.filter(pk__in=gone_versions[start : start + 500]).delete()
+
+
+def _sync_aliases(registry: Registry, wanted: dict[str, Mapping[str, int]]) -> None:
+    versions = {
+        (name, number): pk
+        for pk, name, number in ModelVersion.objects.filter(
+            registration__registry=registry,
+            registration__name__in=[n for n, a in wanted.items() if a],
+        ).values_list("pk", "registration__name", "version")
+    }
+    registrations = dict(
+        ModelRegistration.objects.filter(registry=registry).values_list("name", "pk")
+    )
+    current = {
+        (name, alias): version_id
+        for name, alias, version_id in ModelAlias.objects.filter(
+            registration__registry=registry
+        ).values_list("registration__name", "name", "version_id")
+    }
+    desired = {
+        (name, alias): versions[(name, number)]
+        for name, mapping in wanted.items()
+        for alias, number in mapping.items()
+        if (name, number) in versions
+    }
+    for name, alias in set(current) - set(desired):
+        ModelAlias.objects.filter(registration_id=registrations[name], name=alias).delete()
+    for (name, alias), version_id in desired.items():
+        if current.get((name, alias)) != version_id:
+            ModelAlias.objects.update_or_create(
+                registration_id=registrations[name], name=alias, defaults={"version_id": version_id}
+            )

@@ -1,0 +1,68 @@
+"""API tokens: create, revoke, authenticate."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from models_app.models import (
+    ApiToken,
+)
+from models_app.validation import (
+    clean_text,
+)
+
+TOKEN_SCHEME = "mr"
+
+
+def _token_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def token_create(*, owner, name: str = "", user) -> tuple[ApiToken, str]:
+    """A new token for `owner`; returns it with the plaintext, which is never stored."""
+    if user is not None and user != owner and not user.is_superuser:
+        raise PermissionDenied("You can only create tokens for yourself.")
+    name = clean_text(name, field="name", max_length=100)
+    prefix = secrets.token_hex(4)
+    secret = f"{TOKEN_SCHEME}_{prefix}_{secrets.token_urlsafe(32)}"
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=owner, name=name, prefix=prefix, digest=_token_digest(secret)
+        )
+    return token, secret
+
+
+def token_revoke(*, token: ApiToken, user) -> ApiToken:
+    if user is not None and user != token.user and not user.is_superuser:
+        raise PermissionDenied("You can only revoke your own tokens.")
+    with transaction.atomic():
+        ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+    token.refresh_from_db()
+    return token
+
+
+def token_authenticate(secret: str) -> ApiToken | None:
+    """The active token matching `secret`, marking it used (at most once a minute)."""
+    parts = secret.split("_", 2)
+    if len(parts) != 3 or parts[0] != TOKEN_SCHEME:
+        return None
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(prefix=parts[1], revoked_at__isnull=True)
+        .first()
+    )
+    if token is None or not hmac.compare_digest(token.digest, _token_digest(secret)):
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token

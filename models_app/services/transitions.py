@@ -1,0 +1,114 @@
+"""Stage transitions and their history records."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from models_app.flavors import Capability
+from models_app.models import (
+    ModelVersion,
+    ModelVersionStage,
+    StageTransition,
+    TransitionCause,
+)
+from models_app.services._common import (
+    ACTIVE_STAGES,
+    _actor_name,
+    _lock_registration,
+    _real_user,
+    _require,
+)
+from models_app.validation import (
+    clean_stage,
+    clean_text,
+)
+
+
+def _record(
+    version: ModelVersion, to_stage: str, *, user, comment: str, cause: str, actor_name: str = ""
+):
+    return StageTransition(
+        registration_id=version.registration_id,
+        version=version,
+        version_number=version.version,
+        from_stage=version.stage,
+        to_stage=to_stage,
+        actor=_real_user(user),
+        actor_name=actor_name or _actor_name(user),
+        comment=comment,
+        cause=cause,
+    )
+
+
+def version_transition_stage(
+    *,
+    version: ModelVersion,
+    stage: str,
+    archive_existing: bool = False,
+    comment: str = "",
+    user,
+    cause: str = TransitionCause.DIRECT,
+) -> ModelVersion:
+    """Move a version to `stage`, recording a StageTransition for every change.
+
+    With `archive_existing`, every other version of the registration in the target stage
+    moves to Archived in the same transaction (only for Staging and Production, as MLflow).
+    Moving into or out of Production needs the promote permission.
+    """
+    stage = clean_stage(stage)
+    comment = clean_text(comment, field="comment", max_length=5000)
+    if archive_existing and stage not in ACTIVE_STAGES:
+        raise ValidationError(
+            {
+                "archive_existing": "Only a move to Staging or Production can archive "
+                f"existing versions, not to {stage}."
+            }
+        )
+    flavor = version.registration.registry.get_flavor()
+    flavor.require(Capability.TRANSITION_STAGE)
+    with transaction.atomic():
+        # The registration lock serialises promotions, so archive_existing sees every rival.
+        registration = _lock_registration(version.registration_id)
+        version = ModelVersion.objects.get(pk=version.pk)
+        rivals = []
+        if archive_existing:
+            rivals = list(
+                registration.versions.filter(stage=stage).exclude(pk=version.pk).order_by("version")
+            )
+        touches_production = ModelVersionStage.PRODUCTION in {stage, version.stage} or any(
+            rival.stage == ModelVersionStage.PRODUCTION for rival in rivals
+        )
+        _require(user, "change_modelversion")
+        if touches_production:
+            _require(user, "promote_modelversion")
+        flavor.transition_stage(
+            name=registration.name,
+            version=version.version,
+            stage=stage,
+            archive_existing=archive_existing,
+        )
+        now = timezone.now()
+        records = []
+        if version.stage != stage:
+            records.append(_record(version, stage, user=user, comment=comment, cause=cause))
+            version.stage = stage
+            version.save(update_fields=["stage", "updated_at"])
+        for rival in rivals:
+            records.append(
+                _record(
+                    rival,
+                    ModelVersionStage.ARCHIVED,
+                    user=user,
+                    comment=f"Archived because version {version.version} moved to {stage}.",
+                    cause=TransitionCause.ARCHIVED_BY_PROMOTION,
+                )
+            )
+        if rivals:
+            ModelVersion.objects.filter(pk__in=[r.pk for r in rivals]).update(
+                stage=ModelVersionStage.ARCHIVED, updated_at=now
+            )
+        StageTransition.objects.bulk_create(records)
+        registration.save(update_fields=["updated_at"])
+    return version

@@ -1,0 +1,217 @@
+"""Versions: register, update, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from models_app.exceptions import Conflict
+from models_app.flavors import Capability
+from models_app.flavors.base import ModelVersionInfo
+from models_app.models import (
+    ModelRegistration,
+    ModelVersion,
+    Registry,
+)
+from models_app.services._common import (
+    UNSET,
+    _lock_registration,
+    _real_user,
+    _require,
+)
+from models_app.validation import (
+    LINEAGE_MAX_LENGTH,
+    Cleaner,
+    clean_metadata,
+    clean_metrics,
+    clean_name,
+    clean_str_map,
+    clean_text,
+    clean_uri,
+    merge_patch,
+)
+
+
+def _lock_or_create_registration(
+    registry: Registry, name: str, user
+) -> tuple[ModelRegistration, bool]:
+    """The registration row, locked for this transaction; created if the name is new."""
+    existing = (
+        ModelRegistration.objects.select_for_update()
+        .select_related("registry")
+        .filter(registry=registry, name=name)
+        .first()
+    )
+    if existing:
+        return existing, False
+    try:
+        with transaction.atomic():
+            created = ModelRegistration.objects.create(
+                registry=registry, name=name, created_by=_real_user(user)
+            )
+        return _lock_registration(created.pk), True
+    except IntegrityError:
+        # Another transaction created it first; wait for its lock.
+        return (
+            ModelRegistration.objects.select_for_update()
+            .select_related("registry")
+            .get(registry=registry, name=name),
+            False,
+        )
+
+
+def version_register(
+    *,
+    registry: Registry,
+    name: str,
+    model_source_uri: str,
+    description: str = "",
+    tags: Mapping[str, str] | None = None,
+    metrics: Mapping[str, float] | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    model_format: str = "",
+    model_library: str = "",
+    pipeline_name: str = "",
+    pipeline_run_id: str = "",
+    step_name: str = "",
+    experiment_run_id: str = "",
+    code_version: str = "",
+    user,
+) -> ModelVersion:
+    """Register a new version, creating the registration if the name is new.
+
+    The number is the registration's next one, taken under a row lock, so concurrent
+    registrations never collide and numbers of deleted versions are never handed out again.
+    """
+    _require(user, "add_modelversion")
+    clean = Cleaner()
+    name = clean(clean_name, name)
+    model_source_uri = clean(clean_uri, model_source_uri)
+    description = clean(clean_text, description, field="description")
+    tags = clean(clean_str_map, tags, field="tags")
+    metrics = clean(clean_metrics, metrics)
+    parameters = clean(clean_str_map, parameters, field="parameters")
+    metadata = clean(clean_metadata, metadata)
+    model_format = clean(clean_text, model_format, field="model_format", max_length=100)
+    model_library = clean(clean_text, model_library, field="model_library", max_length=100)
+    lineage = {
+        field: clean(clean_text, value, field=field, max_length=LINEAGE_MAX_LENGTH)
+        for field, value in {
+            "pipeline_name": pipeline_name,
+            "pipeline_run_id": pipeline_run_id,
+            "step_name": step_name,
+            "experiment_run_id": experiment_run_id,
+            "code_version": code_version,
+        }.items()
+    }
+    clean.done()
+    flavor = registry.get_flavor()
+    flavor.require(Capability.REGISTER_VERSION)
+    with transaction.atomic():
+        registration, created = _lock_or_create_registration(registry, name, user)
+        if created:
+            flavor.require(Capability.REGISTER_MODEL)
+            flavor.register_model(name=name)
+        fields = {
+            "model_source_uri": model_source_uri,
+            "description": description,
+            "tags": tags,
+            "metrics": metrics,
+            "parameters": parameters,
+            "metadata": metadata,
+            "model_format": model_format,
+            "model_library": model_library,
+            **lineage,
+        }
+        assigned = flavor.register_model_version(
+            info=ModelVersionInfo(registered_model_name=name, **fields)
+        )
+        number = assigned.version or registration.last_version_number + 1
+        if ModelVersion.objects.filter(registration=registration, version=number).exists():
+            raise Conflict(f"Model '{name}' already has a version {number}.")
+        registration.last_version_number = max(registration.last_version_number, number)
+        registration.save(update_fields=["last_version_number", "updated_at"])
+        return ModelVersion.objects.create(
+            registration=registration, version=number, created_by=_real_user(user), **fields
+        )
+
+
+def version_update(
+    *,
+    version: ModelVersion,
+    description: str | None = None,
+    tags: Mapping[str, str | None] | None = None,
+    metrics: Mapping[str, float | None] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    model_source_uri: Any = UNSET,
+    parameters: Any = UNSET,
+    pipeline_name: Any = UNSET,
+    pipeline_run_id: Any = UNSET,
+    step_name: Any = UNSET,
+    experiment_run_id: Any = UNSET,
+    code_version: Any = UNSET,
+    user,
+) -> ModelVersion:
+    """Change description; merge tags, metrics and metadata (a None value removes a key).
+
+    The artifact URI, parameters and lineage are immutable: passing a different value is
+    refused, so a caller cannot believe it changed them.
+    """
+    _require(user, "change_modelversion")
+    immutable = {
+        "model_source_uri": model_source_uri,
+        "parameters": parameters,
+        "pipeline_name": pipeline_name,
+        "pipeline_run_id": pipeline_run_id,
+        "step_name": step_name,
+        "experiment_run_id": experiment_run_id,
+        "code_version": code_version,
+    }
+    clean = Cleaner()
+    for field, value in immutable.items():
+        if value is not UNSET and value != getattr(version, field):
+            clean.errors.setdefault(field, []).append(
+                f"{field.replace('_', ' ').capitalize()} cannot change once a version "
+                "is registered."
+            )
+    if description is not None:
+        description = clean(clean_text, description, field="description")
+    tags = clean(clean_str_map, tags, field="tags", allow_delete=True)
+    metrics = clean(clean_metrics, metrics, allow_delete=True)
+    metadata = clean(clean_metadata, metadata, allow_delete=True)
+    clean.done()
+    flavor = version.registration.registry.get_flavor()
+    flavor.require(Capability.UPDATE_VERSION)
+    with transaction.atomic():
+        _lock_registration(version.registration_id)
+        version = ModelVersion.objects.select_related("registration__registry").get(pk=version.pk)
+        flavor.update_model_version(
+            name=version.registration.name,
+            version=version.version,
+            description=description,
+            tags=tags or None,
+            metrics=metrics or None,
+            metadata=metadata or None,
+        )
+        if description is not None:
+            version.description = description
+        version.tags = merge_patch(version.tags, tags or {})
+        version.metrics = merge_patch(version.metrics, metrics or {})
+        version.metadata = merge_patch(version.metadata, metadata or {})
+        version.save()
+    return version
+
+
+def version_delete(*, version: ModelVersion, user) -> None:
+    """Delete one version; its stage history stays with the registration."""
+    _require(user, "delete_modelversion")
+    flavor = version.registration.registry.get_flavor()
+    flavor.require(Capability.DELETE_VERSION)
+    with transaction.atomic():
+        registration = _lock_registration(version.registration_id)
+        flavor.delete_model_version(name=registration.name, version=version.version)
+        ModelVersion.objects.filter(pk=version.pk).delete()
+        registration.save(update_fields=["updated_at"])
