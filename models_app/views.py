@@ -13,6 +13,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
@@ -45,6 +46,20 @@ def error_text(exc: Exception) -> str:
             else " ".join(exc.messages)
         )
     return str(exc)
+
+
+def next_url(request, default: str) -> str:
+    """Where to send the user after a form: the `next` they gave if it stays on this site.
+
+    Every view that reads `next` goes through here, so `//evil.example/x` and
+    `https://evil.example/` fall back to `default` instead of leaving the site.
+    """
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
 
 
 def _get_registration(registry: str, name: str) -> ModelRegistration:
@@ -311,9 +326,8 @@ def version_transition(request, registry, name, version):
             request,
             f"Version {target.version} was not moved: {error_text(ValidationError(form.errors))}",
         )
-    back = request.POST.get("next") or registration.get_absolute_url()
     if not request.htmx:
-        return redirect(back if back.startswith("/") else registration.get_absolute_url())
+        return redirect(next_url(request, registration.get_absolute_url()))
     if request.POST.get("from") == "version":
         response = render(
             request,

@@ -4,7 +4,13 @@ import pytest
 from rest_framework.test import APIClient
 
 from models_app import services
-from models_app.models import ModelAlias, ModelRegistration, ModelVersion, StageTransition
+from models_app.models import (
+    ModelAlias,
+    ModelRegistration,
+    ModelVersion,
+    Registry,
+    StageTransition,
+)
 from tests.conftest import grant
 
 BASE = "/api/v1"
@@ -456,6 +462,13 @@ def test_a_flavor_lacking_a_capability_answers_405(api, db):
     body = assert_error(api.delete(f"{BASE}/models/audit/m/versions/1/"), 405, "not_supported")
     assert "cannot delete version" in body["detail"]
     assert ModelVersion.objects.exists()
+
+
+@pytest.mark.parametrize("flavor", [".x", "..a.B", "a..B", "models_app.flavors.", "1a.B"])
+def test_a_flavor_that_is_not_a_module_path_is_a_field_error(api, flavor):
+    response = api.post(f"{BASE}/registries/", {"name": "odd", "flavor": flavor}, format="json")
+    assert_error(response, 400, field="flavor")
+    assert not Registry.objects.filter(name="odd").exists()
 
 
 def test_users_create_list_and_revoke_their_tokens(reader, outsider, django_user_model):

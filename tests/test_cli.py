@@ -278,6 +278,14 @@ def test_errors_are_one_clear_line(churn, args, message):
     assert "\n" not in str(excinfo.value).strip()
 
 
+@pytest.mark.parametrize("flavor", [".x", "..a.B"])
+def test_a_flavor_that_is_not_a_module_path_is_one_line(db, flavor):
+    with pytest.raises(CommandError) as excinfo:
+        cli("register", "odd", "--flavor", flavor)
+    assert str(excinfo.value).startswith("flavor:") and f"'{flavor}'" in str(excinfo.value)
+    assert "\n" not in str(excinfo.value).strip()
+
+
 def test_acting_as_a_user_applies_their_permissions(churn, engineer):
     with pytest.raises(CommandError, match="permission"):
         cli("models", "update-version", "churn", "-v", "1", "-s", "Production", "--user", "alice")

@@ -35,7 +35,7 @@ def _known() -> dict[str, str]:
 def flavor_class(flavor: str) -> type[BaseFlavor]:
     """The class for a flavor name or dotted path; ValidationError if there is none."""
     path = _known().get(flavor, flavor)
-    if "." not in path:
+    if "." not in path or not all(part.isidentifier() for part in path.split(".")):
         raise ValidationError(
             {"flavor": f"Unknown flavor '{flavor}'. Known flavors: {', '.join(sorted(_known()))}."}
         )
