@@ -2,14 +2,14 @@
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 
 from models_app import services
-from models_app.exceptions import RegistryError
+from models_app.exceptions import DOMAIN_ERRORS, describe_error
+from models_app.forms import add_report
 from models_app.models import (
     ApiToken,
     ModelAlias,
@@ -21,18 +21,12 @@ from models_app.models import (
 )
 
 
-def _error_text(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
-    return str(exc)
-
-
 def _run(request, action, label: str) -> bool:
     """Call one service; show its error as an admin message instead of a 500."""
     try:
         action()
-    except (ValidationError, PermissionDenied, RegistryError) as exc:
-        messages.error(request, f"{label}: {_error_text(exc)}")
+    except DOMAIN_ERRORS as exc:
+        messages.error(request, f"{label}: {describe_error(exc).line()}")
         return False
     return True
 
@@ -56,12 +50,8 @@ class ServiceForm(forms.ModelForm):
         old = type(self.instance).objects.get(pk=self.instance.pk) if self.instance.pk else None
         try:
             self.instance = self.run_service(old)
-        except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                for error in errors:
-                    self.add_error(field if field in self.fields else None, error)
-        except (PermissionDenied, RegistryError) as exc:
-            self.add_error(None, str(exc))
+        except DOMAIN_ERRORS as exc:
+            add_report(self, exc)
 
 
 def _patch(old_map: dict, new_map: dict) -> dict:
@@ -131,18 +121,16 @@ class RegistrationForm(ServiceForm):
 class VersionForm(ServiceForm):
     class Meta:
         model = ModelVersion
-        fields = ("description", "tags", "metrics", "metadata")
+        fields = ModelVersion.MUTABLE_FIELDS
 
     def run_service(self, old):
-        data = self.cleaned_data
-        return services.version_update(
-            version=old,
-            description=data["description"],
-            tags=_patch(old.tags, data["tags"] or {}),
-            metrics=_patch(old.metrics, data["metrics"] or {}),
-            metadata=_patch(old.metadata, data["metadata"] or {}),
-            user=self.request.user,
-        )
+        changes = {
+            field: _patch(current, self.cleaned_data[field] or {})
+            if isinstance(current := getattr(old, field), dict)
+            else self.cleaned_data[field]
+            for field in ModelVersion.MUTABLE_FIELDS
+        }
+        return services.version_update(version=old, user=self.request.user, **changes)
 
 
 @admin.register(Registry)
@@ -292,11 +280,7 @@ class ModelVersionAdmin(ServiceAdmin):
         "registration",
         "version",
         "stage",
-        "model_source_uri",
-        "parameters",
-        "model_format",
-        "model_library",
-        *ModelVersion.LINEAGE_FIELDS,
+        *ModelVersion.IMMUTABLE_FIELDS,
         "created_at",
         "updated_at",
         "created_by",

@@ -28,6 +28,25 @@ __all__ = [
 ]
 
 
+# A version's fields as the API takes them at registration: the server's
+# ModelVersion.REGISTERED_FIELDS, restated so this module needs no Django (a test compares them).
+VERSION_FIELDS = (
+    "model_source_uri",
+    "parameters",
+    "model_format",
+    "model_library",
+    "pipeline_name",
+    "pipeline_run_id",
+    "step_name",
+    "experiment_run_id",
+    "code_version",
+    "description",
+    "tags",
+    "metrics",
+    "metadata",
+)
+
+
 class RegistryAPIError(Exception):
     """An error answer from the registry: HTTP status, code, message and per-field messages."""
 
@@ -175,21 +194,13 @@ class RegistryClient:
         code_version: str = "",
     ) -> dict:
         """Register a new version (the model is created if the name is new)."""
+        given = {field: value for field, value in locals().items() if value is not None}
         body = {
-            "model_source_uri": model_source_uri,
-            "description": description,
-            "tags": dict(tags or {}),
-            "metrics": dict(metrics or {}),
-            "parameters": {k: str(v) for k, v in (parameters or {}).items()},
-            "metadata": dict(metadata or {}),
-            "model_format": model_format,
-            "model_library": model_library,
-            "pipeline_name": pipeline_name,
-            "pipeline_run_id": pipeline_run_id,
-            "step_name": step_name,
-            "experiment_run_id": experiment_run_id,
-            "code_version": code_version,
+            field: dict(given[field]) if isinstance(given[field], Mapping) else given[field]
+            for field in VERSION_FIELDS
+            if field in given
         }
+        body["parameters"] = {key: str(value) for key, value in (parameters or {}).items()}
         return self._request("POST", self._model(name, "versions/"), json=body)
 
     def get_model_version(self, name: str, version: int) -> dict:

@@ -1,9 +1,9 @@
 """Forms of the dashboard. They parse what a person types; the services judge it."""
 
 from django import forms
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 
-from models_app.exceptions import RegistryError
+from models_app.exceptions import describe_error
 from models_app.models import ModelVersionStage, Registry
 from models_app.services import ACTIVE_STAGES
 
@@ -38,16 +38,17 @@ class KeyValueField(forms.CharField):
 class ServiceErrorsMixin:
     def add_service_error(self, exc: Exception) -> None:
         """Show a service's refusal next to the field it names, or above the form."""
-        if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
-            for field, messages in exc.message_dict.items():
-                for message in messages:
-                    self.add_error(field if field in self.fields else None, message)
-        elif isinstance(exc, ValidationError):
-            self.add_error(None, " ".join(exc.messages))
-        elif isinstance(exc, (PermissionDenied, RegistryError)):
-            self.add_error(None, str(exc) or "You do not have permission to do this.")
-        else:
-            raise exc
+        add_report(self, exc)
+
+
+def add_report(form: forms.BaseForm, exc: Exception) -> None:
+    """Put a domain error's messages on `form`'s fields (or above it); re-raise anything else."""
+    report = describe_error(exc)
+    if report is None:
+        raise exc
+    for field, messages in report.errors.items():
+        for message in messages:
+            form.add_error(field if field in form.fields else None, message)
 
 
 class TransitionForm(forms.Form):
@@ -115,11 +116,3 @@ class RegisterVersionForm(ServiceErrorsMixin, forms.Form):
     step_name = forms.CharField(required=False, max_length=1000)
     experiment_run_id = forms.CharField(required=False, max_length=1000, label="Experiment run id")
     code_version = forms.CharField(required=False, max_length=1000, help_text="e.g. a git commit")
-
-    lineage_fields = (
-        "pipeline_name",
-        "pipeline_run_id",
-        "step_name",
-        "experiment_run_id",
-        "code_version",
-    )

@@ -111,6 +111,9 @@ class ModelVersion(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    # Field groups: the one list of a version's fields that services, sync, forms, the API,
+    # the CLI and the pages follow. Lineage says where the model came from; immutable fields
+    # are fixed at registration; mutable ones change by merge patch (description replaced).
     LINEAGE_FIELDS = (
         "pipeline_name",
         "pipeline_run_id",
@@ -118,7 +121,16 @@ class ModelVersion(models.Model):
         "experiment_run_id",
         "code_version",
     )
-    IMMUTABLE_FIELDS = ("model_source_uri", "parameters", *LINEAGE_FIELDS)
+    IMMUTABLE_FIELDS = (
+        "model_source_uri",
+        "parameters",
+        "model_format",
+        "model_library",
+        *LINEAGE_FIELDS,
+    )
+    MUTABLE_FIELDS = ("description", "tags", "metrics", "metadata")
+    # Everything a caller gives when registering a version (its number and stage excluded).
+    REGISTERED_FIELDS = (*IMMUTABLE_FIELDS, *MUTABLE_FIELDS)
 
     class Meta:
         ordering = ["registration", "-version"]

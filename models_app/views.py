@@ -8,7 +8,7 @@ from collections import Counter
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpResponse
@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
 from models_app import selectors, services
-from models_app.exceptions import NotFound, RegistryError
+from models_app.exceptions import DOMAIN_ERRORS, NotFound, describe_error
 from models_app.filters import RegistrationFilterSet, VersionFilterSet
 from models_app.flavors import Capability, describe_flavors
 from models_app.forms import RegisterVersionForm, RegistrationEditForm, TransitionForm
@@ -36,16 +36,6 @@ PAGE_SIZE = 25
 STAGE_CHANGED = "stageChanged"
 # Metrics where a smaller value is better; everything else is "higher is better".
 LOWER_IS_BETTER = ("loss", "error", "rmse", "mse", "mae", "mape", "latency", "perplexity", "wer")
-
-
-def error_text(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return (
-            " ".join(" ".join(m) for m in exc.message_dict.values())
-            if hasattr(exc, "error_dict")
-            else " ".join(exc.messages)
-        )
-    return str(exc)
 
 
 def next_url(request, default: str) -> str:
@@ -75,7 +65,7 @@ def _get_version(registration: ModelRegistration, number: str) -> ModelVersion:
             registration=registration, version=clean_version_number(number)
         )
     except (NotFound, ValidationError) as exc:
-        raise Http404(error_text(exc))
+        raise Http404(describe_error(exc).message)
 
 
 def _page(request, queryset, size=PAGE_SIZE):
@@ -287,11 +277,11 @@ def registration_edit(request, registry, name):
                 user=request.user,
             )
             messages.success(request, "Saved.")
-        except (ValidationError, PermissionDenied, RegistryError) as exc:
+        except DOMAIN_ERRORS as exc:
             form.add_service_error(exc)
     if not request.htmx:
         if form.errors:
-            messages.error(request, error_text(ValidationError(form.errors)))
+            messages.error(request, describe_error(ValidationError(form.errors)).message)
         return redirect(registration.get_absolute_url())
     context = {**_registration_context(request, registration), "edit_form": form}
     return render(request, "models/registration_detail.html#header", context)
@@ -305,7 +295,7 @@ def version_transition(request, registry, name, version):
     registration = _get_registration(registry, name)
     target = _get_version(registration, version)
     form = TransitionForm(request.POST)
-    changed = False
+    changed, refusal = False, ""
     if form.is_valid():
         try:
             services.version_transition_stage(
@@ -319,13 +309,12 @@ def version_transition(request, registry, name, version):
             messages.success(
                 request, f"Version {target.version} moved to {form.cleaned_data['stage']}."
             )
-        except (ValidationError, PermissionDenied, RegistryError) as exc:
-            messages.error(request, f"Version {target.version} was not moved: {error_text(exc)}")
+        except DOMAIN_ERRORS as exc:
+            refusal = describe_error(exc).message
     else:
-        messages.error(
-            request,
-            f"Version {target.version} was not moved: {error_text(ValidationError(form.errors))}",
-        )
+        refusal = describe_error(ValidationError(form.errors)).message
+    if refusal:
+        messages.error(request, f"Version {target.version} was not moved: {refusal}")
     if not request.htmx:
         return redirect(next_url(request, registration.get_absolute_url()))
     if request.POST.get("from") == "version":
@@ -387,8 +376,8 @@ def alias_set(request, registry, name, version):
         messages.success(
             request, f"Alias '{request.POST.get('alias')}' now points at version {target.version}."
         )
-    except (ValidationError, PermissionDenied, RegistryError) as exc:
-        messages.error(request, f"Alias not set: {error_text(exc)}")
+    except DOMAIN_ERRORS as exc:
+        messages.error(request, f"Alias not set: {describe_error(exc).message}")
     if request.htmx:
         return render(
             request,
@@ -406,8 +395,8 @@ def alias_delete(request, registry, name, version, alias):
     try:
         services.alias_delete(registration=registration, alias=alias, user=request.user)
         messages.success(request, f"Alias '{alias}' removed.")
-    except (ValidationError, PermissionDenied, RegistryError) as exc:
-        messages.error(request, f"Alias not removed: {error_text(exc)}")
+    except DOMAIN_ERRORS as exc:
+        messages.error(request, f"Alias not removed: {describe_error(exc).message}")
     if request.htmx:
         return render(
             request,
@@ -470,12 +459,8 @@ def comparison(versions: list[ModelVersion]) -> dict:
             "cells": [{"value": getattr(v, field)} for v in versions],
             "differs": len({getattr(v, field) for v in versions}) > 1,
         }
-        for field in (
-            "model_source_uri",
-            *ModelVersion.LINEAGE_FIELDS,
-            "model_format",
-            "model_library",
-        )
+        for field in ModelVersion.IMMUTABLE_FIELDS
+        if field != "parameters"  # a map: compared key by key above
     ]
     return {
         "versions": versions,
@@ -507,22 +492,10 @@ def register_version(request):
             version = services.version_register(
                 registry=data["registry"],
                 name=data["name"],
-                model_source_uri=data["model_source_uri"],
-                description=data["description"],
-                tags=data["tags"],
-                metrics=data["metrics"],
-                parameters=data["parameters"],
-                metadata=data["metadata"],
-                model_format=data["model_format"],
-                model_library=data["model_library"],
-                pipeline_name=data["pipeline_name"],
-                pipeline_run_id=data["pipeline_run_id"],
-                step_name=data["step_name"],
-                experiment_run_id=data["experiment_run_id"],
-                code_version=data["code_version"],
+                **{field: data[field] for field in ModelVersion.REGISTERED_FIELDS},
                 user=request.user,
             )
-        except (ValidationError, PermissionDenied, RegistryError) as exc:
+        except DOMAIN_ERRORS as exc:
             form.add_service_error(exc)
         else:
             messages.success(
@@ -575,8 +548,8 @@ def registry_sync(request, registry):
         target = selectors.registry_get(registry)
         services.sync_request(registry=target, user=request.user)
         messages.success(request, f"Sync of {target.name} started.")
-    except (ValidationError, PermissionDenied, RegistryError) as exc:
-        messages.error(request, f"Sync not started: {error_text(exc)}")
+    except DOMAIN_ERRORS as exc:
+        messages.error(request, f"Sync not started: {describe_error(exc).message}")
     if request.htmx:
         return render(request, "registries.html#table", _registries_context())
     return redirect("registries")
@@ -599,7 +572,7 @@ def tokens(request):
                 owner=request.user, name=request.POST.get("name", ""), user=request.user
             )
         except ValidationError as exc:
-            messages.error(request, error_text(exc))
+            messages.error(request, describe_error(exc).message)
     context = {
         "tokens": ApiToken.objects.filter(user=request.user).order_by("-created_at"),
         "new_secret": new_secret,

@@ -3,20 +3,12 @@
 `errors` maps each bad field to its messages; it is empty when no field is to blame.
 """
 
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, JsonResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from models_app.exceptions import BackendError, CapabilityNotSupported, Conflict, NotFound
-
-_REGISTRY_ERRORS = {
-    NotFound: (status.HTTP_404_NOT_FOUND, "not_found"),
-    Conflict: (status.HTTP_409_CONFLICT, "conflict"),
-    CapabilityNotSupported: (status.HTTP_405_METHOD_NOT_ALLOWED, "not_supported"),
-    BackendError: (status.HTTP_502_BAD_GATEWAY, "backend_error"),
-}
+from models_app.exceptions import ErrorKind, ErrorReport, describe_error
 
 
 def error_body(status_code: int, code: str, detail: str, errors: dict | None = None) -> dict:
@@ -38,21 +30,26 @@ def _field_errors(detail) -> dict:
     return {}
 
 
+def report_response(report: ErrorReport) -> Response:
+    """A domain error in the API's shape: field errors only for invalid input."""
+    status_code = report.kind.http_status
+    errors = (
+        {
+            ("non_field_errors" if field == ErrorReport.NON_FIELD else field): messages
+            for field, messages in report.errors.items()
+        }
+        if report.kind == ErrorKind.INVALID
+        else {}
+    )
+    detail = report.first if report.kind == ErrorKind.INVALID else report.message
+    return Response(error_body(status_code, report.kind.value, detail, errors), status=status_code)
+
+
 def exception_handler(exc, context):
-    if isinstance(exc, ValidationError):
-        errors = (
-            _field_errors(exc.message_dict)
-            if hasattr(exc, "error_dict")
-            else {"non_field_errors": exc.messages}
-        )
-        first = next(iter(errors.values()))[0] if errors else "Invalid input."
-        return Response(error_body(400, "invalid", first, errors), status=400)
-    for cls, (status_code, code) in _REGISTRY_ERRORS.items():
-        if isinstance(exc, cls):
-            return Response(error_body(status_code, code, str(exc)), status=status_code)
-    if isinstance(exc, PermissionDenied):
-        exc = exceptions.PermissionDenied(str(exc) or None)
-    elif isinstance(exc, Http404):
+    report = describe_error(exc)
+    if report is not None:
+        return report_response(report)
+    if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or None)
     response = drf_exception_handler(exc, context)
     if response is None:

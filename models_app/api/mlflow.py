@@ -13,7 +13,7 @@ import re
 from functools import cached_property
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Prefetch, Q, Subquery
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.lookups import IRegex, Regex
@@ -25,7 +25,7 @@ from rest_framework.views import APIView
 
 from models_app import selectors, services
 from models_app.api.authentication import BearerTokenAuthentication
-from models_app.exceptions import BackendError, CapabilityNotSupported, Conflict, NotFound
+from models_app.exceptions import ErrorKind, NotFound, describe_error
 from models_app.models import ModelAlias, ModelRegistration, ModelVersion, ModelVersionStage
 from models_app.selectors import json_keys_equal
 from models_app.validation import clean_version_number
@@ -586,26 +586,25 @@ ROUTES = {
 }
 
 
+# MLflow's error code and HTTP status for each kind of domain error.
+_MLFLOW_ERRORS = {
+    ErrorKind.INVALID: ("INVALID_PARAMETER_VALUE", 400),
+    ErrorKind.PERMISSION_DENIED: ("PERMISSION_DENIED", 403),
+    ErrorKind.NOT_FOUND: ("RESOURCE_DOES_NOT_EXIST", 404),
+    ErrorKind.CONFLICT: ("RESOURCE_ALREADY_EXISTS", 400),
+    ErrorKind.NOT_SUPPORTED: ("INVALID_STATE", 400),
+    ErrorKind.BACKEND_ERROR: ("TEMPORARILY_UNAVAILABLE", 503),
+}
+
+
 def mlflow_exception_handler(exc, context):
     """Every error in MLflow's shape and status, so its client raises what it normally does."""
+    report = describe_error(exc)
     if isinstance(exc, MlflowError):
         code, message, status = exc.code, exc.message, exc.status
-    elif isinstance(exc, ValidationError):
-        code, status = "INVALID_PARAMETER_VALUE", 400
-        message = (
-            "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
-            if hasattr(exc, "error_dict")
-            else " ".join(exc.messages)
-        )
-    elif isinstance(exc, NotFound):
-        code, message, status = "RESOURCE_DOES_NOT_EXIST", str(exc), 404
-    elif isinstance(exc, Conflict):
-        code, message, status = "RESOURCE_ALREADY_EXISTS", str(exc), 400
-    elif isinstance(exc, CapabilityNotSupported):
-        code, message, status = "INVALID_STATE", str(exc), 400
-    elif isinstance(exc, BackendError):
-        code, message, status = "TEMPORARILY_UNAVAILABLE", str(exc), 503
-    elif isinstance(exc, (PermissionDenied, drf_exceptions.PermissionDenied)):
+    elif report is not None:
+        (code, status), message = _MLFLOW_ERRORS[report.kind], report.line()
+    elif isinstance(exc, drf_exceptions.PermissionDenied):
         code, message, status = "PERMISSION_DENIED", str(exc), 403
     elif isinstance(exc, (drf_exceptions.NotAuthenticated, drf_exceptions.AuthenticationFailed)):
         code, message, status = "UNAUTHENTICATED", str(exc.detail), 401

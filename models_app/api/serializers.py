@@ -6,7 +6,7 @@ from urllib.parse import quote
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from models_app.models import ModelVersionStage
+from models_app.models import ModelVersion, ModelVersionStage
 from models_app.selectors import STAGE_ANNOTATIONS
 
 
@@ -53,13 +53,34 @@ def _text(**kwargs):
     return serializers.CharField(trim_whitespace=False, allow_blank=True, **kwargs)
 
 
-LINEAGE_FIELDS = (
-    "pipeline_name",
-    "pipeline_run_id",
-    "step_name",
-    "experiment_run_id",
-    "code_version",
-)
+# The serializer field of each JSON field of a version: (whole value, merge patch).
+_VERSION_MAPS = {
+    "tags": (StringMap, StringPatch),
+    "metrics": (NumberMap, NumberPatch),
+    "parameters": (StringMap, StringMap),
+    "metadata": (AnyMap, AnyMap),
+}
+_VERSION_HELP = {
+    "model_source_uri": "Where the artifact is: a path, s3://, runs:/ or models:/ URI.",
+    "parameters": "The training configuration.",
+}
+
+
+def _version_fields(fields, *, patch=False, output=False, **options) -> type:
+    """A serializer declaring a group of ModelVersion's fields (ModelVersion.*_FIELDS), for
+    the API's version shapes to inherit, so each lists the version's fields once."""
+    declared = {}
+    for field in fields:
+        kwargs = {} if output else {**options, "help_text": _VERSION_HELP.get(field)}
+        if field in _VERSION_MAPS:
+            if patch:
+                kwargs["help_text"] = "Merge patch: a key set to null is removed."
+            if not output and "default" in kwargs:
+                kwargs["default"] = dict
+            declared[field] = _VERSION_MAPS[field][patch](**kwargs)
+        else:
+            declared[field] = serializers.CharField() if output else _text(**kwargs)
+    return type("VersionFields", (serializers.Serializer,), declared)
 
 
 # Output -------------------------------------------------------------------------------
@@ -172,25 +193,12 @@ class RegistrationSerializer(serializers.Serializer):
         }
 
 
-class VersionSerializer(serializers.Serializer):
+class VersionSerializer(_version_fields(ModelVersion.REGISTERED_FIELDS, output=True)):
     registry = serializers.CharField(source="registration.registry.name")
     name = serializers.CharField(source="registration.name")
     version = serializers.IntegerField()
     stage = serializers.ChoiceField(choices=ModelVersionStage.choices)
-    description = serializers.CharField()
-    model_source_uri = serializers.CharField()
-    model_format = serializers.CharField()
-    model_library = serializers.CharField()
-    tags = StringMap()
-    metrics = NumberMap()
-    parameters = StringMap()
-    metadata = AnyMap()
     aliases = serializers.SerializerMethodField()
-    pipeline_name = serializers.CharField()
-    pipeline_run_id = serializers.CharField()
-    step_name = serializers.CharField()
-    experiment_run_id = serializers.CharField()
-    code_version = serializers.CharField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
@@ -205,20 +213,8 @@ class VersionSerializer(serializers.Serializer):
             "name": registration.name,
             "version": version.version,
             "stage": version.stage,
-            "description": version.description,
-            "model_source_uri": version.model_source_uri,
-            "model_format": version.model_format,
-            "model_library": version.model_library,
-            "tags": version.tags,
-            "metrics": version.metrics,
-            "parameters": version.parameters,
-            "metadata": version.metadata,
+            **{field: getattr(version, field) for field in ModelVersion.REGISTERED_FIELDS},
             "aliases": self.get_aliases(version),
-            "pipeline_name": version.pipeline_name,
-            "pipeline_run_id": version.pipeline_run_id,
-            "step_name": version.step_name,
-            "experiment_run_id": version.experiment_run_id,
-            "code_version": version.code_version,
             "created_at": iso(version.created_at),
             "updated_at": iso(version.updated_at),
             "created_by": version.created_by.username if version.created_by_id else None,
@@ -271,37 +267,18 @@ class RegistrationUpdateInput(serializers.Serializer):
     tags = StringPatch(required=False)
 
 
-class VersionCreateInput(serializers.Serializer):
-    model_source_uri = _text(
-        help_text="Where the artifact is: a path, s3://, runs:/ or models:/ URI."
-    )
-    description = _text(default="")
-    tags = StringMap(default=dict)
-    metrics = NumberMap(default=dict)
-    parameters = StringMap(default=dict, help_text="The training configuration.")
-    metadata = AnyMap(default=dict)
-    model_format = _text(default="")
-    model_library = _text(default="")
-    pipeline_name = _text(default="")
-    pipeline_run_id = _text(default="")
-    step_name = _text(default="")
-    experiment_run_id = _text(default="")
-    code_version = _text(default="")
+class VersionCreateInput(
+    _version_fields(["model_source_uri"]),
+    _version_fields(ModelVersion.REGISTERED_FIELDS, default=""),
+):
+    """The artifact URI is required; every other field has an empty default."""
 
 
-class VersionUpdateInput(serializers.Serializer):
-    description = _text(required=False)
-    tags = StringPatch(required=False)
-    metrics = NumberPatch(required=False)
-    metadata = AnyMap(required=False, help_text="Merge patch: a key set to null is removed.")
+class VersionUpdateInput(
+    _version_fields(ModelVersion.MUTABLE_FIELDS, patch=True, required=False),
     # Accepted only to refuse a change clearly: these never change after registration.
-    model_source_uri = _text(required=False)
-    parameters = StringMap(required=False)
-    pipeline_name = _text(required=False)
-    pipeline_run_id = _text(required=False)
-    step_name = _text(required=False)
-    experiment_run_id = _text(required=False)
-    code_version = _text(required=False)
+    _version_fields(ModelVersion.IMMUTABLE_FIELDS, required=False),
+):
     stage = _text(required=False, help_text="Refused: use the transition action.")
 
     def validate_stage(self, value):

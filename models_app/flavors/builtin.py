@@ -27,22 +27,18 @@ def registration_info(registration: ModelRegistration) -> RegisteredModelInfo:
 
 
 def version_info(version: ModelVersion, aliases: tuple[str, ...] = ()) -> ModelVersionInfo:
+    fields = {field: getattr(version, field) for field in ModelVersion.REGISTERED_FIELDS}
     return ModelVersionInfo(
         registered_model_name=version.registration.name,
         version=version.version,
-        model_source_uri=version.model_source_uri,
-        description=version.description,
-        tags=dict(version.tags),
-        metrics=dict(version.metrics),
-        parameters=dict(version.parameters),
-        metadata=dict(version.metadata),
-        model_format=version.model_format,
-        model_library=version.model_library,
         stage=version.stage,
         aliases=aliases,
         created_at=version.created_at,
         updated_at=version.updated_at,
-        **version.lineage,
+        **{
+            field: dict(value) if isinstance(value, dict) else value
+            for field, value in fields.items()
+        },
     )
 
 

@@ -153,22 +153,7 @@ def _sync_models(registry: Registry, page, run: SyncRun) -> None:
     run.models_updated += len(updated)
 
 
-SYNCED_VERSION_FIELDS = (
-    "description",
-    "tags",
-    "metrics",
-    "parameters",
-    "metadata",
-    "stage",
-    "model_format",
-    "model_library",
-    "pipeline_name",
-    "pipeline_run_id",
-    "step_name",
-    "experiment_run_id",
-    "code_version",
-    "model_source_uri",
-)
+SYNCED_VERSION_FIELDS = (*ModelVersion.REGISTERED_FIELDS, "stage")
 
 
 def _sync_versions(registry: Registry, page, run: SyncRun) -> None:
@@ -191,22 +176,9 @@ def _sync_versions(registry: Registry, page, run: SyncRun) -> None:
         created, updated, transitions, created_updated_at = [], [], [], []
         for info in page:
             registration = registrations[info.registered_model_name]
-            values = {
-                "description": info.description,
-                "tags": dict(info.tags),
-                "metrics": dict(info.metrics),
-                "parameters": dict(info.parameters),
-                "metadata": dict(info.metadata),
-                "stage": clean_stage(info.stage),
-                "model_format": info.model_format,
-                "model_library": info.model_library,
-                "pipeline_name": info.pipeline_name,
-                "pipeline_run_id": info.pipeline_run_id,
-                "step_name": info.step_name,
-                "experiment_run_id": info.experiment_run_id,
-                "code_version": info.code_version,
-                "model_source_uri": info.model_source_uri,
-            }
+            values = {field: getattr(info, field) for field in ModelVersion.REGISTERED_FIELDS}
+            values.update({key: dict(v) for key, v in values.items() if isinstance(v, Mapping)})
+            values["stage"] = clean_stage(info.stage)
             local = existing.get((registration.pk, info.version))
             if local is None:
                 created.append(

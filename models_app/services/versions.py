@@ -62,6 +62,24 @@ def _lock_or_create_registration(
         )
 
 
+_REGISTERED = ModelVersion.REGISTERED_FIELDS
+# How each registered field is judged: a cleaner and its options.
+_CLEANERS = {
+    "model_source_uri": (clean_uri, {}),
+    "description": (clean_text, {}),
+    "tags": (clean_str_map, {}),
+    "metrics": (clean_metrics, {}),
+    "parameters": (clean_str_map, {}),
+    "metadata": (clean_metadata, {}),
+    "model_format": (clean_text, {"max_length": 100}),
+    "model_library": (clean_text, {"max_length": 100}),
+    **{
+        field: (clean_text, {"max_length": LINEAGE_MAX_LENGTH})
+        for field in ModelVersion.LINEAGE_FIELDS
+    },
+}
+
+
 def version_register(
     *,
     registry: Registry,
@@ -87,26 +105,13 @@ def version_register(
     registrations never collide and numbers of deleted versions are never handed out again.
     """
     _require(user, "add_modelversion")
+    given = {field: value for field, value in locals().items() if field in _REGISTERED}
     clean = Cleaner()
     name = clean(clean_name, name)
-    model_source_uri = clean(clean_uri, model_source_uri)
-    description = clean(clean_text, description, field="description")
-    tags = clean(clean_str_map, tags, field="tags")
-    metrics = clean(clean_metrics, metrics)
-    parameters = clean(clean_str_map, parameters, field="parameters")
-    metadata = clean(clean_metadata, metadata)
-    model_format = clean(clean_text, model_format, field="model_format", max_length=100)
-    model_library = clean(clean_text, model_library, field="model_library", max_length=100)
-    lineage = {
-        field: clean(clean_text, value, field=field, max_length=LINEAGE_MAX_LENGTH)
-        for field, value in {
-            "pipeline_name": pipeline_name,
-            "pipeline_run_id": pipeline_run_id,
-            "step_name": step_name,
-            "experiment_run_id": experiment_run_id,
-            "code_version": code_version,
-        }.items()
-    }
+    fields = {}
+    for field in _REGISTERED:
+        check, options = _CLEANERS[field]
+        fields[field] = clean(check, given[field], field=field, **options)
     clean.done()
     flavor = registry.get_flavor()
     flavor.require(Capability.REGISTER_VERSION)
@@ -115,17 +120,6 @@ def version_register(
         if created:
             flavor.require(Capability.REGISTER_MODEL)
             flavor.register_model(name=name)
-        fields = {
-            "model_source_uri": model_source_uri,
-            "description": description,
-            "tags": tags,
-            "metrics": metrics,
-            "parameters": parameters,
-            "metadata": metadata,
-            "model_format": model_format,
-            "model_library": model_library,
-            **lineage,
-        }
         assigned = flavor.register_model_version(
             info=ModelVersionInfo(registered_model_name=name, **fields)
         )
@@ -148,6 +142,8 @@ def version_update(
     metadata: Mapping[str, Any] | None = None,
     model_source_uri: Any = UNSET,
     parameters: Any = UNSET,
+    model_format: Any = UNSET,
+    model_library: Any = UNSET,
     pipeline_name: Any = UNSET,
     pipeline_run_id: Any = UNSET,
     step_name: Any = UNSET,
@@ -161,18 +157,10 @@ def version_update(
     refused, so a caller cannot believe it changed them.
     """
     _require(user, "change_modelversion")
-    immutable = {
-        "model_source_uri": model_source_uri,
-        "parameters": parameters,
-        "pipeline_name": pipeline_name,
-        "pipeline_run_id": pipeline_run_id,
-        "step_name": step_name,
-        "experiment_run_id": experiment_run_id,
-        "code_version": code_version,
-    }
+    given = locals()
     clean = Cleaner()
-    for field, value in immutable.items():
-        if value is not UNSET and value != getattr(version, field):
+    for field in ModelVersion.IMMUTABLE_FIELDS:
+        if given[field] is not UNSET and given[field] != getattr(version, field):
             clean.errors.setdefault(field, []).append(
                 f"{field.replace('_', ' ').capitalize()} cannot change once a version "
                 "is registered."

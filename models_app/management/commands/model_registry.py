@@ -7,29 +7,24 @@ import sys
 from datetime import datetime, time
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.db.models import JSONField
 from django.utils.dateparse import parse_date, parse_datetime
 from tqdm import tqdm
 
 from models_app import selectors, services
-from models_app.exceptions import RegistryError
+from models_app.exceptions import DOMAIN_ERRORS, describe_error
 from models_app.flavors import Capability, describe_flavors
 from models_app.models import ModelRegistration, ModelVersion, Registry
 from models_app.validation import clean_moment, clean_version_number
 
-
-def error_line(exc: Exception) -> str:
-    """One readable line for any error a service raises."""
-    if isinstance(exc, ValidationError):
-        if hasattr(exc, "error_dict"):
-            return "; ".join(
-                f"{field}: {' '.join(messages)}" if field != "__all__" else " ".join(messages)
-                for field, messages in exc.message_dict.items()
-            )
-        return " ".join(exc.messages)
-    return str(exc)
+# Version fields given as KEY VALUE pairs on the command line.
+MAP_FIELDS = frozenset(
+    field
+    for field in ModelVersion.REGISTERED_FIELDS
+    if isinstance(ModelVersion._meta.get_field(field), JSONField)
+)
 
 
 def render_table(headers: list[str], rows: list[list]) -> str:
@@ -77,14 +72,11 @@ def version_dict(version: ModelVersion) -> dict:
         "name": version.registration.name,
         "version": version.version,
         "stage": version.stage,
-        "model_source_uri": version.model_source_uri,
-        "description": version.description,
-        "tags": version.tags,
-        "metrics": version.metrics,
-        "parameters": version.parameters,
-        "metadata": version.metadata,
-        "model_format": version.model_format,
-        "model_library": version.model_library,
+        **{
+            field: getattr(version, field)
+            for field in ModelVersion.REGISTERED_FIELDS
+            if field not in ModelVersion.LINEAGE_FIELDS
+        },
         "aliases": [alias.name for alias in version.aliases.all()],
         "lineage": version.lineage,
         "created_at": version.created_at.isoformat(),
@@ -207,19 +199,25 @@ class Command(BaseCommand):
 
         p = self._leaf(models, "register-version", "Register a new version of a model.", **common)
         p.add_argument("name")
-        p.add_argument("-u", "--model-uri", required=True, help="Where the artifact is.")
+        # Each option's dest is the version field it sets (ModelVersion.REGISTERED_FIELDS).
+        p.add_argument(
+            "-u",
+            "--model-uri",
+            dest="model_source_uri",
+            required=True,
+            help="Where the artifact is.",
+        )
         p.add_argument("-d", "--description", default="")
-        p.add_argument("-m", "--metadata", nargs=2, action="append", metavar=("KEY", "VALUE"))
-        p.add_argument("-t", "--tag", nargs=2, action="append", metavar=("KEY", "VALUE"))
-        p.add_argument("--metric", nargs=2, action="append", metavar=("KEY", "VALUE"))
-        p.add_argument("--param", nargs=2, action="append", metavar=("KEY", "VALUE"))
+        pair = {"nargs": 2, "action": "append", "metavar": ("KEY", "VALUE")}
+        p.add_argument("-m", "--metadata", **pair)
+        p.add_argument("-t", "--tag", dest="tags", **pair)
+        p.add_argument("--metric", dest="metrics", **pair)
+        p.add_argument("--param", dest="parameters", **pair)
         p.add_argument("--model-format", default="")
         p.add_argument("--model-library", default="")
-        p.add_argument("--pipeline-name", default="")
-        p.add_argument("--pipeline-run-id", default="")
-        p.add_argument("--step-name", default="")
-        p.add_argument("--run-id", dest="experiment_run_id", default="")
-        p.add_argument("--code-version", default="")
+        for field in ModelVersion.LINEAGE_FIELDS:
+            flags = ["--run-id"] if field == "experiment_run_id" else []
+            p.add_argument(*flags, f"--{field.replace('_', '-')}", dest=field, default="")
 
         p = self._leaf(models, "get-version", "Show one version.", **common)
         p.add_argument("name")
@@ -272,8 +270,8 @@ class Command(BaseCommand):
         )
         try:
             handler(options)
-        except (ValidationError, PermissionDenied, RegistryError) as exc:
-            raise CommandError(error_line(exc))
+        except DOMAIN_ERRORS as exc:
+            raise CommandError(describe_error(exc).line())
 
     # helpers ---------------------------------------------------------------------------
     def _user(self, username):
@@ -430,19 +428,10 @@ class Command(BaseCommand):
         version = services.version_register(
             registry=self._registry(options),
             name=options["name"],
-            model_source_uri=options["model_uri"],
-            description=options["description"],
-            tags=pairs(options.get("tag")),
-            metrics=pairs(options.get("metric")),
-            parameters=pairs(options.get("param")),
-            metadata=pairs(options.get("metadata")),
-            model_format=options["model_format"],
-            model_library=options["model_library"],
-            pipeline_name=options["pipeline_name"],
-            pipeline_run_id=options["pipeline_run_id"],
-            step_name=options["step_name"],
-            experiment_run_id=options["experiment_run_id"],
-            code_version=options["code_version"],
+            **{
+                field: pairs(options.get(field)) if field in MAP_FIELDS else options[field]
+                for field in ModelVersion.REGISTERED_FIELDS
+            },
             user=self.user,
         )
         self._out(
