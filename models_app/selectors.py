@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
@@ -13,12 +14,14 @@ from django.db.models.lookups import Exact
 from models_app.exceptions import NotFound
 from models_app.models import (
     DEFAULT_REGISTRY,
+    ApiToken,
     ModelAlias,
     ModelRegistration,
     ModelVersion,
     ModelVersionStage,
     Registry,
     StageTransition,
+    SyncRun,
 )
 from models_app.validation import clean_stage
 
@@ -52,6 +55,35 @@ def registry_get(name: str | None = None) -> Registry:
         raise NotFound(f"Registry '{name}' does not exist.")
 
 
+def registry_list(*, with_counts: bool = False) -> QuerySet[Registry]:
+    """Registries by name; `with_counts` adds `model_count` (its registrations)."""
+    registries = Registry.objects.order_by("name")
+    if with_counts:
+        registries = registries.annotate(model_count=Count("registrations"))
+    return registries
+
+
+def sync_run_list(*, registry: Registry) -> QuerySet[SyncRun]:
+    return registry.sync_runs.select_related("registry")
+
+
+def sync_run_get(*, registry: Registry, run_id: int | None) -> SyncRun:
+    run = sync_run_list(registry=registry).filter(pk=run_id).first() if run_id else None
+    if run is None:
+        raise NotFound("No such sync.")
+    return run
+
+
+def sync_run_latest(registries: Iterable[Registry]) -> dict[int, SyncRun]:
+    """The newest sync of each registry, by registry id, in one query."""
+    latest: dict[int, SyncRun] = {}
+    for run in SyncRun.objects.filter(registry__in=list(registries)).order_by(
+        "registry_id", "-created_at", "-id"
+    ):
+        latest.setdefault(run.registry_id, run)
+    return latest
+
+
 def registration_get(*, registry: Registry | str | None, name: str) -> ModelRegistration:
     """One query by registry and model name; the error says which of the two is missing."""
     if "\x00" in name or (isinstance(registry, str) and "\x00" in registry):
@@ -66,6 +98,17 @@ def registration_get(*, registry: Registry | str | None, name: str) -> ModelRegi
         registry = registry if isinstance(registry, Registry) else registry_get(registry)
         raise NotFound(f"Model '{name}' does not exist in registry '{registry.name}'.")
     return found
+
+
+def registration_count() -> int:
+    return ModelRegistration.objects.count()
+
+
+def registration_names(*, limit: int = 500) -> QuerySet:
+    """Distinct model names, for suggestions while typing one."""
+    return (
+        ModelRegistration.objects.order_by("name").values_list("name", flat=True).distinct()[:limit]
+    )
 
 
 def version_get(*, registration: ModelRegistration, version: int) -> ModelVersion:
@@ -148,7 +191,9 @@ def version_list(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     order_by_date: str | None = None,
+    numbers: Iterable[int] | None = None,
 ) -> QuerySet[ModelVersion]:
+    """Versions, newest first. `numbers` picks versions of `registration`, oldest first."""
     versions = ModelVersion.objects.select_related(
         "registration__registry", "created_by"
     ).prefetch_related(Prefetch("aliases", queryset=ModelAlias.objects.order_by("name")))
@@ -163,6 +208,8 @@ def version_list(
         versions = versions.filter(created_at__gt=created_after)
     if created_before:
         versions = versions.filter(created_at__lt=created_before)
+    if numbers is not None:
+        return versions.filter(version__in=list(numbers)).order_by("version")
     if order_by_date == "asc":
         return versions.order_by("created_at", "version")
     if order_by_date == "desc":
@@ -173,17 +220,61 @@ def version_list(
     return versions.order_by("-created_at", "-id")
 
 
+def version_stage_counts() -> Counter:
+    """How many versions are in each stage, across every registry."""
+    return Counter(
+        dict(
+            ModelVersion.objects.values_list("stage")
+            .annotate(n=Count("pk"))
+            .values_list("stage", "n")
+        )
+    )
+
+
+def metric_history(*, registration: ModelRegistration) -> list[tuple[int, str, dict]]:
+    """(version, stage, metrics) of every version, oldest first: the metric chart's input."""
+    return list(
+        registration.versions.order_by("version").values_list("version", "stage", "metrics")
+    )
+
+
 def transition_list(
-    *, registration: ModelRegistration | None = None, version: ModelVersion | None = None
+    *,
+    registration: ModelRegistration | None = None,
+    version: ModelVersion | None = None,
+    version_number: int | None = None,
 ) -> QuerySet[StageTransition]:
+    """Stage changes, newest first. `version_number` also finds those of a deleted version."""
     transitions = StageTransition.objects.select_related("registration__registry", "actor")
     if registration is not None:
         transitions = transitions.filter(registration=registration)
     if version is not None:
         transitions = transitions.filter(version=version)
+    if version_number is not None:
+        transitions = transitions.filter(version_number=version_number)
     return transitions.order_by("-created_at", "-id")
 
 
 def alias_list(*, registration: ModelRegistration | None) -> QuerySet[ModelAlias]:
     aliases = ModelAlias.objects.select_related("version").order_by("name")
     return aliases.filter(registration=registration) if registration else aliases.none()
+
+
+def token_list(*, user) -> QuerySet[ApiToken]:
+    """The user's own API tokens, newest first."""
+    return ApiToken.objects.filter(user_id=user.pk).order_by("-created_at")
+
+
+def token_get(*, user, token_id: int | None = None, prefix: str | None = None) -> ApiToken:
+    """One of the user's own tokens by id or prefix; NotFound for anyone else's."""
+    tokens = token_list(user=user)
+    if token_id is not None:
+        tokens = tokens.filter(pk=token_id)
+    elif prefix:
+        tokens = tokens.filter(prefix=prefix)
+    else:
+        tokens = tokens.none()
+    token = tokens.first()
+    if token is None:
+        raise NotFound("You have no token with that id.")
+    return token

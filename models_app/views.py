@@ -3,39 +3,31 @@ partial it asks for. Reads come from selectors, writes from services, listings f
 
 from __future__ import annotations
 
-import math
-from collections import Counter
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from models_app import selectors, services
+from models_app import metrics, selectors, services
 from models_app.exceptions import DOMAIN_ERRORS, NotFound, describe_error
 from models_app.filters import RegistrationFilterSet, VersionFilterSet
 from models_app.flavors import Capability, describe_flavors
 from models_app.forms import RegisterVersionForm, RegistrationEditForm, TransitionForm
 from models_app.models import (
-    ApiToken,
     ModelRegistration,
     ModelVersion,
     ModelVersionStage,
     Registry,
-    SyncRun,
 )
 from models_app.validation import clean_version_number
 
 PAGE_SIZE = 25
 STAGE_CHANGED = "stageChanged"
-# Metrics where a smaller value is better; everything else is "higher is better".
-LOWER_IS_BETTER = ("loss", "error", "rmse", "mse", "mae", "mape", "latency", "perplexity", "wer")
 
 
 def next_url(request, default: str) -> str:
@@ -80,10 +72,6 @@ def _query_without(request, *keys: str) -> str:
     return query.urlencode()
 
 
-def lower_is_better(metric: str) -> bool:
-    return any(word in metric.lower() for word in LOWER_IS_BETTER)
-
-
 def capabilities(registry: Registry) -> set[str]:
     try:
         return set(registry.get_flavor().capabilities)
@@ -94,15 +82,9 @@ def capabilities(registry: Registry) -> set[str]:
 # Dashboard ----------------------------------------------------------------------------
 @login_required
 def dashboard(request):
-    stage_counts = Counter(
-        dict(
-            ModelVersion.objects.values_list("stage")
-            .annotate(n=Count("pk"))
-            .values_list("stage", "n")
-        )
-    )
+    stage_counts = selectors.version_stage_counts()
     context = {
-        "registration_count": ModelRegistration.objects.count(),
+        "registration_count": selectors.registration_count(),
         "version_count": sum(stage_counts.values()),
         "stage_counts": [(stage, stage_counts.get(stage, 0)) for stage in ModelVersionStage.values],
         "production": selectors.version_list(stage=ModelVersionStage.PRODUCTION).order_by(
@@ -125,7 +107,7 @@ def registration_list(request):
     context = {
         "filter": filterset,
         "page": _page(request, registrations),
-        "registries": Registry.objects.order_by("name"),
+        "registries": selectors.registry_list(),
         "stages": ModelVersionStage.values,
         "ordering": request.GET.get("ordering", ""),
         "query_without_page": _query_without(request, "page"),
@@ -166,61 +148,7 @@ def _versions_context(request, registration: ModelRegistration) -> dict:
 
 
 def _chart_context(registration: ModelRegistration, metric: str | None) -> dict:
-    """Points of one metric across versions, laid out for an inline SVG (no chart library)."""
-    rows = list(
-        registration.versions.order_by("version").values_list("version", "stage", "metrics")
-    )
-    names = sorted({key for _, _, metrics in rows for key in metrics})
-    metric = metric if metric in names else (names[0] if names else None)
-    points = [
-        (v, stage, metrics[metric]) for v, stage, metrics in rows if metric and metric in metrics
-    ]
-    width, height, pad = 640, 260, 36
-    chart = {
-        "metric": metric,
-        "metric_names": names,
-        "width": width,
-        "height": height,
-        "points": [],
-    }
-    if points:
-        values = [p[2] for p in points]
-        low, high = min(values), max(values)
-        span = (high - low) or abs(high) or 1.0
-        low, high = low - span * 0.1, high + span * 0.1
-        count = len(points)
-        for index, (version, stage, value) in enumerate(points):
-            x = pad + (
-                index * (width - 2 * pad) / (count - 1) if count > 1 else (width - 2 * pad) / 2
-            )
-            y = height - pad - (value - low) / (high - low) * (height - 2 * pad)
-            chart["points"].append(
-                {
-                    "version": version,
-                    "stage": stage,
-                    "value": value,
-                    "x": round(x, 1),
-                    "y": round(y, 1),
-                }
-            )
-        chart["path"] = " ".join(
-            f"{'M' if i == 0 else 'L'}{p['x']},{p['y']}" for i, p in enumerate(chart["points"])
-        )
-        chart["ticks"] = [
-            {
-                "y": round(height - pad - f * (height - 2 * pad), 1),
-                "label": _short(low + f * (high - low)),
-            }
-            for f in (0, 0.5, 1)
-        ]
-        chart["lower_is_better"] = lower_is_better(metric)
-    return chart
-
-
-def _short(value: float) -> str:
-    if value == 0 or not math.isfinite(value):
-        return "0"
-    return f"{value:.3g}"
+    return metrics.chart(selectors.metric_history(registration=registration), metric)
 
 
 @login_required
@@ -347,8 +275,8 @@ def _version_context(request, registration, version) -> dict:
         "registration": registration,
         "version": version,
         "capabilities": capabilities(registration.registry),
-        "transitions": selectors.transition_list(registration=registration).filter(
-            version_number=version.version
+        "transitions": selectors.transition_list(
+            registration=registration, version_number=version.version
         )[:50],
         "transition_form": TransitionForm(),
         "run_link": run_link,
@@ -415,11 +343,7 @@ def compare(request, registry, name):
             numbers.append(clean_version_number(raw))
         except ValidationError:
             continue
-    versions = list(
-        selectors.version_list(registration=registration)
-        .filter(version__in=numbers)
-        .order_by("version")
-    )
+    versions = list(selectors.version_list(registration=registration, numbers=numbers))
     if len(versions) < 2:
         messages.info(request, "Tick at least two versions to compare them.")
         return redirect(registration.get_absolute_url())
@@ -436,15 +360,12 @@ def comparison(versions: list[ModelVersion]) -> dict:
         result = []
         for key in keys:
             values = [getattr(version, attr).get(key) for version in versions]
-            present = [v for v in values if v is not None]
-            winner = None
-            if best and len(present) > 1 and len(set(present)) > 1:
-                winner = min(present) if lower_is_better(key) else max(present)
+            winner = metrics.best_value(key, values) if best else None
             cells = [
                 {
                     "value": value,
                     "best": winner is not None and value == winner,
-                    "delta": _delta(value, values[0]) if best else None,
+                    "delta": metrics.delta(value, values[0]) if best else None,
                 }
                 for value in values
             ]
@@ -472,12 +393,6 @@ def comparison(versions: list[ModelVersion]) -> dict:
     }
 
 
-def _delta(value, base):
-    if isinstance(value, (int, float)) and isinstance(base, (int, float)) and value != base:
-        return f"{value - base:+.4g}"
-    return None
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def register_version(request):
@@ -502,9 +417,7 @@ def register_version(request):
                 request, f"Registered version {version.version} of {version.registration.name}."
             )
             return redirect(version.get_absolute_url())
-    names = (
-        ModelRegistration.objects.order_by("name").values_list("name", flat=True).distinct()[:500]
-    )
+    names = selectors.registration_names()
     return render(request, "models/register_version.html", {"form": form, "names": names})
 
 
@@ -519,12 +432,8 @@ def registries(request):
 
 
 def _registry_rows():
-    rows = list(Registry.objects.annotate(model_count=Count("registrations")).order_by("name"))
-    latest = {}
-    for run in SyncRun.objects.filter(registry__in=rows).order_by(
-        "registry_id", "-created_at", "-id"
-    ):
-        latest.setdefault(run.registry_id, run)
+    rows = list(selectors.registry_list(with_counts=True))
+    latest = selectors.sync_run_latest(rows)
     for registry in rows:
         registry.capability_list = sorted(capabilities(registry))
         registry.can_sync = Capability.SYNC in registry.capability_list
@@ -562,8 +471,11 @@ def tokens(request):
     if request.method == "POST":
         if "revoke" in request.POST:
             prefix = request.POST["revoke"]
-            token = ApiToken.objects.filter(prefix=prefix, user=request.user).first()
-            if token:
+            try:
+                token = selectors.token_get(user=request.user, prefix=prefix)
+            except NotFound:
+                pass
+            else:
                 services.token_revoke(token=token, user=request.user)
                 messages.success(request, f"Token {token.prefix}… revoked.")
             return redirect("tokens")
@@ -574,7 +486,7 @@ def tokens(request):
         except ValidationError as exc:
             messages.error(request, describe_error(exc).message)
     context = {
-        "tokens": ApiToken.objects.filter(user=request.user).order_by("-created_at"),
+        "tokens": selectors.token_list(user=request.user),
         "new_secret": new_secret,
         "base_url": request.build_absolute_uri("/").rstrip("/"),
     }

@@ -10,10 +10,9 @@ from rest_framework.views import APIView
 
 from models_app import selectors, services
 from models_app.api import serializers as s
-from models_app.exceptions import NotFound
 from models_app.filters import RegistrationFilterSet, TransitionFilterSet, VersionFilterSet
 from models_app.flavors import describe_flavors
-from models_app.models import ApiToken, Registry, SyncRun
+from models_app.models import SyncRun
 from models_app.validation import MAX_VERSION_NUMBER, clean_version_number
 
 REGISTRY = OpenApiParameter(
@@ -48,7 +47,9 @@ class RegistrationMixin:
 @extend_schema(tags=["registries"])
 class RegistryList(generics.ListAPIView):
     serializer_class = s.RegistrySerializer
-    queryset = Registry.objects.order_by("name")
+
+    def get_queryset(self):
+        return selectors.registry_list()
 
     @extend_schema(request=s.RegistryCreateInput, responses={201: s.RegistrySerializer})
     def post(self, request):
@@ -97,7 +98,7 @@ class SyncRunList(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return SyncRun.objects.none()
-        return selectors.registry_get(self.kwargs["registry"]).sync_runs.select_related("registry")
+        return selectors.sync_run_list(registry=selectors.registry_get(self.kwargs["registry"]))
 
 
 @extend_schema(
@@ -107,11 +108,9 @@ class SyncRunList(generics.ListAPIView):
 )
 class SyncRunDetail(APIView):
     def get(self, request, registry, run_id):
-        registry = selectors.registry_get(registry)
-        pk = _row_id(run_id)
-        run = registry.sync_runs.select_related("registry").filter(pk=pk).first() if pk else None
-        if run is None:
-            raise NotFound("No such sync.")
+        run = selectors.sync_run_get(
+            registry=selectors.registry_get(registry), run_id=_row_id(run_id)
+        )
         return Response(s.SyncRunSerializer(run).data)
 
 
@@ -364,7 +363,7 @@ class VersionHistory(RegistrationMixin, generics.ListAPIView):
         registration = self.get_registration()
         number = clean_version_number(self.kwargs["version"])
         selectors.version_get(registration=registration, version=number)
-        return selectors.transition_list(registration=registration).filter(version_number=number)
+        return selectors.transition_list(registration=registration, version_number=number)
 
 
 @extend_schema(tags=["versions"], description="Search versions across every registration.")
@@ -395,7 +394,7 @@ class TokenList(generics.ListAPIView):
     serializer_class = s.TokenSerializer
 
     def get_queryset(self):
-        return ApiToken.objects.filter(user_id=self.request.user.pk).order_by("-created_at")
+        return selectors.token_list(user=self.request.user)
 
     @extend_schema(request=s.TokenInput, responses={201: s.NewTokenSerializer})
     def post(self, request):
@@ -414,10 +413,7 @@ class TokenList(generics.ListAPIView):
 )
 class TokenDetail(APIView):
     def delete(self, request, token_id):
-        pk = _row_id(token_id)
-        token = ApiToken.objects.filter(pk=pk, user_id=request.user.pk).first() if pk else None
-        if token is None:
-            raise NotFound("You have no token with that id.")
+        token = selectors.token_get(user=request.user, token_id=_row_id(token_id))
         services.token_revoke(token=token, user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

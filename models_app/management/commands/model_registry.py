@@ -16,7 +16,7 @@ from tqdm import tqdm
 from models_app import selectors, services
 from models_app.exceptions import DOMAIN_ERRORS, describe_error
 from models_app.flavors import Capability, describe_flavors
-from models_app.models import ModelRegistration, ModelVersion, Registry
+from models_app.models import ModelRegistration, ModelVersion
 from models_app.validation import clean_moment, clean_version_number
 
 # Version fields given as KEY VALUE pairs on the command line.
@@ -522,7 +522,7 @@ class Command(BaseCommand):
         )
 
     def do_registry_list(self, options):
-        rows = [self._registry_dict(r) for r in Registry.objects.order_by("name")]
+        rows = [self._registry_dict(r) for r in selectors.registry_list()]
         self._out(
             rows,
             render_table(

@@ -8,9 +8,10 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from models_app import selectors, services
+from models_app.metrics import lower_is_better
 from models_app.models import ModelRegistration
 
-# name, description, library, tags, metric names (higher is better unless marked), versions
+# name, description, library, tags, metric names (direction: models_app.metrics), versions
 DEMO_MODELS = [
     (
         "churn-classifier",
@@ -61,7 +62,6 @@ DEMO_MODELS = [
         3,
     ),
 ]
-LOWER_IS_BETTER = {"mape", "rmse"}
 
 
 class Command(BaseCommand):
@@ -117,7 +117,7 @@ class Command(BaseCommand):
         progress = number / count
         metrics = {}
         for metric in metric_names:
-            if metric in LOWER_IS_BETTER:
+            if lower_is_better(metric):
                 metrics[metric] = round(0.30 - 0.12 * progress + rng.uniform(-0.02, 0.02), 4)
             else:
                 metrics[metric] = round(0.70 + 0.22 * progress + rng.uniform(-0.03, 0.03), 4)
