@@ -33,7 +33,7 @@ class DictFlavor(BaseFlavor):
 
     name = "dict"
     description = "Example: a registry kept in a Python dict (for docs and the conformance suite)."
-    capabilities = frozenset(Capability)
+    capabilities = frozenset(Capability) - {Capability.LOAD}
     stores: dict[str, dict] = {}
 
     @property
@@ -168,3 +168,28 @@ class DictFlavor(BaseFlavor):
 
     def delete_alias(self, *, name, alias):
         self._model(name)["aliases"].pop(alias, None)
+
+
+class AppendOnlyFlavor(BaseFlavor):
+    """The smallest useful flavor: it only records what is registered (say, an audit log).
+
+    It declares two capabilities and implements their two methods; everything else is refused
+    by the services as "cannot ...", with no stub methods to write."""
+
+    name = "append-only"
+    capabilities = frozenset({Capability.REGISTER_MODEL, Capability.REGISTER_VERSION})
+    log: list = []
+
+    def register_model(self, *, name, description="", tags=None):
+        self.log.append(("model", name))
+        return RegisteredModelInfo(name=name)
+
+    def register_model_version(self, *, info):
+        self.log.append(("version", info.registered_model_name))
+        return info
+
+
+class OverpromisingFlavor(AppendOnlyFlavor):
+    """Declares aliases without implementing them: refused when loaded."""
+
+    capabilities = AppendOnlyFlavor.capabilities | {Capability.ALIASES}

@@ -43,6 +43,10 @@ def register(registry, name="conf", **kwargs):
     return services.version_register(registry=registry, name=name, user=None, **kwargs)
 
 
+def test_the_flavor_implements_every_capability_it_declares(registry):
+    assert type(backend(registry)).missing_methods() == {}
+
+
 def test_versions_are_numbered_alike_here_and_in_the_backend(registry):
     v1, v2 = register(registry), register(registry)
     assert (v1.version, v2.version) == (1, 2)

@@ -96,3 +96,39 @@ def test_a_json_key_is_one_key_not_a_lookup_path(registry, make_version):
     flavor = registry.get_flavor()
     assert len(flavor.list_model_versions(metadata={"a__contains": "x"})) == 1
     assert flavor.list_model_versions(metadata={"a__contains": "y"}) == []
+
+
+def test_a_flavor_implements_only_the_capabilities_it_declares(db):
+    from tests.example_flavors import AppendOnlyFlavor
+
+    registry = services.registry_create(
+        name="audit-log", flavor="tests.example_flavors.AppendOnlyFlavor", user=None
+    )
+    version = services.version_register(
+        registry=registry, name="m", model_source_uri="s3://x", user=None
+    )
+    assert AppendOnlyFlavor.log[-2:] == [("model", "m"), ("version", "m")]
+    with pytest.raises(CapabilityNotSupported, match="cannot transition stage"):
+        services.version_transition_stage(version=version, stage="Staging", user=None)
+    with pytest.raises(CapabilityNotSupported, match="cannot aliases"):
+        services.alias_set(version=version, alias="champion", user=None)
+    assert ModelVersion.objects.get().stage == "None"
+
+
+def test_a_flavor_declaring_what_it_does_not_implement_is_refused(db):
+    with pytest.raises(ValidationError, match="aliases needs set_alias, delete_alias"):
+        flavor_class("tests.example_flavors.OverpromisingFlavor")
+
+
+@pytest.mark.parametrize("name", ["builtin", "mlflow", "tests.example_flavors.DictFlavor"])
+def test_every_shipped_flavor_implements_what_it_declares(name):
+    assert flavor_class(name).missing_methods() == {}
+
+
+def test_the_flavor_interface_does_not_import_mlflow():
+    import subprocess
+    import sys
+
+    code = "import sys, models_app.flavors.base; print('mlflow' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "False", result.stderr

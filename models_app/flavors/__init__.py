@@ -45,6 +45,12 @@ def flavor_class(flavor: str) -> type[BaseFlavor]:
         raise ValidationError({"flavor": f"Cannot import flavor '{flavor}': {exc}"})
     if not (isinstance(cls, type) and issubclass(cls, BaseFlavor)):
         raise ValidationError({"flavor": f"'{flavor}' is not a subclass of BaseFlavor."})
+    missing = cls.missing_methods()
+    if missing:
+        lacking = "; ".join(f"{cap} needs {', '.join(names)}" for cap, names in missing.items())
+        raise ValidationError(
+            {"flavor": f"Flavor '{flavor}' declares more than it implements: {lacking}."}
+        )
     return cls
 
 

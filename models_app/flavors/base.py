@@ -2,13 +2,12 @@
 
 Services own validation, the transaction and the local index. A flavor performs the backend
 side of each write (nothing for `builtin`, the remote call for `mlflow`) before the local
-commit, and reports what the backend assigned (e.g. a version number). Reads answer from the
-backend, so a conformance suite can compare the backend with the local index.
+commit, and reports what the backend assigned (e.g. a version number). Reads (capability
+READ) answer from the backend, so sync and the conformance suite can compare it with the index.
 """
 
 from __future__ import annotations
 
-import abc
 import dataclasses
 import enum
 from collections.abc import Iterator, Mapping
@@ -31,6 +30,7 @@ class Capability(enum.StrEnum):
     DELETE_VERSION = "delete_version"
     TRANSITION_STAGE = "transition_stage"
     ALIASES = "aliases"
+    READ = "read"
     SYNC = "sync"
     LOAD = "load"
 
@@ -70,8 +70,16 @@ class ModelVersionInfo:
     updated_at: datetime | None = None
 
 
-class BaseFlavor(abc.ABC):
-    """A registry backend. Subclass it and name the class by dotted path to add a flavor."""
+class BaseFlavor:
+    """A registry backend. Subclass it and name the class by dotted path to add a flavor.
+
+    A flavor implements the methods of the capabilities it declares, and nothing else:
+    CAPABILITY_METHODS says which. The services check a capability before they call its
+    methods, so an undeclared one answers "cannot ..." instead of reaching the backend. A
+    flavor that declares a capability without its methods is refused when it is loaded
+    (`missing_methods`). The conformance suite (tests/test_flavor_conformance.py) is the
+    contract for what each method must do.
+    """
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
@@ -88,6 +96,20 @@ class BaseFlavor(abc.ABC):
 
         return clean_json_object(config, field="config")
 
+    @classmethod
+    def missing_methods(cls) -> dict[Capability, list[str]]:
+        """Declared capabilities whose methods this class leaves to the base (unimplemented)."""
+        missing = {}
+        for capability in cls.capabilities:
+            names = [
+                method
+                for method in CAPABILITY_METHODS.get(capability, ())
+                if getattr(cls, method) is getattr(BaseFlavor, method)
+            ]
+            if names:
+                missing[capability] = names
+        return missing
+
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities
 
@@ -98,13 +120,16 @@ class BaseFlavor(abc.ABC):
                 f"cannot {capability.replace('_', ' ')}."
             )
 
-    # Registered models -----------------------------------------------------------------
-    @abc.abstractmethod
+    def _unsupported(self, capability: Capability):
+        self.require(capability)  # raises unless declared; declared means implemented
+        raise NotImplementedError(f"{type(self).__name__} declares {capability} but lacks it.")
+
+    # Writes: the backend side of each service, called before the local commit -----------
     def register_model(
         self, *, name: str, description: str = "", tags: Mapping[str, str] | None = None
-    ) -> RegisteredModelInfo: ...
+    ) -> RegisteredModelInfo:
+        self._unsupported(Capability.REGISTER_MODEL)
 
-    @abc.abstractmethod
     def update_model(
         self,
         *,
@@ -113,28 +138,18 @@ class BaseFlavor(abc.ABC):
         tags: Mapping[str, str | None] | None = None,
     ) -> RegisteredModelInfo:
         """Change description and merge tags (a None value removes that tag)."""
+        self._unsupported(Capability.UPDATE_MODEL)
 
-    @abc.abstractmethod
-    def rename_model(self, *, name: str, new_name: str) -> RegisteredModelInfo: ...
+    def rename_model(self, *, name: str, new_name: str) -> RegisteredModelInfo:
+        self._unsupported(Capability.RENAME_MODEL)
 
-    @abc.abstractmethod
-    def delete_model(self, *, name: str) -> None: ...
+    def delete_model(self, *, name: str) -> None:
+        self._unsupported(Capability.DELETE_MODEL)
 
-    @abc.abstractmethod
-    def get_model(self, *, name: str) -> RegisteredModelInfo:
-        """Raise NotFound when the backend has no such model."""
-
-    @abc.abstractmethod
-    def list_models(
-        self, *, name: str | None = None, tags: Mapping[str, str] | None = None
-    ) -> list[RegisteredModelInfo]: ...
-
-    # Model versions --------------------------------------------------------------------
-    @abc.abstractmethod
     def register_model_version(self, *, info: ModelVersionInfo) -> ModelVersionInfo:
         """Register in the backend; return the info with `version` set if the backend numbers."""
+        self._unsupported(Capability.REGISTER_VERSION)
 
-    @abc.abstractmethod
     def update_model_version(
         self,
         *,
@@ -146,15 +161,36 @@ class BaseFlavor(abc.ABC):
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
         """Change description; merge tags, metrics and metadata (None removes a key)."""
+        self._unsupported(Capability.UPDATE_VERSION)
 
-    @abc.abstractmethod
-    def delete_model_version(self, *, name: str, version: int) -> None: ...
+    def delete_model_version(self, *, name: str, version: int) -> None:
+        self._unsupported(Capability.DELETE_VERSION)
 
-    @abc.abstractmethod
+    def transition_stage(
+        self, *, name: str, version: int, stage: str, archive_existing: bool
+    ) -> None:
+        self._unsupported(Capability.TRANSITION_STAGE)
+
+    def set_alias(self, *, name: str, alias: str, version: int) -> None:
+        self._unsupported(Capability.ALIASES)
+
+    def delete_alias(self, *, name: str, alias: str) -> None:
+        self._unsupported(Capability.ALIASES)
+
+    # Reads of the backend: sync and the conformance suite use them -----------------------
+    def get_model(self, *, name: str) -> RegisteredModelInfo:
+        """Raise NotFound when the backend has no such model."""
+        self._unsupported(Capability.READ)
+
+    def list_models(
+        self, *, name: str | None = None, tags: Mapping[str, str] | None = None
+    ) -> list[RegisteredModelInfo]:
+        self._unsupported(Capability.READ)
+
     def get_model_version(self, *, name: str, version: int) -> ModelVersionInfo:
         """Raise NotFound when the backend has no such version."""
+        self._unsupported(Capability.READ)
 
-    @abc.abstractmethod
     def list_model_versions(
         self,
         *,
@@ -165,18 +201,8 @@ class BaseFlavor(abc.ABC):
         created_before: datetime | None = None,
         count: int | None = None,
         order_by_date: str | None = None,
-    ) -> list[ModelVersionInfo]: ...
-
-    @abc.abstractmethod
-    def transition_stage(
-        self, *, name: str, version: int, stage: str, archive_existing: bool
-    ) -> None: ...
-
-    def set_alias(self, *, name: str, alias: str, version: int) -> None:
-        self.require(Capability.ALIASES)
-
-    def delete_alias(self, *, name: str, alias: str) -> None:
-        self.require(Capability.ALIASES)
+    ) -> list[ModelVersionInfo]:
+        self._unsupported(Capability.READ)
 
     def get_latest_model_version(
         self, *, name: str, stage: str | None = None
@@ -193,18 +219,28 @@ class BaseFlavor(abc.ABC):
         """Every version in the backend, a page at a time."""
         yield self.list_model_versions()
 
+    # Optional extras -----------------------------------------------------------------------
     def run_link(self, run_id: str) -> str:
         """A link to the experiment run in the backend's UI, when it has one."""
         return ""
 
-    def get_model_uri(self, *, info: ModelVersionInfo) -> str:
-        """The URI a loader should open for this version."""
-        return info.model_source_uri
-
     def load_model_version(self, *, name: str, version: int, **kwargs: Any) -> Any:
-        """Load the version's artifact as an MLflow pyfunc model."""
-        self.require(Capability.LOAD)
-        import mlflow.pyfunc
+        """Load the version's artifact (for flavors that declare LOAD)."""
+        self._unsupported(Capability.LOAD)
 
-        info = self.get_model_version(name=name, version=version)
-        return mlflow.pyfunc.load_model(self.get_model_uri(info=info), **kwargs)
+
+# The methods a flavor implements for each capability it declares.
+CAPABILITY_METHODS: dict[Capability, tuple[str, ...]] = {
+    Capability.REGISTER_MODEL: ("register_model",),
+    Capability.UPDATE_MODEL: ("update_model",),
+    Capability.RENAME_MODEL: ("rename_model",),
+    Capability.DELETE_MODEL: ("delete_model",),
+    Capability.REGISTER_VERSION: ("register_model_version",),
+    Capability.UPDATE_VERSION: ("update_model_version",),
+    Capability.DELETE_VERSION: ("delete_model_version",),
+    Capability.TRANSITION_STAGE: ("transition_stage",),
+    Capability.ALIASES: ("set_alias", "delete_alias"),
+    Capability.READ: ("get_model", "list_models", "get_model_version", "list_model_versions"),
+    Capability.SYNC: ("list_models", "list_model_versions"),
+    Capability.LOAD: ("load_model_version",),
+}

@@ -80,6 +80,13 @@ class BuiltinFlavor(BaseFlavor):
     def delete_alias(self, *, name, alias):
         return None
 
+    def load_model_version(self, *, name, version, **kwargs):
+        """The artifact as an MLflow pyfunc model (mlflow is imported only to load)."""
+        import mlflow.pyfunc
+
+        info = self.get_model_version(name=name, version=version)
+        return mlflow.pyfunc.load_model(info.model_source_uri, **kwargs)
+
     # Reads ------------------------------------------------------------------------------
     def get_model(self, *, name: str) -> RegisteredModelInfo:
         return registration_info(selectors.registration_get(registry=self.registry, name=name))
