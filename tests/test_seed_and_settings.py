@@ -48,6 +48,9 @@ def test_seed_bulk_creates_registrations_with_versions(db):
     assert ModelVersion.objects.count() == 600
     assert ModelRegistration.objects.filter(last_version_number=5).count() == 120
     assert ModelVersion.objects.filter(stage="Production").count() == 120
+    assert ModelAlias.objects.filter(name="champion", version__stage="Production").count() == 120
+    version = ModelVersion.objects.first()
+    assert len(version.tags) == 3 and len(version.metrics) == 3
     run("seed_bulk", "--registrations", "10", "--versions", "1", "--no-progress")
     assert ModelRegistration.objects.count() == 130
 

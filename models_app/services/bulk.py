@@ -9,6 +9,7 @@ from django.db import transaction
 
 from models_app.exceptions import Conflict
 from models_app.models import (
+    ModelAlias,
     ModelRegistration,
     ModelVersion,
     ModelVersionStage,
@@ -20,6 +21,7 @@ from models_app.services._common import (
 )
 from models_app.validation import (
     Cleaner,
+    clean_alias,
     clean_metrics,
     clean_name,
     clean_stage,
@@ -33,7 +35,8 @@ def registrations_bulk_create(
     """Insert many new registrations with their versions in one transaction, fast.
 
     Each item: name, description, tags, versions (a list of dicts with model_source_uri,
-    stage, metrics, parameters, tags, lineage fields...). Numbers run 1..n per registration.
+    stage, metrics, parameters, tags, lineage fields...), aliases ({alias: version number}).
+    Numbers run 1..n per registration.
     For seeding and imports; stage history is not written for the initial stages.
     """
     _require(user, "add_modelregistration", "add_modelversion")
@@ -44,6 +47,12 @@ def registrations_bulk_create(
             clean(clean_uri, version["model_source_uri"])
             clean(clean_stage, version.get("stage", ModelVersionStage.NONE))
             clean(clean_metrics, version.get("metrics"))
+        for alias, number in (item.get("aliases") or {}).items():
+            clean(clean_alias, alias)
+            if not 1 <= number <= len(item.get("versions", [])):
+                clean.errors.setdefault("aliases", []).append(
+                    f"Alias '{alias}' of '{item['name']}' points at no version."
+                )
     clean.done()
     names = [item["name"] for item in registrations]
     taken = list(
@@ -81,4 +90,30 @@ def registrations_bulk_create(
             for number, version in enumerate(item.get("versions", []), start=1)
         ]
         ModelVersion.objects.bulk_create(versions, batch_size=500)
+        wanted = [
+            (by_name[item["name"]], alias, number)
+            for item in registrations
+            for alias, number in (item.get("aliases") or {}).items()
+        ]
+        if wanted:
+            if versions[0].pk is None:
+                ids = dict(
+                    ((row[0], row[1]), row[2])
+                    for row in ModelVersion.objects.filter(registration__in=created).values_list(
+                        "registration_id", "version", "pk"
+                    )
+                )
+            else:
+                ids = {(v.registration_id, v.version): v.pk for v in versions}
+            ModelAlias.objects.bulk_create(
+                [
+                    ModelAlias(
+                        registration=registration,
+                        name=alias,
+                        version_id=ids[(registration.pk, number)],
+                    )
+                    for registration, alias, number in wanted
+                ],
+                batch_size=500,
+            )
     return len(versions)

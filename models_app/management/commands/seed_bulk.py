@@ -1,60 +1,16 @@
 """`manage.py seed_bulk`: many registrations and versions, fast, for benchmarks."""
 
 import random
+from itertools import islice
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from models_app import selectors, services
-from models_app.models import ModelVersionStage
+from models_app.bulk_data import bulk_items
 
-BATCH = 50
-
-
-def bulk_items(start: int, count: int, versions: int, rng: random.Random) -> list[dict]:
-    items = []
-    for index in range(start, start + count):
-        name = f"bulk-model-{index:06d}"
-        production = rng.randint(1, versions) if versions else None
-        items.append(
-            {
-                "name": name,
-                "description": f"Synthetic model {index} for load tests.",
-                "tags": {"team": rng.choice(["risk", "growth", "search", "vision"]), "bulk": "1"},
-                "versions": [
-                    {
-                        "model_source_uri": f"s3://bulk-artifacts/{name}/{number}/model",
-                        "stage": (
-                            ModelVersionStage.PRODUCTION
-                            if number == production
-                            else ModelVersionStage.STAGING
-                            if number == versions and number != production
-                            else ModelVersionStage.ARCHIVED
-                            if number < (production or 0)
-                            else ModelVersionStage.NONE
-                        ),
-                        "metrics": {
-                            "accuracy": round(rng.uniform(0.6, 0.99), 4),
-                            "f1": round(rng.uniform(0.5, 0.95), 4),
-                        },
-                        "parameters": {
-                            "learning_rate": str(rng.choice([0.1, 0.01, 0.001])),
-                            "max_depth": str(rng.randint(3, 12)),
-                        },
-                        "tags": {"dataset": f"snapshot-{number}"},
-                        "model_format": "mlflow",
-                        "model_library": "sklearn",
-                        "pipeline_name": "bulk_training",
-                        "pipeline_run_id": f"run-{index}-{number}",
-                        "step_name": "train",
-                        "experiment_run_id": f"{index:06d}{number:04d}",
-                        "code_version": f"{rng.getrandbits(40):010x}",
-                    }
-                    for number in range(1, versions + 1)
-                ],
-            }
-        )
-    return items
+# Versions per transaction: memory stays bounded by one batch, whatever the total.
+BATCH_VERSIONS = 2000
 
 
 class Command(BaseCommand):
@@ -73,18 +29,19 @@ class Command(BaseCommand):
             raise CommandError("--registrations must be at least 1 and --versions at least 0.")
         registry = selectors.registry_get(options["registry"])
         start = registry.registrations.filter(name__startswith="bulk-model-").count()
-        rng = random.Random(options["seed"])
+        items = bulk_items(start, count, versions, random.Random(options["seed"]))
+        batch = max(1, BATCH_VERSIONS // max(versions, 1))
         total = 0
         with tqdm(
             total=count * versions,
             unit="version",
+            unit_scale=True,
             disable=options["no_progress"],
             file=self.stderr._out,
         ) as progress:
-            for offset in range(0, count, BATCH):
-                batch = bulk_items(start + offset, min(BATCH, count - offset), versions, rng)
+            while chunk := list(islice(items, batch)):
                 added = services.registrations_bulk_create(
-                    registry=registry, registrations=batch, user=None
+                    registry=registry, registrations=chunk, user=None
                 )
                 total += added
                 progress.update(added)

@@ -1,0 +1,1 @@
+"""Benchmark of the dashboard against MLflow's own registry server: `python -m bench`."""
