@@ -2,14 +2,14 @@
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 
 from models_app import services
 from models_app.exceptions import DOMAIN_ERRORS, describe_error
-from models_app.forms import add_report
+from models_app.forms import BoundedJSONField, add_report
 from models_app.models import (
     ApiToken,
     ModelAlias,
@@ -60,6 +60,8 @@ def _patch(old_map: dict, new_map: dict) -> dict:
 
 
 class ServiceAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.JSONField: {"form_class": BoundedJSONField}}
+
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
         return type(form.__name__, (form,), {"request": request})

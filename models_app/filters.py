@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 
 import django_filters
 from django import forms
@@ -30,11 +29,10 @@ from models_app.models import (
     TransitionCause,
 )
 from models_app.selectors import json_keys_equal
-from models_app.validation import clean_moment
+from models_app.validation import clean_filter_terms, clean_filter_text, clean_moment
 
-_METRIC = re.compile(
-    r"^\s*(?P<key>[^<>=!\s][^<>=!]*?)\s*(?P<op>>=|<=|!=|==|=|>|<)\s*(?P<value>[^<>=!]+?)\s*$"
-)
+_OPERATOR_CHARS = "<>=!"
+_COMPARISONS = (">=", "<=", "!=", "==", "=", ">", "<")
 _OPERATORS = {
     ">=": GreaterThanOrEqual,
     "<=": LessThanOrEqual,
@@ -45,6 +43,31 @@ _OPERATORS = {
 }
 
 
+def parse_metric_condition(raw: str) -> tuple[str, str, str] | None:
+    """Split `key<op>value` at the first operator character, in one pass (no regex)."""
+    start = min((i for i in map(raw.find, _OPERATOR_CHARS) if i >= 0), default=-1)
+    if start <= 0:
+        return None
+    op = next((op for op in _COMPARISONS if raw.startswith(op, start)), None)
+    if op is None:
+        return None
+    key, value = raw[:start].strip(), raw[start + len(op) :].strip()
+    if not key or not value or any(ch in value for ch in _OPERATOR_CHARS):
+        return None
+    return key, op, value
+
+
+class BoundedCharField(forms.CharField):
+    def to_python(self, value):
+        return super().to_python(clean_filter_text(value) if isinstance(value, str) else value)
+
+
+class BoundedCharFilter(django_filters.CharFilter):
+    """A text filter within MODEL_REGISTRY_MAX_FILTER_LENGTH."""
+
+    field_class = BoundedCharField
+
+
 class _RepeatableField(forms.Field):
     """A query parameter that may repeat (`?tag=a:1&tag=b:2`); each value parsed by `parse`."""
 
@@ -53,11 +76,10 @@ class _RepeatableField(forms.Field):
     def to_python(self, value):
         if value in (None, "", [], ()):
             return []
-        values = [value] if isinstance(value, str) else list(value)
+        values = clean_filter_terms([value] if isinstance(value, str) else list(value))
         parsed = []
         for raw in values:
-            if not isinstance(raw, str) or "\x00" in raw:
-                raise forms.ValidationError("Invalid value.")
+            clean_filter_text(raw)
             if raw.strip():
                 parsed.append(self.parse(raw.strip()))
         return parsed
@@ -76,28 +98,30 @@ class MetricListField(_RepeatableField):
     def parse(self, raw: str) -> tuple[str, str, float]:
         """`accuracy>=0.9`, `loss<0.2`, `f1=1`, `auc!=0.5`."""
         # Messages carry the input as params: django-filter %-formats them, and input may hold '%'.
-        match = _METRIC.match(raw)
-        if not match:
+        parts = parse_metric_condition(raw)
+        if parts is None:
             raise forms.ValidationError(
-                "'%(raw)s' is not a metric condition such as accuracy>=0.9.", params={"raw": raw}
+                "'%(raw)s' is not a metric condition such as accuracy>=0.9.",
+                params={"raw": raw[:100]},
             )
+        key, op, value = parts
         try:
-            number = float(match["value"])
+            number = float(value)
         except ValueError:
             raise forms.ValidationError(
                 "'%(value)s' in '%(raw)s' is not a number.",
-                params={"value": match["value"], "raw": raw},
+                params={"value": value[:100], "raw": raw[:100]},
             )
         if not math.isfinite(number):
             raise forms.ValidationError(
                 "'%(raw)s' compares with a number that is not finite.", params={"raw": raw}
             )
-        return match["key"], match["op"], number
+        return key, op, number
 
 
 class UtcDateTimeField(django_filters.fields.IsoDateTimeField):
     def to_python(self, value):
-        moment = super().to_python(value)
+        moment = super().to_python(clean_filter_text(value) if isinstance(value, str) else value)
         if moment is None:
             return None
         try:
@@ -143,17 +167,17 @@ def metric_condition(conditions: list[tuple[str, str, float]]) -> Q:
 
 
 class RegistrationFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="filter_q", label="Search")
+    q = BoundedCharFilter(method="filter_q", label="Search")
     registry = django_filters.ModelChoiceFilter(
         field_name="registry", to_field_name="name", queryset=Registry.objects.all()
     )
-    name = django_filters.CharFilter(field_name="name")
-    name_contains = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
+    name = BoundedCharFilter(field_name="name")
+    name_contains = BoundedCharFilter(field_name="name", lookup_expr="icontains")
     tag = TagFilter(method="filter_tag", label="Tag (key:value, repeatable)")
     stage = django_filters.ChoiceFilter(
         choices=ModelVersionStage.choices, method="filter_stage", label="Has a version in stage"
     )
-    alias = django_filters.CharFilter(method="filter_alias", label="Has alias")
+    alias = BoundedCharFilter(method="filter_alias", label="Has alias")
     ordering = django_filters.OrderingFilter(
         fields=(("name", "name"), ("created_at", "created"), ("updated_at", "updated")),
     )
@@ -180,24 +204,22 @@ class RegistrationFilterSet(django_filters.FilterSet):
 
 
 class VersionFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="filter_q", label="Search")
-    registry = django_filters.CharFilter(field_name="registration__registry__name")
-    name = django_filters.CharFilter(field_name="registration__name")
-    name_contains = django_filters.CharFilter(
-        field_name="registration__name", lookup_expr="icontains"
-    )
+    q = BoundedCharFilter(method="filter_q", label="Search")
+    registry = BoundedCharFilter(field_name="registration__registry__name")
+    name = BoundedCharFilter(field_name="registration__name")
+    name_contains = BoundedCharFilter(field_name="registration__name", lookup_expr="icontains")
     stage = django_filters.MultipleChoiceFilter(choices=ModelVersionStage.choices)
-    alias = django_filters.CharFilter(field_name="aliases__name")
+    alias = BoundedCharFilter(field_name="aliases__name")
     tag = TagFilter(method="filter_tag", label="Tag (key:value, repeatable)")
     metric = MetricFilter(method="filter_metric", label="Metric condition, e.g. accuracy>=0.9")
     created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gt")
     created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    pipeline_name = django_filters.CharFilter()
-    pipeline_run_id = django_filters.CharFilter()
-    step_name = django_filters.CharFilter()
-    run_id = django_filters.CharFilter(field_name="experiment_run_id")
-    code_version = django_filters.CharFilter()
-    model_library = django_filters.CharFilter()
+    pipeline_name = BoundedCharFilter()
+    pipeline_run_id = BoundedCharFilter()
+    step_name = BoundedCharFilter()
+    run_id = BoundedCharFilter(field_name="experiment_run_id")
+    code_version = BoundedCharFilter()
+    model_library = BoundedCharFilter()
     ordering = django_filters.OrderingFilter(
         fields=(
             ("version", "version"),
@@ -226,13 +248,13 @@ class VersionFilterSet(django_filters.FilterSet):
 
 
 class TransitionFilterSet(django_filters.FilterSet):
-    registry = django_filters.CharFilter(field_name="registration__registry__name")
-    name = django_filters.CharFilter(field_name="registration__name")
+    registry = BoundedCharFilter(field_name="registration__registry__name")
+    name = BoundedCharFilter(field_name="registration__name")
     version = django_filters.NumberFilter(field_name="version_number", min_value=1)
     from_stage = django_filters.ChoiceFilter(choices=ModelVersionStage.choices)
     to_stage = django_filters.ChoiceFilter(choices=ModelVersionStage.choices)
     cause = django_filters.ChoiceFilter(choices=TransitionCause.choices)
-    actor = django_filters.CharFilter(field_name="actor_name")
+    actor = BoundedCharFilter(field_name="actor_name")
     created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gt")
     created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
 

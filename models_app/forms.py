@@ -6,6 +6,24 @@ from django.core.exceptions import ValidationError
 from models_app.exceptions import describe_error
 from models_app.models import ModelVersionStage, Registry
 from models_app.services import ACTIVE_STAGES
+from models_app.validation import limit_message
+
+
+class BoundedJSONField(forms.JSONField):
+    """JSON typed into a form: nesting beyond what the parser can follow is refused as too
+    deep (json raises RecursionError there, a 500); the services check the depth limit."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except RecursionError:
+            raise ValidationError(limit_message("Nested too deeply", "MODEL_REGISTRY_MAX_DEPTH"))
+
+    def bound_data(self, data, initial):
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:
+            return forms.fields.InvalidJSONInput(data)
 
 
 class KeyValueField(forms.CharField):

@@ -9,19 +9,28 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from models_app.models import NAME_MAX_LENGTH, ModelVersionStage
 
-TAG_KEY_MAX_LENGTH = 250
-TAG_VALUE_MAX_LENGTH = 5000
 URI_MAX_LENGTH = 1000
 LINEAGE_MAX_LENGTH = 255
 # MLflow reserves these alias forms for its own URIs (models:/name@latest, version shortcuts).
 _RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
 _ALIAS = re.compile(r"^[A-Za-z0-9_\-]+$")
 _REGISTRY_NAME = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
+def limit(name: str) -> int:
+    """One of the input limits in settings (MODEL_REGISTRY_MAX_*), read when checked."""
+    return getattr(settings, name)
+
+
+def limit_message(what: str, name: str) -> str:
+    """Says which limit was passed, so a caller knows what to shorten or an operator to raise."""
+    return f"{what}: the limit is {limit(name)} ({name})."
 
 
 def _has_control_chars(value: str) -> bool:
@@ -141,9 +150,13 @@ def clean_uri(value: Any, *, field: str = "model_source_uri") -> str:
 def _clean_key(key: Any, field: str) -> str:
     if not isinstance(key, str) or not key.strip():
         raise ValidationError({field: "Keys must be non-empty strings."})
-    if len(key) > TAG_KEY_MAX_LENGTH:
+    if len(key) > limit("MODEL_REGISTRY_MAX_KEY_LENGTH"):
         raise ValidationError(
-            {field: f"Key '{key[:40]}...' is over {TAG_KEY_MAX_LENGTH} characters."}
+            {
+                field: limit_message(
+                    f"Key '{key[:40]}...' is too long", "MODEL_REGISTRY_MAX_KEY_LENGTH"
+                )
+            }
         )
     if _has_control_chars(key):
         raise ValidationError({field: "Keys must not contain control characters."})
@@ -158,9 +171,13 @@ def _scalar_to_str(value: Any, field: str, key: str) -> str:
         text = str(value)
     else:
         raise ValidationError({field: f"Value of '{key}' must be a string."})
-    if len(text) > TAG_VALUE_MAX_LENGTH:
+    if len(text) > limit("MODEL_REGISTRY_MAX_VALUE_LENGTH"):
         raise ValidationError(
-            {field: f"Value of '{key}' is over {TAG_VALUE_MAX_LENGTH} characters."}
+            {
+                field: limit_message(
+                    f"Value of '{key[:40]}' is too long", "MODEL_REGISTRY_MAX_VALUE_LENGTH"
+                )
+            }
         )
     _refuse_nul(text, field)
     return text
@@ -183,7 +200,15 @@ def _mapping(value: Any, field: str) -> Mapping:
         return {}
     if not isinstance(value, Mapping):
         raise ValidationError({field: "Must be an object of key/value pairs."})
+    check_key_count(value, field=field)
     return value
+
+
+def check_key_count(value: Mapping | list, *, field: str) -> None:
+    if len(value) > limit("MODEL_REGISTRY_MAX_KEYS"):
+        raise ValidationError(
+            {field: limit_message(f"{len(value)} entries are too many", "MODEL_REGISTRY_MAX_KEYS")}
+        )
 
 
 def clean_str_map(value: Any, *, field: str, allow_delete: bool = False) -> dict[str, str | None]:
@@ -210,43 +235,141 @@ def clean_metrics(
 
 
 def clean_json_object(value: Any, *, field: str) -> dict[str, Any]:
-    """Any JSON object that a database can store (no NUL, valid Unicode, finite numbers)."""
+    """Any JSON object that a database can store, within the size and depth limits."""
     cleaned = dict(_mapping(value, field))
-    _refuse_nul(cleaned, field)
-    _refuse_non_finite(cleaned, field)
+    check_json(cleaned, field=field)
     return cleaned
 
 
-def _refuse_non_finite(value: Any, field: str) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValidationError({field: "Numbers must be finite."})
-    if isinstance(value, Mapping):
-        for item in value.values():
-            _refuse_non_finite(item, field)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            _refuse_non_finite(item, field)
+def check_json(value: Any, *, field: str, depth_limit: int | None = None) -> None:
+    """Walk a JSON value without recursion: only JSON types, each object or list within
+    MODEL_REGISTRY_MAX_KEYS, keys and strings within their lengths, nesting within
+    MODEL_REGISTRY_MAX_DEPTH, no NUL, finite numbers."""
+    max_depth = depth_limit or limit("MODEL_REGISTRY_MAX_DEPTH")
+    max_key, max_value = (
+        limit("MODEL_REGISTRY_MAX_KEY_LENGTH"),
+        limit("MODEL_REGISTRY_MAX_VALUE_LENGTH"),
+    )
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, (Mapping, list, tuple)):
+            if depth > max_depth:
+                raise too_deep(field)
+            check_key_count(item, field=field)
+            if isinstance(item, Mapping):
+                for key, child in item.items():
+                    if not isinstance(key, str):
+                        raise ValidationError({field: "Keys must be strings."})
+                    if len(key) > max_key:
+                        raise ValidationError(
+                            {
+                                field: limit_message(
+                                    f"Key '{key[:40]}...' is too long",
+                                    "MODEL_REGISTRY_MAX_KEY_LENGTH",
+                                )
+                            }
+                        )
+                    _refuse_nul(key, field)
+                    pending.append((child, depth + 1))
+            else:
+                pending.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str):
+            if len(item) > max_value:
+                raise ValidationError(
+                    {
+                        field: limit_message(
+                            f"Text '{item[:40]}...' is too long", "MODEL_REGISTRY_MAX_VALUE_LENGTH"
+                        )
+                    }
+                )
+            _refuse_nul(item, field)
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise ValidationError({field: "Numbers must be finite."})
+        elif not (item is None or isinstance(item, (bool, int))):
+            raise ValidationError({field: f"{type(item).__name__} is not a JSON value."})
+
+
+def check_depth(value: Any, *, field: str, max_depth: int) -> None:
+    """Refuse JSON nested deeper than `max_depth` containers, walking without recursion."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, Mapping):
+            item = item.values()
+        elif not isinstance(item, (list, tuple)):
+            continue
+        if depth > max_depth:
+            raise too_deep(field)
+        pending.extend((child, depth + 1) for child in item)
+
+
+def too_deep(field: str) -> ValidationError:
+    return ValidationError({field: limit_message("Nested too deeply", "MODEL_REGISTRY_MAX_DEPTH")})
 
 
 def clean_metadata(value: Any, *, field: str = "metadata", allow_delete=False) -> dict[str, Any]:
+    """Free-form JSON: nesting counts from the metadata object itself."""
     cleaned = {}
     for key, item in _mapping(value, field).items():
         key = _clean_key(key, field)
-        _refuse_non_finite(item, field)
-        _refuse_nul(item, field)
         cleaned[key] = item
+    check_json(cleaned, field=field)
     return cleaned
 
 
-def merge_patch(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """JSON merge patch on one level: set each key, drop keys whose value is None."""
+def merge_patch(
+    current: Mapping[str, Any], patch: Mapping[str, Any], *, field: str | None = None
+) -> dict[str, Any]:
+    """JSON merge patch on one level: set each key, drop keys whose value is None.
+
+    With `field`, the result must stay within MODEL_REGISTRY_MAX_KEYS, so that many small
+    patches cannot grow an object past what one request may send.
+    """
     merged = dict(current)
     for key, value in patch.items():
         if value is None:
             merged.pop(key, None)
         else:
             merged[key] = value
+    if field is not None and len(merged) > len(current):
+        check_key_count(merged, field=field)
     return merged
+
+
+# Filters: every query a user types is bounded before it is parsed. Messages never carry
+# the input, since django-filter formats them with '%'.
+def clean_filter_text(value: Any, *, what: str = "Filter") -> str:
+    if not isinstance(value, str):
+        raise ValidationError(f"{what} must be text.")
+    if len(value) > limit("MODEL_REGISTRY_MAX_FILTER_LENGTH"):
+        raise ValidationError(
+            limit_message(f"{what} is too long", "MODEL_REGISTRY_MAX_FILTER_LENGTH")
+        )
+    if "\x00" in value:
+        raise ValidationError(f"{what} must not contain NUL characters.")
+    return value
+
+
+def clean_filter_terms(values: list, *, what: str = "Filter") -> list:
+    if len(values) > limit("MODEL_REGISTRY_MAX_FILTER_TERMS"):
+        raise ValidationError(
+            limit_message(f"{what} has too many conditions", "MODEL_REGISTRY_MAX_FILTER_TERMS")
+        )
+    return values
+
+
+def clean_like_pattern(pattern: str, *, what: str = "Pattern") -> str:
+    """A LIKE pattern: `%` and `_` are wildcards, capped in number."""
+    clean_filter_text(pattern, what=what)
+    if pattern.count("%") + pattern.count("_") > limit("MODEL_REGISTRY_MAX_FILTER_WILDCARDS"):
+        raise ValidationError(
+            limit_message(
+                f"{what} has too many wildcards (% and _)", "MODEL_REGISTRY_MAX_FILTER_WILDCARDS"
+            )
+        )
+    return pattern
 
 
 class Cleaner:

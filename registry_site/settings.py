@@ -73,6 +73,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "models_app.middleware.InputLimitsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -177,7 +178,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["models_app.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "models_app.api.pagination.Pagination",
@@ -222,3 +223,15 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
 
 # The registry that the MLflow-compatible API (/api/2.0/mlflow/) reads and writes.
 MLFLOW_API_REGISTRY = os.environ.get("MLFLOW_API_REGISTRY", "default")
+
+# Input limits, the same on every surface (README "Configuration"). An over-limit request is
+# a 400 that names the limit's variable; each is checked before the input is parsed further.
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("MODEL_REGISTRY_MAX_BODY_BYTES", 2_621_440)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = envint("MODEL_REGISTRY_MAX_FIELDS", 1000)
+MODEL_REGISTRY_MAX_KEYS = envint("MODEL_REGISTRY_MAX_KEYS", 1000)
+MODEL_REGISTRY_MAX_KEY_LENGTH = envint("MODEL_REGISTRY_MAX_KEY_LENGTH", 250)
+MODEL_REGISTRY_MAX_VALUE_LENGTH = envint("MODEL_REGISTRY_MAX_VALUE_LENGTH", 5000)
+MODEL_REGISTRY_MAX_DEPTH = envint("MODEL_REGISTRY_MAX_DEPTH", 20)
+MODEL_REGISTRY_MAX_FILTER_LENGTH = envint("MODEL_REGISTRY_MAX_FILTER_LENGTH", 1000)
+MODEL_REGISTRY_MAX_FILTER_TERMS = envint("MODEL_REGISTRY_MAX_FILTER_TERMS", 20)
+MODEL_REGISTRY_MAX_FILTER_WILDCARDS = envint("MODEL_REGISTRY_MAX_FILTER_WILDCARDS", 10)

@@ -9,14 +9,15 @@ normal exceptions. Filters and order_by are parsed by MLflow's own search utilit
 
 from __future__ import annotations
 
-import re
+import base64
+import binascii
+import json
 from functools import cached_property
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import OuterRef, Prefetch, Q, Subquery
+from django.db.models import F, Lookup, OuterRef, Prefetch, Q, Subquery
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.lookups import IRegex, Regex
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.authentication import BasicAuthentication
 from rest_framework.permissions import IsAuthenticated
@@ -28,10 +29,17 @@ from models_app.api.authentication import BearerTokenAuthentication
 from models_app.exceptions import ErrorKind, NotFound, describe_error
 from models_app.models import ModelAlias, ModelRegistration, ModelVersion, ModelVersionStage
 from models_app.selectors import json_keys_equal
-from models_app.validation import clean_version_number
+from models_app.validation import (
+    check_key_count,
+    clean_filter_terms,
+    clean_filter_text,
+    clean_like_pattern,
+    clean_version_number,
+)
 
 MAX_MODELS_PAGE = 1000  # MLflow's limits for search_registered_models / search_model_versions
 MAX_VERSIONS_PAGE = 200_000
+MAX_OFFSET = 2**53  # a page token's offset; the databases' limit is 2**63
 
 
 class MlflowError(Exception):
@@ -44,8 +52,23 @@ def _ms(moment) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def _tags(mapping) -> list[dict]:
+def _tags_json(mapping) -> list[dict]:
     return [{"key": key, "value": value} for key, value in mapping.items()]
+
+
+def _tags(params) -> dict:
+    """MLflow's `tags` parameter, a list of {"key", "value"}, as a mapping for the services."""
+    tags = params.get("tags")
+    if tags in (None, ""):
+        return {}
+    if not isinstance(tags, list) or not all(
+        isinstance(tag, dict) and isinstance(tag.get("key"), str) for tag in tags
+    ):
+        raise MlflowError(
+            "INVALID_PARAMETER_VALUE", 'Parameter tags must be a list of {"key", "value"} objects.'
+        )
+    check_key_count(tags, field="tags")
+    return {tag["key"]: tag.get("value") for tag in tags}
 
 
 # Versions are read as plain rows: lists of versions are this API's hot path.
@@ -87,7 +110,7 @@ def version_rows(rows) -> list[dict]:
             "run_id": row["experiment_run_id"],
             "run_link": str(row["metadata"].get("run_link", "")),
             "status": "READY",
-            "tags": _tags(row["tags"]),
+            "tags": _tags_json(row["tags"]),
             "aliases": sorted(aliases.get(row["pk"], [])),
         }
         for row in rows
@@ -101,7 +124,7 @@ def model_json(registration: ModelRegistration, latest: list[dict]) -> dict:
         "last_updated_timestamp": _ms(registration.updated_at),
         "user_id": registration.created_by.username if registration.created_by_id else "",
         "description": registration.description,
-        "tags": _tags(registration.tags),
+        "tags": _tags_json(registration.tags),
         "aliases": [
             {"alias": alias.name, "version": str(alias.version.version)}
             for alias in sorted(registration.aliases.all(), key=lambda a: a.name)
@@ -143,21 +166,49 @@ def latest_per_stage(
     return result
 
 
-def _like(value: str) -> str:
-    """An SQL LIKE pattern as an anchored regular expression."""
-    parts = [".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in value]
-    return "^" + "".join(parts) + "$"
+class MlflowLike(Lookup):
+    """SQL LIKE as MLflow means it: `%` any run, `_` one character, everything else literal
+    (no escape character); case-sensitive, or not for ILIKE. The database's own matcher runs
+    it (GLOB on SQLite, whose LIKE ignores case), in polynomial time, where a regular
+    expression took exponential time on patterns like '%%%%%%%!'."""
+
+    lookup_name = "mlflow_like"
+    prepare_rhs = False
+
+    def __init__(self, lhs, rhs, *, case_sensitive: bool = True):
+        self.case_sensitive = case_sensitive
+        super().__init__(lhs, rhs)
+
+    def as_sql(self, compiler, connection):
+        lhs, params = self.process_lhs(compiler, connection)
+        pattern = self.rhs
+        if connection.vendor == "sqlite" and self.case_sensitive:
+            glob = {"%": "*", "_": "?", "*": "[*]", "?": "[?]", "[": "[[]"}
+            return f"{lhs} GLOB %s", [*params, "".join(glob.get(ch, ch) for ch in pattern)]
+        pattern = pattern.replace("\\", "\\\\")
+        if connection.vendor == "postgresql":
+            operator = "LIKE" if self.case_sensitive else "ILIKE"
+            return f"{lhs} {operator} %s", [*params, pattern]
+        return f"{lhs} LIKE %s ESCAPE '\\'", [*params, pattern]
+
+
+def _like(field, comparator: str, pattern) -> Q:
+    try:
+        pattern = clean_like_pattern(pattern, what=f"The {comparator} pattern")
+    except ValidationError as exc:
+        raise MlflowError("INVALID_PARAMETER_VALUE", " ".join(exc.messages))
+    return Q(MlflowLike(field, pattern, case_sensitive=comparator == "LIKE"))
 
 
 def _condition(field, comparator: str, value) -> Q:
     """One parsed MLflow filter clause on a field name or a JSON tag expression."""
     if comparator == "IN":
         return Q(**{f"{field}__in": list(value)}) if isinstance(field, str) else Q()
+    if comparator in ("LIKE", "ILIKE"):
+        return _like(F(field) if isinstance(field, str) else field, comparator, value)
     if isinstance(field, str):
         lookups = {
             "=": "exact",
-            "LIKE": "regex",
-            "ILIKE": "iregex",
             ">": "gt",
             "<": "lt",
             ">=": "gte",
@@ -169,24 +220,26 @@ def _condition(field, comparator: str, value) -> Q:
             raise MlflowError(
                 "INVALID_PARAMETER_VALUE", f"Comparator {comparator} is not supported here."
             )
-        if comparator in ("LIKE", "ILIKE"):
-            value = _like(value)
         return Q(**{f"{field}__{lookups[comparator]}": value})
-    lookup = {"LIKE": Regex, "ILIKE": IRegex}.get(comparator)
-    if lookup:
-        return Q(lookup(field, _like(value)))
     raise MlflowError(
         "INVALID_PARAMETER_VALUE", f"Comparator {comparator} is not supported for tags."
     )
 
 
 def _parse(parser, text: str | None):
+    """MLflow's own filter parser, on a filter bounded first in length and terms."""
     from mlflow.exceptions import MlflowException
 
+    if not text:
+        return []
     try:
-        return parser(text) if text else []
+        clean_filter_text(text, what="The filter")
+        clauses = clean_filter_terms(parser(text), what="The filter")
     except MlflowException as exc:
         raise MlflowError("INVALID_PARAMETER_VALUE", exc.message)
+    except ValidationError as exc:
+        raise MlflowError("INVALID_PARAMETER_VALUE", " ".join(exc.messages))
+    return clauses
 
 
 def _filter(queryset, clauses, attributes: dict[str, str], tag_field: str):
@@ -217,6 +270,12 @@ def _order(queryset, order_by: list[str], parse, fields: dict[str, str], default
     from mlflow.exceptions import MlflowException
 
     ordering = []
+    try:
+        clean_filter_terms(order_by, what="order_by")
+        for item in order_by:
+            clean_filter_text(item, what="order_by")
+    except ValidationError as exc:
+        raise MlflowError("INVALID_PARAMETER_VALUE", " ".join(exc.messages))
     for item in order_by:
         try:
             _, key, ascending = parse(item)
@@ -228,8 +287,26 @@ def _order(queryset, order_by: list[str], parse, fields: dict[str, str], default
     return queryset.order_by(*(ordering or default), "pk")
 
 
+def _offset(page_token) -> int:
+    """The offset in a page token of ours (base64 of {"offset": n}); anything else is refused."""
+    if not page_token:
+        return 0
+    invalid = MlflowError(
+        "INVALID_PARAMETER_VALUE", "Invalid page_token: not one this server handed out."
+    )
+    try:
+        token = json.loads(base64.b64decode(clean_filter_text(page_token), validate=True))
+    except (ValidationError, binascii.Error, ValueError, RecursionError):
+        raise invalid
+    offset = token.get("offset") if isinstance(token, dict) else None
+    if isinstance(offset, str) and offset.isdecimal() and len(offset) < 20:
+        offset = int(offset)
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
+        raise invalid
+    return offset
+
+
 def _page(queryset, params, limit: int, default: int):
-    from mlflow.exceptions import MlflowException
     from mlflow.utils.search_utils import SearchUtils
 
     try:
@@ -240,10 +317,7 @@ def _page(queryset, params, limit: int, default: int):
         raise MlflowError(
             "INVALID_PARAMETER_VALUE", f"Invalid value for max_results: it must be 1 to {limit}."
         )
-    try:
-        offset = SearchUtils.parse_start_offset_from_page_token(params.get("page_token") or None)
-    except MlflowException as exc:
-        raise MlflowError("INVALID_PARAMETER_VALUE", exc.message)
+    offset = _offset(params.get("page_token"))
     rows = list(queryset[offset : offset + max_results + 1])
     token = (
         SearchUtils.create_page_token(offset + max_results).decode()
@@ -330,7 +404,7 @@ class MlflowRegistryAPI(APIView):
 
     # registered models -----------------------------------------------------------------
     def create_model(self, request, params):
-        tags = {t.get("key"): t.get("value") for t in params.get("tags") or []}
+        tags = _tags(params)
         registration = services.registration_create(
             registry=self.registry,
             name=self._required(params, "name"),
@@ -449,7 +523,7 @@ class MlflowRegistryAPI(APIView):
             name=registration.name,
             model_source_uri=self._required(params, "source"),
             description=params.get("description") or "",
-            tags={t.get("key"): t.get("value") for t in params.get("tags") or []},
+            tags=_tags(params),
             experiment_run_id=params.get("run_id") or "",
             metadata=metadata,
             model_format="mlflow",

@@ -3,40 +3,54 @@ service, which holds every rule (so a rule is never written twice)."""
 
 from urllib.parse import quote
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from models_app.models import ModelVersion, ModelVersionStage
 from models_app.selectors import STAGE_ANNOTATIONS
+from models_app.validation import check_key_count
+
+
+class BoundedMap(serializers.DictField):
+    """A map counted against MODEL_REGISTRY_MAX_KEYS before its entries are looked at."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            try:
+                check_key_count(data, field=self.field_name)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(exc.messages)
+        return super().to_internal_value(data)
 
 
 # Maps whose values the services check; the schema documents their value types.
 @extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
-class StringMap(serializers.DictField):
+class StringMap(BoundedMap):
     pass
 
 
 @extend_schema_field(
     {"type": "object", "additionalProperties": {"type": "string", "nullable": True}}
 )
-class StringPatch(serializers.DictField):
+class StringPatch(BoundedMap):
     """A merge patch: a key set to null is removed."""
 
 
 @extend_schema_field({"type": "object", "additionalProperties": {"type": "number"}})
-class NumberMap(serializers.DictField):
+class NumberMap(BoundedMap):
     pass
 
 
 @extend_schema_field(
     {"type": "object", "additionalProperties": {"type": "number", "nullable": True}}
 )
-class NumberPatch(serializers.DictField):
+class NumberPatch(BoundedMap):
     pass
 
 
 @extend_schema_field({"type": "object", "additionalProperties": {}})
-class AnyMap(serializers.DictField):
+class AnyMap(BoundedMap):
     pass
 
 

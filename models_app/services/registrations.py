@@ -77,11 +77,13 @@ def registration_update(
     flavor.require(Capability.UPDATE_MODEL)
     with transaction.atomic():
         registration = _lock_registration(registration.pk)
+        # Merged first: a result over the limits is refused before the backend is written.
+        merged_tags = merge_patch(registration.tags, tags or {}, field="tags")
         flavor.update_model(name=registration.name, description=description, tags=tags or None)
         if description is not None:
             registration.description = description
         if tags:
-            registration.tags = merge_patch(registration.tags, tags)
+            registration.tags = merged_tags
         registration.save()
     return registration
 

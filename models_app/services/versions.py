@@ -176,6 +176,13 @@ def version_update(
     with transaction.atomic():
         _lock_registration(version.registration_id)
         version = ModelVersion.objects.select_related("registration__registry").get(pk=version.pk)
+        # Merged first: a result over the limits is refused before the backend is written.
+        clean = Cleaner()
+        merged = {
+            field: clean(merge_patch, getattr(version, field), patch or {}, field=field)
+            for field, patch in (("tags", tags), ("metrics", metrics), ("metadata", metadata))
+        }
+        clean.done()
         flavor.update_model_version(
             name=version.registration.name,
             version=version.version,
@@ -186,9 +193,8 @@ def version_update(
         )
         if description is not None:
             version.description = description
-        version.tags = merge_patch(version.tags, tags or {})
-        version.metrics = merge_patch(version.metrics, metrics or {})
-        version.metadata = merge_patch(version.metadata, metadata or {})
+        version.tags, version.metrics = merged["tags"], merged["metrics"]
+        version.metadata = merged["metadata"]
         version.save()
     return version
 
