@@ -150,18 +150,23 @@ def clean_uri(value: Any, *, field: str = "model_source_uri") -> str:
 def _clean_key(key: Any, field: str) -> str:
     if not isinstance(key, str) or not key.strip():
         raise ValidationError({field: "Keys must be non-empty strings."})
-    if len(key) > limit("MODEL_REGISTRY_MAX_KEY_LENGTH"):
-        raise ValidationError(
-            {
-                field: limit_message(
-                    f"Key '{key[:40]}...' is too long", "MODEL_REGISTRY_MAX_KEY_LENGTH"
-                )
-            }
-        )
+    _check_key_length(key, field)
     if _has_control_chars(key):
         raise ValidationError({field: "Keys must not contain control characters."})
     _refuse_nul(key, field)
     return key
+
+
+def _check_key_length(key: str, field: str) -> None:
+    if len(key) > limit("MODEL_REGISTRY_MAX_KEY_LENGTH"):
+        message = limit_message(f"Key '{key[:40]}...' is too long", "MODEL_REGISTRY_MAX_KEY_LENGTH")
+        raise ValidationError({field: message})
+
+
+def _check_value_length(text: str, field: str, what: str) -> None:
+    if len(text) > limit("MODEL_REGISTRY_MAX_VALUE_LENGTH"):
+        message = limit_message(f"{what} is too long", "MODEL_REGISTRY_MAX_VALUE_LENGTH")
+        raise ValidationError({field: message})
 
 
 def _scalar_to_str(value: Any, field: str, key: str) -> str:
@@ -171,14 +176,7 @@ def _scalar_to_str(value: Any, field: str, key: str) -> str:
         text = str(value)
     else:
         raise ValidationError({field: f"Value of '{key}' must be a string."})
-    if len(text) > limit("MODEL_REGISTRY_MAX_VALUE_LENGTH"):
-        raise ValidationError(
-            {
-                field: limit_message(
-                    f"Value of '{key[:40]}' is too long", "MODEL_REGISTRY_MAX_VALUE_LENGTH"
-                )
-            }
-        )
+    _check_value_length(text, field, f"Value of '{key[:40]}'")
     _refuse_nul(text, field)
     return text
 
@@ -241,15 +239,11 @@ def clean_json_object(value: Any, *, field: str) -> dict[str, Any]:
     return cleaned
 
 
-def check_json(value: Any, *, field: str, depth_limit: int | None = None) -> None:
+def check_json(value: Any, *, field: str) -> None:
     """Walk a JSON value without recursion: only JSON types, each object or list within
     MODEL_REGISTRY_MAX_KEYS, keys and strings within their lengths, nesting within
     MODEL_REGISTRY_MAX_DEPTH, no NUL, finite numbers."""
-    max_depth = depth_limit or limit("MODEL_REGISTRY_MAX_DEPTH")
-    max_key, max_value = (
-        limit("MODEL_REGISTRY_MAX_KEY_LENGTH"),
-        limit("MODEL_REGISTRY_MAX_VALUE_LENGTH"),
-    )
+    max_depth = limit("MODEL_REGISTRY_MAX_DEPTH")
     pending = [(value, 1)]
     while pending:
         item, depth = pending.pop()
@@ -261,28 +255,13 @@ def check_json(value: Any, *, field: str, depth_limit: int | None = None) -> Non
                 for key, child in item.items():
                     if not isinstance(key, str):
                         raise ValidationError({field: "Keys must be strings."})
-                    if len(key) > max_key:
-                        raise ValidationError(
-                            {
-                                field: limit_message(
-                                    f"Key '{key[:40]}...' is too long",
-                                    "MODEL_REGISTRY_MAX_KEY_LENGTH",
-                                )
-                            }
-                        )
+                    _check_key_length(key, field)
                     _refuse_nul(key, field)
                     pending.append((child, depth + 1))
             else:
                 pending.extend((child, depth + 1) for child in item)
         elif isinstance(item, str):
-            if len(item) > max_value:
-                raise ValidationError(
-                    {
-                        field: limit_message(
-                            f"Text '{item[:40]}...' is too long", "MODEL_REGISTRY_MAX_VALUE_LENGTH"
-                        )
-                    }
-                )
+            _check_value_length(item, field, f"Text '{item[:40]}...'")
             _refuse_nul(item, field)
         elif isinstance(item, float):
             if not math.isfinite(item):
