@@ -7,6 +7,7 @@ import math
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import Exists, FloatField, OuterRef, Q
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
@@ -28,7 +29,7 @@ from models_app.models import (
     StageTransition,
     TransitionCause,
 )
-from models_app.selectors import json_keys_equal
+from models_app.selectors import tags_equal
 from models_app.validation import clean_filter_terms, clean_filter_text, clean_moment
 
 _OPERATOR_CHARS = "<>=!"
@@ -150,7 +151,7 @@ def tag_condition(field: str, pairs: list[tuple[str, str | None]]) -> Q:
         if value is None:
             condition &= Q(**{f"{field}__has_key": key})
         else:
-            condition &= json_keys_equal(field, {key: value})
+            condition &= tags_equal(field, {key: value})
     return condition
 
 
@@ -234,6 +235,14 @@ class VersionFilterSet(django_filters.FilterSet):
         fields = []
 
     def filter_q(self, queryset, name, value):
+        if connection.vendor == "postgresql":
+            # A union, so each part uses its own trigram index (an OR across the join scans).
+            matching = ModelVersion.objects.filter(registration__name__icontains=value).values("pk")
+            matching = matching.union(
+                ModelVersion.objects.filter(description__icontains=value).values("pk"),
+                ModelVersion.objects.filter(model_source_uri__icontains=value).values("pk"),
+            )
+            return queryset.filter(pk__in=matching)
         return queryset.filter(
             Q(registration__name__icontains=value)
             | Q(description__icontains=value)

@@ -6,6 +6,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce
@@ -43,6 +45,19 @@ def json_keys_equal(field: str, pairs: Mapping[str, str] | None) -> Q:
     for key, value in (pairs or {}).items():
         condition &= Q(Exact(KeyTextTransform(key, field), str(value)))
     return condition
+
+
+def tags_equal(field: str, pairs: Mapping[str, str] | None) -> Q:
+    """Match every key of a tag map (a JSON object of strings) to a value.
+
+    On PostgreSQL as JSON containment (`@>`), which the GIN index on the field serves; the same
+    rows as comparing each key as text, since tag values are always strings.
+    """
+    if not pairs:
+        return Q()
+    if connection.vendor == "postgresql":
+        return Q(**{f"{field}__contains": {key: str(value) for key, value in pairs.items()}})
+    return json_keys_equal(field, pairs)
 
 
 def registry_get(name: str | None = None) -> Registry:
@@ -147,6 +162,74 @@ def version_by_alias(*, registration: ModelRegistration, alias: str) -> ModelVer
     return found
 
 
+# Single reads by address: the version, its model, registry, creator and aliases in one query
+# plus one for the aliases; only a miss pays for finding out which part of the address is wrong.
+def _versions_at(registry: Registry | str | None, name: str) -> QuerySet[ModelVersion]:
+    versions = ModelVersion.objects.select_related(
+        "registration__registry", "created_by"
+    ).prefetch_related(Prefetch("aliases", queryset=ModelAlias.objects.order_by("name")))
+    if isinstance(registry, Registry):
+        versions = versions.filter(registration__registry=registry)
+    else:
+        versions = versions.filter(registration__registry__name=registry or DEFAULT_REGISTRY)
+    return versions.filter(registration__name=name)
+
+
+def _first(queryset):
+    """The one row of a lookup by a unique key, without compiling or sorting by an ordering."""
+    return next(iter(queryset.order_by()[:1]), None)
+
+
+def _has_nul(*texts) -> bool:
+    return any(isinstance(text, str) and "\x00" in text for text in texts)
+
+
+def version_find(*, registry: Registry | str | None, name: str, version: int) -> ModelVersion:
+    """The version at registry/name/version, ready to serialize (same errors as version_get)."""
+    found = (
+        None
+        if _has_nul(registry, name)
+        else _versions_at(registry, name).filter(version=version).first()
+    )
+    if found is None:
+        return version_get(
+            registration=registration_get(registry=registry, name=name), version=version
+        )
+    return found
+
+
+def version_latest_find(
+    *, registry: Registry | str | None, name: str, stage: str | None = None
+) -> ModelVersion:
+    """As version_latest, addressed by names, ready to serialize."""
+    found = None
+    if not _has_nul(registry, name):
+        try:
+            versions = _versions_at(registry, name)
+            if stage:
+                versions = versions.filter(stage=clean_stage(stage))
+            found = versions.order_by("-version").first()
+        except ValidationError:
+            found = None  # the slow path says whether the model or the stage is wrong
+    if found is None:
+        return version_latest(
+            registration=registration_get(registry=registry, name=name), stage=stage
+        )
+    return found
+
+
+def version_alias_find(*, registry: Registry | str | None, name: str, alias: str) -> ModelVersion:
+    """As version_by_alias, addressed by names, ready to serialize."""
+    found = None
+    if not _has_nul(registry, name, alias):
+        found = _first(_versions_at(registry, name).filter(aliases__name=alias))
+    if found is None:
+        return version_by_alias(
+            registration=registration_get(registry=registry, name=name), alias=alias
+        )
+    return found
+
+
 def _highest_version(stage: str | None = None) -> Subquery:
     versions = ModelVersion.objects.filter(registration=OuterRef("pk"))
     if stage:
@@ -179,7 +262,23 @@ def registration_list(
         registrations = registrations.filter(registry=registry)
     if name:
         registrations = registrations.filter(name=name)
-    return registrations.filter(json_keys_equal("tags", tags))
+    return registrations.filter(tags_equal("tags", tags))
+
+
+def registration_summary(*, registry: Registry | str | None, name: str) -> ModelRegistration:
+    """One registration with the annotations of registration_list, in one query."""
+    found = None
+    if not _has_nul(registry, name):
+        registrations = registration_list().select_related("created_by").filter(name=name)
+        if isinstance(registry, Registry):
+            registrations = registrations.filter(registry=registry)
+        else:
+            registrations = registrations.filter(registry__name=registry or DEFAULT_REGISTRY)
+        found = _first(registrations)
+    if found is None:
+        registration_get(registry=registry, name=name)  # raises the NotFound that fits
+        raise NotFound(f"Model '{name}' does not exist.")  # deleted in between
+    return found
 
 
 def version_list(

@@ -16,7 +16,7 @@ from functools import cached_property
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import F, Lookup, OuterRef, Prefetch, Q, Subquery
+from django.db.models import F, Lookup, OuterRef, Q, Subquery
 from django.db.models.fields.json import KeyTextTransform
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.authentication import BasicAuthentication
@@ -28,7 +28,7 @@ from models_app import selectors, services
 from models_app.api.authentication import BearerTokenAuthentication
 from models_app.exceptions import ErrorKind, NotFound, describe_error
 from models_app.models import ModelAlias, ModelRegistration, ModelVersion, ModelVersionStage
-from models_app.selectors import json_keys_equal
+from models_app.selectors import tags_equal
 from models_app.validation import (
     check_key_count,
     clean_filter_terms,
@@ -117,7 +117,7 @@ def version_rows(rows) -> list[dict]:
     ]
 
 
-def model_json(registration: ModelRegistration, latest: list[dict]) -> dict:
+def model_json(registration: ModelRegistration, latest: list[dict], aliases: list[dict]) -> dict:
     return {
         "name": registration.name,
         "creation_timestamp": _ms(registration.created_at),
@@ -125,18 +125,27 @@ def model_json(registration: ModelRegistration, latest: list[dict]) -> dict:
         "user_id": registration.created_by.username if registration.created_by_id else "",
         "description": registration.description,
         "tags": _tags_json(registration.tags),
-        "aliases": [
-            {"alias": alias.name, "version": str(alias.version.version)}
-            for alias in sorted(registration.aliases.all(), key=lambda a: a.name)
-        ],
+        "aliases": aliases,
         "latest_versions": latest,
     }
 
 
+def models_json(registrations: list[ModelRegistration]) -> list[dict]:
+    """MLflow RegisteredModel JSON for each registration: three queries for any number."""
+    latest = latest_per_stage(registrations)
+    aliases: dict[int, list[dict]] = {registration.pk: [] for registration in registrations}
+    # Plain rows: alias objects with their versions would cost more than the rest of a page.
+    for registration_id, alias, number in (
+        ModelAlias.objects.filter(registration__in=list(aliases))
+        .order_by("name")
+        .values_list("registration_id", "name", "version__version")
+    ):
+        aliases[registration_id].append({"alias": alias, "version": str(number)})
+    return [model_json(r, latest[r.pk], aliases[r.pk]) for r in registrations]
+
+
 def _models_query():
-    return ModelRegistration.objects.select_related("registry", "created_by").prefetch_related(
-        Prefetch("aliases", queryset=ModelAlias.objects.select_related("version"))
-    )
+    return ModelRegistration.objects.select_related("registry", "created_by")
 
 
 def latest_per_stage(
@@ -247,11 +256,11 @@ def _filter(queryset, clauses, attributes: dict[str, str], tag_field: str):
         key, comparator, value = clause["key"], clause["comparator"], clause["value"]
         if clause["type"] == "tag":
             if comparator == "=":
-                queryset = queryset.filter(json_keys_equal(tag_field, {key: value}))
+                queryset = queryset.filter(tags_equal(tag_field, {key: value}))
             elif comparator == "!=":
                 # As MLflow: a model without the tag matches `tags.k != 'v'`.
                 queryset = queryset.exclude(
-                    Q(**{f"{tag_field}__has_key": key}) & json_keys_equal(tag_field, {key: value})
+                    Q(**{f"{tag_field}__has_key": key}) & tags_equal(tag_field, {key: value})
                 )
             else:
                 queryset = queryset.filter(
@@ -355,9 +364,13 @@ class MlflowRegistryAPI(APIView):
     )
 
     # helpers ---------------------------------------------------------------------------
+    registry_name = property(
+        lambda self: getattr(settings, "MLFLOW_API_REGISTRY", None) or "default"
+    )
+
     @cached_property
     def registry(self):
-        return selectors.registry_get(getattr(settings, "MLFLOW_API_REGISTRY", None))
+        return selectors.registry_get(self.registry_name)
 
     def _required(self, params, key: str) -> str:
         value = params.get(key)
@@ -392,8 +405,7 @@ class MlflowRegistryAPI(APIView):
             )
 
     def _model_response(self, registration: ModelRegistration) -> dict:
-        found = _models_query().get(pk=registration.pk)
-        return {"registered_model": model_json(found, latest_per_stage([found])[found.pk])}
+        return {"registered_model": models_json([_models_query().get(pk=registration.pk)])[0]}
 
     def _version_response(self, version: ModelVersion) -> dict:
         return {
@@ -415,7 +427,20 @@ class MlflowRegistryAPI(APIView):
         return self._model_response(registration)
 
     def get_model(self, request, params):
-        return self._model_response(self._registration(params))
+        name = self._required(params, "name")
+        found = None
+        if "\x00" not in name:
+            found = next(
+                iter(
+                    _models_query()
+                    .filter(registry__name=self.registry_name, name=name)
+                    .order_by()[:1]
+                ),
+                None,
+            )
+        if found is None:  # the usual path finds out what is missing
+            return self._model_response(self._registration(params))
+        return {"registered_model": models_json([found])[0]}
 
     def rename_model(self, request, params):
         registration = services.registration_rename(
@@ -456,8 +481,7 @@ class MlflowRegistryAPI(APIView):
             ["name"],
         )
         rows, token = _page(queryset, params, MAX_MODELS_PAGE, 100)
-        latest = latest_per_stage(rows)
-        body = {"registered_models": [model_json(r, latest[r.pk]) for r in rows]}
+        body = {"registered_models": models_json(rows)}
         if token:
             body["next_page_token"] = token
         return body
@@ -532,6 +556,23 @@ class MlflowRegistryAPI(APIView):
         return self._version_response(version)
 
     def get_version(self, request, params):
+        # One query when the address is right; otherwise the usual path finds out what is wrong.
+        name, raw, number = params.get("name"), params.get("version"), None
+        if isinstance(name, str) and name and "\x00" not in name and isinstance(raw, str):
+            try:
+                number = clean_version_number(raw)
+            except ValidationError:
+                pass
+        if number:
+            rows = version_rows(
+                ModelVersion.objects.filter(
+                    registration__registry__name=self.registry_name,
+                    registration__name=name,
+                    version=number,
+                ).values(*VERSION_VALUES)
+            )
+            if rows:
+                return {"model_version": rows[0]}
         return self._version_response(self._version(params))
 
     def update_version(self, request, params):

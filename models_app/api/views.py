@@ -172,7 +172,8 @@ def _input(request, serializer_class):
 class RegistrationDetail(RegistrationMixin, APIView):
     @extend_schema(responses=s.RegistrationSerializer)
     def get(self, request, registry, name):
-        return Response(s.RegistrationSerializer(_annotated(self.get_registration())).data)
+        found = selectors.registration_summary(registry=registry, name=name)
+        return Response(s.RegistrationSerializer(found).data)
 
     @extend_schema(request=s.RegistrationUpdateInput, responses=s.RegistrationSerializer)
     def patch(self, request, registry, name):
@@ -225,7 +226,10 @@ class VersionList(RegistrationMixin, generics.ListAPIView):
 class VersionDetail(RegistrationMixin, APIView):
     @extend_schema(responses=s.VersionSerializer)
     def get(self, request, registry, name, version):
-        return self.version_response(self.get_version())
+        found = selectors.version_find(
+            registry=registry, name=name, version=clean_version_number(version)
+        )
+        return Response(s.VersionSerializer(found).data)
 
     @extend_schema(request=s.VersionUpdateInput, responses=s.VersionSerializer)
     def patch(self, request, registry, name, version):
@@ -271,15 +275,14 @@ class VersionTransition(RegistrationMixin, APIView):
 )
 class VersionLatest(RegistrationMixin, APIView):
     def get(self, request, registry, name):
-        registration = self.get_registration()
         alias = request.query_params.get("alias")
         if alias:
-            found = selectors.version_by_alias(registration=registration, alias=alias)
+            found = selectors.version_alias_find(registry=registry, name=name, alias=alias)
         else:
-            found = selectors.version_latest(
-                registration=registration, stage=request.query_params.get("stage")
+            found = selectors.version_latest_find(
+                registry=registry, name=name, stage=request.query_params.get("stage")
             )
-        return self.version_response(found)
+        return Response(s.VersionSerializer(found).data)
 
 
 # Aliases ------------------------------------------------------------------------------
@@ -318,9 +321,8 @@ ALIAS = OpenApiParameter("alias", OpenApiTypes.STR, OpenApiParameter.PATH)
 class AliasDetail(RegistrationMixin, APIView):
     @extend_schema(responses=s.VersionSerializer, description="Resolve the alias to its version.")
     def get(self, request, registry, name, alias):
-        return self.version_response(
-            selectors.version_by_alias(registration=self.get_registration(), alias=alias)
-        )
+        found = selectors.version_alias_find(registry=registry, name=name, alias=alias)
+        return Response(s.VersionSerializer(found).data)
 
     @extend_schema(
         request=s.AliasInput, responses=s.AliasSerializer, description="Set or move the alias."

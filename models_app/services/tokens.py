@@ -54,10 +54,14 @@ def token_authenticate(secret: str) -> ApiToken | None:
     parts = secret.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_SCHEME:
         return None
-    token = (
-        ApiToken.objects.select_related("user")
-        .filter(prefix=parts[1], revoked_at__isnull=True)
-        .first()
+    # The prefix is unique: no ordering to compile or sort.
+    token = next(
+        iter(
+            ApiToken.objects.select_related("user")
+            .filter(prefix=parts[1], revoked_at__isnull=True)
+            .order_by()[:1]
+        ),
+        None,
     )
     if token is None or not hmac.compare_digest(token.digest, _token_digest(secret)):
         return None
