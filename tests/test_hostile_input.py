@@ -7,6 +7,8 @@ import json
 import time
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import override_settings
 from rest_framework.test import APIClient
 
@@ -391,7 +393,7 @@ def test_it_refuses_keys_and_values_over_their_length(api, churn, field, value, 
 
 @override_settings(MODEL_REGISTRY_MAX_KEYS=2)
 def test_the_limits_hold_on_every_surface(signed_in, churn):
-    """Pages, services (CLI, admin, client) share the service's checks."""
+    """Services, pages and the CLI share the service's checks (REST and MLflow: above)."""
     from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError, match="MODEL_REGISTRY_MAX_KEYS"):
@@ -414,6 +416,14 @@ def test_the_limits_hold_on_every_surface(signed_in, churn):
     )
     assert response.status_code == 200
     assert b"MODEL_REGISTRY_MAX_KEYS" in response.content
+    with pytest.raises(CommandError, match="MODEL_REGISTRY_MAX_KEYS"):
+        call_command(
+            "model_registry",
+            "models",
+            "register",
+            "cli-model",
+            *["-t", "a", "1", "-t", "b", "2", "-t", "c", "3"],
+        )
     assert snapshot() == before
 
 
