@@ -1,5 +1,7 @@
 """Declare in the OpenAPI schema the error responses the API really gives, in its one shape."""
 
+from models_app.exceptions import ErrorKind
+
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
 ERROR_SCHEMA = {
@@ -28,9 +30,11 @@ DESCRIPTIONS = {
     "502": "The registry's backend (e.g. MLflow) failed or refused; nothing changed.",
 }
 
+# A write may meet any kind of domain error (exceptions.ErrorKind), or fail authentication.
+_DOMAIN = {str(kind.http_status) for kind in ErrorKind}
 READ = ("400", "401", "404")
-WRITE = ("400", "401", "403", "404", "405", "409", "415", "502")
-DELETE = ("400", "401", "403", "404", "405", "409", "502")
+WRITE = tuple(sorted({*_DOMAIN, "401", "415"}))
+DELETE = tuple(sorted({*_DOMAIN, "401"}))
 
 
 def declare_error_responses(result, generator, request, public):
