@@ -3,8 +3,9 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
+from models_app import selectors
 from models_app.exceptions import describe_error
-from models_app.models import ModelVersionStage, Registry
+from models_app.models import ModelVersionStage
 from models_app.services import ACTIVE_STAGES
 from models_app.validation import limit_message
 
@@ -102,7 +103,7 @@ class RegistrationEditForm(ServiceErrorsMixin, forms.Form):
 
 class RegisterVersionForm(ServiceErrorsMixin, forms.Form):
     registry = forms.ModelChoiceField(
-        queryset=Registry.objects.order_by("name"), to_field_name="name", empty_label=None
+        queryset=selectors.registry_list(), to_field_name="name", empty_label=None
     )
     # Not required here: the service judges every field at once, so all errors show together.
     name = forms.CharField(
