@@ -73,7 +73,7 @@ class ServiceAdmin(admin.ModelAdmin):
 class RegistryForm(ServiceForm):
     class Meta:
         model = Registry
-        fields = ("name", "flavor", "config", "description")
+        fields = ("name", "flavor", "config", "description", "case_insensitive_names")
 
     def run_service(self, old):
         data = self.cleaned_data
@@ -82,6 +82,7 @@ class RegistryForm(ServiceForm):
                 registry=old,
                 config=data["config"],
                 description=data["description"],
+                case_insensitive_names=data["case_insensitive_names"],
                 user=self.request.user,
             )
         return services.registry_create(
@@ -89,6 +90,7 @@ class RegistryForm(ServiceForm):
             flavor=data["flavor"],
             config=data["config"],
             description=data["description"],
+            case_insensitive_names=data["case_insensitive_names"],
             user=self.request.user,
         )
 

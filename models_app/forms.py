@@ -2,6 +2,7 @@
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.urls import reverse_lazy
 
 from models_app import selectors
 from models_app.exceptions import describe_error
@@ -112,7 +113,17 @@ class RegisterVersionForm(ServiceErrorsMixin, forms.Form):
         max_length=1000,
         required=False,
         help_text="An existing model, or a new name to create it.",
-        widget=forms.TextInput(attrs={"list": "model-names", "autocomplete": "off"}),
+        widget=forms.TextInput(
+            attrs={
+                "list": "model-names",
+                "autocomplete": "off",
+                # Warn (without blocking) when the name looks like an existing one.
+                "hx-get": reverse_lazy("similar_names"),
+                "hx-trigger": "input changed delay:400ms, change",
+                "hx-target": "#similar-names",
+                "hx-include": "[name=registry]",
+            }
+        ),
     )
     model_source_uri = forms.CharField(
         label="Artifact URI",

@@ -6,6 +6,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from models_app.names import name_key
+
 NAME_MAX_LENGTH = 255
 DEFAULT_REGISTRY = "default"
 
@@ -21,6 +23,9 @@ class TransitionCause(models.TextChoices):
     DIRECT = "direct", "Direct"
     ARCHIVED_BY_PROMOTION = "archived_by_promotion", "Archived because another version was promoted"
     SYNC = "sync", "Changed in the backend, found by a sync"
+    VERSION_DELETED = "version_deleted", "Version deleted"
+    ALIAS_SET = "alias_set", "Alias set or moved"
+    ALIAS_DELETED = "alias_deleted", "Alias deleted"
 
 
 class Registry(models.Model):
@@ -33,6 +38,9 @@ class Registry(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
+    # Off by default, as MLflow's names are case-sensitive; when on, `Model` and `model`
+    # cannot both exist here (enforced by the services under the registry's row lock).
+    case_insensitive_names = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["name"]
@@ -47,11 +55,39 @@ class Registry(models.Model):
         return flavor_for(self)
 
 
+class RegisteredFlavor(models.Model):
+    """A custom flavor an operator added from the shell (`model_registry flavor register`).
+
+    With the built-in flavors and settings.MODEL_REGISTRY_FLAVORS, these are the only
+    classes the server ever imports as flavors."""
+
+    name = models.CharField(max_length=255, unique=True)
+    class_path = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.class_path})"
+
+
+class RegistrationQuerySet(models.QuerySet):
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        for obj in objs:
+            obj.name_key = name_key(obj.name)
+        return super().bulk_create(objs, *args, **kwargs)
+
+
 class ModelRegistration(models.Model):
     """A named group of versions of one model."""
 
     registry = models.ForeignKey(Registry, on_delete=models.PROTECT, related_name="registrations")
     name = models.CharField(max_length=NAME_MAX_LENGTH)
+    # What the name looks like (case-folded, lookalike characters unified): names sharing it
+    # differ only by case or confusable characters. Kept in step with `name` on every save.
+    name_key = models.CharField(max_length=4 * NAME_MAX_LENGTH, editable=False, default="")
     description = models.TextField(blank=True)
     tags = models.JSONField(default=dict, blank=True)
     # The last number handed out; kept here so numbers of deleted versions are never reused.
@@ -62,6 +98,11 @@ class ModelRegistration(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Aliases that only a user with the promote permission may set, move or delete;
+    # None means settings.MODEL_REGISTRY_PROTECTED_ALIASES.
+    protected_aliases = models.JSONField(null=True, blank=True, default=None)
+
+    objects = RegistrationQuerySet.as_manager()
 
     class Meta:
         ordering = ["registry__name", "name"]
@@ -70,12 +111,20 @@ class ModelRegistration(models.Model):
         ]
         indexes = [
             models.Index(fields=["name"], name="registration_name_idx"),
+            models.Index(fields=["registry", "name_key"], name="registration_name_key_idx"),
             models.Index(fields=["-updated_at"], name="registration_updated_idx"),
             models.Index(fields=["-created_at"], name="registration_created_idx"),
         ]
 
     def __str__(self) -> str:
         return f"{self.registry.name}/{self.name}" if self.registry_id else self.name
+
+    def save(self, *args, **kwargs):
+        self.name_key = name_key(self.name)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "name" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "name_key"}
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("registration_detail", args=[self.registry.name, self.name])
@@ -188,7 +237,11 @@ class ModelAlias(models.Model):
 
 
 class StageTransition(models.Model):
-    """One stage change, append-only. Survives the deletion of its version."""
+    """One entry of a registration's history, append-only. Survives the deletion of its version.
+
+    Mostly stage changes; also the deletion of a version (to_stage None) and alias changes
+    (`alias` set; the stage does not change, `alias_from_version` is where it pointed before).
+    """
 
     registration = models.ForeignKey(
         ModelRegistration, on_delete=models.CASCADE, related_name="transitions"
@@ -208,6 +261,8 @@ class StageTransition(models.Model):
     cause = models.CharField(
         max_length=30, choices=TransitionCause.choices, default=TransitionCause.DIRECT
     )
+    alias = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
+    alias_from_version = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -219,6 +274,8 @@ class StageTransition(models.Model):
         ]
 
     def __str__(self) -> str:
+        if self.alias:
+            return f"{self.registration}@{self.alias}: {self.cause} v{self.version_number}"
         return f"{self.registration} v{self.version_number}: {self.from_stage} -> {self.to_stage}"
 
     def save(self, *args, **kwargs):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
@@ -25,6 +27,7 @@ from models_app.models import (
     StageTransition,
     SyncRun,
 )
+from models_app.names import name_key
 from models_app.validation import clean_stage
 
 # Annotation name per stage for "the highest version number in that stage".
@@ -34,6 +37,44 @@ STAGE_ANNOTATIONS = {
     ModelVersionStage.ARCHIVED.value: "archived_version",
     ModelVersionStage.NONE.value: "none_version",
 }
+
+
+def protected_aliases(registration: ModelRegistration) -> list[str]:
+    """The aliases of this registration that only users allowed to promote may change."""
+    if registration.protected_aliases is None:
+        return list(settings.MODEL_REGISTRY_PROTECTED_ALIASES)
+    return list(registration.protected_aliases)
+
+
+def similar_registration_names(registry: Registry, name: str, limit: int = 5) -> list[str]:
+    """Existing names in `registry` that differ from `name` only by case or lookalike
+    characters (for a warning before a confusing second model is created)."""
+    if not isinstance(name, str) or not name or len(name) > 1000:
+        return []
+    name = unicodedata.normalize("NFKC", name)
+    return list(
+        ModelRegistration.objects.filter(registry=registry, name_key=name_key(name))
+        .exclude(name=name)
+        .order_by("name")
+        .values_list("name", flat=True)[:limit]
+    )
+
+
+def case_clashes(registry: Registry) -> list[list[str]]:
+    """Groups of names in `registry` that differ only by case."""
+    keys = (
+        ModelRegistration.objects.filter(registry=registry)
+        .values("name_key")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .values_list("name_key", flat=True)
+    )
+    groups: dict[str, list[str]] = {}
+    for name in ModelRegistration.objects.filter(registry=registry, name_key__in=keys).values_list(
+        "name", flat=True
+    ):
+        groups.setdefault(name.casefold(), []).append(name)
+    return [sorted(group) for group in groups.values() if len(group) > 1]
 
 
 def json_keys_equal(field: str, pairs: Mapping[str, str] | None) -> Q:

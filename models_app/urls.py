@@ -13,6 +13,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("models/", views.registration_list, name="registration_list"),
     path("models/register/", views.register_version, name="register_version"),
+    path("models/register/similar/", views.similar_names, name="similar_names"),
     path(MODEL, views.registration_detail, name="registration_detail"),
     path(MODEL + "edit/", views.registration_edit, name="registration_edit"),
     path(MODEL + "compare/", views.compare, name="compare"),

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
+import os
 import re
+import socket
 import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from models_app.models import NAME_MAX_LENGTH, ModelVersionStage
+from models_app.names import has_invisible_chars, name_key  # noqa: F401 (re-exported)
 
 URI_MAX_LENGTH = 1000
 LINEAGE_MAX_LENGTH = 255
@@ -38,9 +43,21 @@ def _has_control_chars(value: str) -> bool:
 
 
 def clean_name(value: Any, *, field: str = "name", what: str = "Name") -> str:
-    """A model or registration name: 1..255 visible characters, no '/', no control chars."""
+    """A model or registration name: 1..255 visible characters, no '/', no control chars.
+
+    Normalised to NFKC (so a fullwidth 'ｍodel' is 'model'); invisible and bidirectional
+    control characters and names of only dots (which no URL can address) are refused."""
     if not isinstance(value, str):
         raise ValidationError({field: f"{what} must be a string."})
+    if len(value) > 4 * NAME_MAX_LENGTH:
+        raise ValidationError({field: f"{what} must be at most {NAME_MAX_LENGTH} characters."})
+    value = unicodedata.normalize("NFKC", value)
+    if has_invisible_chars(value):
+        raise ValidationError(
+            {field: f"{what} must not contain invisible or text-direction characters."}
+        )
+    if value and set(value) <= {"."}:
+        raise ValidationError({field: f"{what} must not consist only of dots."})
     if not value.strip():
         raise ValidationError({field: f"{what} must not be empty."})
     if value != value.strip():
@@ -71,6 +88,15 @@ def clean_alias(value: Any) -> str:
     if _RESERVED_ALIAS.match(alias):
         raise ValidationError({"alias": f"Alias '{alias}' is reserved (latest, v<number>)."})
     return alias
+
+
+def clean_alias_list(value: Any, *, field: str = "aliases") -> list[str]:
+    if not isinstance(value, (list, tuple)) or len(value) > 100:
+        raise ValidationError({field: "Must be a list of at most 100 alias names."})
+    try:
+        return sorted({clean_alias(item) for item in value})
+    except ValidationError as exc:
+        raise ValidationError({field: exc.message_dict["alias"]})
 
 
 def clean_stage(value: Any, *, field: str = "stage") -> str:
@@ -141,9 +167,212 @@ def clean_text(value: Any, *, field: str, max_length: int | None = None, require
 
 
 def clean_uri(value: Any, *, field: str = "model_source_uri") -> str:
+    """An artifact URI, checked as every entry point checks it: see clean_artifact_uri."""
     uri = clean_text(value, field=field, max_length=URI_MAX_LENGTH, required=True).strip()
-    if _has_control_chars(uri):
-        raise ValidationError({field: "Must not contain control characters."})
+    if _has_control_chars(uri) or has_invisible_chars(uri):
+        raise ValidationError({field: "Must not contain control or invisible characters."})
+    return clean_artifact_uri(uri, field=field)
+
+
+# Artifact and backend URIs --------------------------------------------------------------
+# Never valid artifact hosts: cloud metadata services and the machine itself.
+_METADATA_HOSTS = frozenset(
+    {"metadata", "metadata.google.internal", "metadata.azure.com", "instance-data"}
+)
+# Local folders no artifact lives in, refused even under an allowed root.
+_SYSTEM_PATHS = ("/etc", "/proc", "/sys", "/dev", "/boot", "/root", "/run", "/var/run")
+# Schemes whose authority is a network host (for s3, gs, wasbs... it is a bucket/container).
+_HOST_SCHEMES = frozenset({"http", "https", "mlflow-artifacts", "hdfs", "ftp", "sftp"})
+_PATH_SEPARATORS = re.compile(r"[/\\?#&=;:]")
+
+
+def _decoded(uri: str, rounds: int = 4) -> str:
+    """The URI percent-decoded until it stops changing (double encoding hides '..')."""
+    for _ in range(rounds):
+        decoded = unquote(uri)
+        if decoded == uri:
+            break
+        uri = decoded
+    return uri
+
+
+def _has_dot_dot(uri: str) -> bool:
+    return ".." in _PATH_SEPARATORS.split(_decoded(uri))
+
+
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host literal means, legacy IPv4 forms included (127.1, 0x7f000001)."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        if not re.fullmatch(r"[0-9a-fA-FxX.]{1,40}", host):
+            return None
+        try:
+            address = ipaddress.ip_address(socket.inet_aton(host))
+        except OSError:
+            return None
+    mapped = getattr(address, "ipv4_mapped", None)
+    return mapped or address
+
+
+def _is_internal_address(address) -> bool:
+    return (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address.is_reserved
+        or address.is_multicast
+        or address.is_unspecified
+    )
+
+
+def _is_internal_host(host: str) -> bool:
+    """Loopback, private, link-local and metadata hosts, by name or address literal."""
+    host = host.lower().rstrip(".")
+    if host in _METADATA_HOSTS or host == "localhost" or host.endswith(".localhost"):
+        return True
+    address = _ip(host)
+    return address is not None and _is_internal_address(address)
+
+
+def _local_path_allowed(path: str) -> bool:
+    roots = [os.path.normpath(root) for root in settings.MODEL_REGISTRY_ARTIFACT_LOCAL_ROOTS]
+    if not roots:
+        return False
+    if not os.path.isabs(path):
+        return True  # relative to wherever the client keeps artifacts; '..' is refused
+    path = os.path.normpath(path)
+    if any(path == p or path.startswith(p + "/") for p in _SYSTEM_PATHS):
+        return False
+    return any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots)
+
+
+def clean_artifact_uri(uri: str, *, field: str = "model_source_uri") -> str:
+    """Where a version's artifact is. The server never reads it, but what it stores is
+    served to every client that loads the model, so only allowed schemes pass: no '..' in any
+    encoding, no fragment, no credentials, no internal or metadata host, and local paths
+    only under the roots an administrator lists (settings.MODEL_REGISTRY_ARTIFACT_*)."""
+    if _has_dot_dot(uri.replace("\\", "/")):
+        raise ValidationError({field: "Must not contain '..' path segments (in any encoding)."})
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
+    if parts.fragment or "#" in uri:
+        raise ValidationError({field: "Must not have a fragment ('#...')."})
+    if parts.query and scheme not in {"http", "https"}:
+        raise ValidationError({field: "Must not have a query string ('?...')."})
+    if "@" in parts.netloc and scheme in _HOST_SCHEMES:
+        raise ValidationError(
+            {field: "Must not hold credentials: the clients' environment provides them."}
+        )
+    if scheme in {"", "file"} or len(scheme) == 1:  # a path (C:\\... on Windows)
+        if scheme == "file" and parts.netloc not in {"", "localhost"}:
+            raise ValidationError({field: "A file:// URI must name a local path."})
+        path = unquote(parts.path) if scheme == "file" else uri
+        if not _local_path_allowed(path):
+            raise ValidationError(
+                {
+                    field: "Local paths are not accepted here"
+                    + (
+                        f" outside {', '.join(settings.MODEL_REGISTRY_ARTIFACT_LOCAL_ROOTS)}."
+                        if settings.MODEL_REGISTRY_ARTIFACT_LOCAL_ROOTS
+                        else " (an administrator may allow folders with "
+                        "MODEL_REGISTRY_ARTIFACT_LOCAL_ROOTS)."
+                    )
+                }
+            )
+        return uri
+    allowed = [s.lower() for s in settings.MODEL_REGISTRY_ARTIFACT_SCHEMES]
+    if scheme not in allowed:
+        raise ValidationError(
+            {field: f"Scheme '{scheme[:20]}:' is not allowed (allowed: {', '.join(allowed)})."}
+        )
+    if scheme in _HOST_SCHEMES and parts.hostname and _is_internal_host(parts.hostname):
+        raise ValidationError(
+            {field: "Must not point at a loopback, private, link-local or metadata host."}
+        )
+    return uri
+
+
+def redact_uri(uri: str) -> str:
+    """The URI without user-info, for showing it anywhere."""
+    if not isinstance(uri, str) or "@" not in uri:
+        return uri
+    parts = urlsplit(uri)
+    if "@" not in parts.netloc:
+        return uri
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+
+
+def clean_link_uri(value: Any, *, field: str) -> str:
+    """A link shown to users (an MLflow UI): http(s), without user-info."""
+    uri = clean_text(value, field=field, max_length=URI_MAX_LENGTH).strip()
+    parts = urlsplit(uri)
+    if parts.scheme.lower() not in {"http", "https"} or "@" in parts.netloc:
+        raise ValidationError({field: "Must be an http(s) URI without user-info."})
+    return uri
+
+
+# Backend replies can be whole HTML pages (or anything an internal host answers); a client
+# is told the gist only.
+_URI_WITH_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]{0,20}://)[^/\s@]{1,500}@")
+
+
+def short_reason(message: str, limit: int = 200) -> str:
+    """A backend's error as a short, single-line reason: no response body, no user-info."""
+    text = str(message).split("Response body", 1)[0]
+    text = " ".join(text[: 4 * limit].split())
+    text = _URI_WITH_USERINFO.sub(r"\1***@", text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def clean_backend_uri(value: Any, *, field: str = "tracking_uri", resolve: bool = True) -> str:
+    """A backend's address (an MLflow tracking server): http(s) or databricks, no user-info
+    (credentials come from the environment), and, unless an administrator allows it with
+    MODEL_REGISTRY_ALLOW_PRIVATE_BACKENDS, no loopback, private or link-local address, by
+    literal or by what the name resolves to."""
+    uri = clean_text(value, field=field, max_length=URI_MAX_LENGTH, required=True).strip()
+    if _has_control_chars(uri) or has_invisible_chars(uri):
+        raise ValidationError({field: "Must not contain control or invisible characters."})
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
+    if scheme == "databricks" or uri == "databricks":
+        if "@" in uri:
+            raise ValidationError({field: "Must not hold credentials."})
+        return uri
+    if scheme not in {"http", "https"}:
+        raise ValidationError({field: "Must be an http(s) URI (or databricks)."})
+    if "@" in parts.netloc:
+        raise ValidationError(
+            {
+                field: "Must not hold credentials: set MLFLOW_TRACKING_TOKEN or "
+                "MLFLOW_TRACKING_USERNAME/PASSWORD in the server's environment instead."
+            }
+        )
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise ValidationError({field: "Has an invalid port."})
+    if not host:
+        raise ValidationError({field: "Must name a host."})
+    if settings.MODEL_REGISTRY_ALLOW_PRIVATE_BACKENDS:
+        return uri
+    refused = ValidationError(
+        {
+            field: "Must not point at a loopback, private or link-local address (an "
+            "administrator may allow them with MODEL_REGISTRY_ALLOW_PRIVATE_BACKENDS)."
+        }
+    )
+    if _is_internal_host(host):
+        raise refused
+    if resolve and _ip(host) is None:
+        try:
+            found = socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError):
+            raise ValidationError({field: f"Host '{host[:100]}' cannot be resolved."})
+        for *_, address in found:
+            ip = _ip(address[0].split("%")[0])
+            if ip is None or _is_internal_address(ip):
+                raise refused
     return uri
 
 

@@ -10,7 +10,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
 from models_app import metrics, selectors, services
@@ -24,7 +24,7 @@ from models_app.models import (
     ModelVersionStage,
     Registry,
 )
-from models_app.validation import clean_version_number
+from models_app.validation import clean_version_number, redact_uri
 
 PAGE_SIZE = 25
 STAGE_CHANGED = "stageChanged"
@@ -265,7 +265,7 @@ def version_transition(request, registry, name, version):
 # Versions -----------------------------------------------------------------------------
 def _version_context(request, registration, version) -> dict:
     version = selectors.version_list(registration=registration).get(pk=version.pk)
-    tracking = (
+    tracking = redact_uri(
         registration.registry.config.get("tracking_uri", "") if registration.registry.config else ""
     )
     run_link = ""
@@ -401,8 +401,10 @@ def register_version(request):
         "name": request.GET.get("name", ""),
     }
     form = RegisterVersionForm(request.POST or None, initial=initial)
+    similar = []
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        similar = selectors.similar_registration_names(data["registry"], data["name"])
         try:
             version = services.version_register(
                 registry=data["registry"],
@@ -416,9 +418,40 @@ def register_version(request):
             messages.success(
                 request, f"Registered version {version.version} of {version.registration.name}."
             )
+            if similar and version.version == 1:
+                messages.warning(request, _similar_warning(version.registration.name, similar))
             return redirect(version.get_absolute_url())
     names = selectors.registration_names()
-    return render(request, "models/register_version.html", {"form": form, "names": names})
+    return render(
+        request,
+        "models/register_version.html",
+        {"form": form, "names": names, "similar": similar},
+    )
+
+
+def _similar_warning(name: str, similar: list[str]) -> str:
+    shown = ", ".join(f"'{other}'" for other in similar)
+    return (
+        f"'{name}' differs only by case or lookalike characters from existing {shown}: "
+        "check that you meant a new model."
+    )
+
+
+@login_required
+@require_GET
+def similar_names(request):
+    """The registration form's warning (non-blocking) about lookalike model names."""
+    try:
+        registry = selectors.registry_get(request.GET.get("registry"))
+    except NotFound:
+        registry = None
+    name = request.GET.get("name", "")
+    similar = selectors.similar_registration_names(registry, name) if registry else []
+    return render(
+        request,
+        "models/register_version.html#similar",
+        {"similar": similar, "warning": _similar_warning(name, similar) if similar else ""},
+    )
 
 
 # Registries and tokens ----------------------------------------------------------------

@@ -157,13 +157,28 @@ if envbool("DJANGO_BEHIND_TLS_PROXY", False):
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
-# Flavors beyond builtin and mlflow: {"name": "dotted.path.ToFlavor"}; a registry may also
-# name a dotted path directly in its flavor field.
+# Flavors beyond builtin and mlflow: {"name": "dotted.path.ToFlavor"} (or, from the
+# environment, "name=dotted.path,..."). Operators may also add one from the shell with
+# `manage.py model_registry flavor register <dotted.path>`; nothing else is ever imported.
 MODEL_REGISTRY_FLAVORS: dict[str, str] = {
     name: path
     for name, _, path in (item.partition("=") for item in envlist("MODEL_REGISTRY_FLAVORS", ""))
     if path
 }
+
+# The promote gate: aliases that only users allowed to promote may set, move or delete
+# (a registration may list its own instead).
+MODEL_REGISTRY_PROTECTED_ALIASES = envlist("MODEL_REGISTRY_PROTECTED_ALIASES", "champion")
+# Backends (MLflow tracking URIs) on loopback, private or link-local addresses are refused
+# unless this is on: the server would otherwise fetch whatever internal address a user names.
+MODEL_REGISTRY_ALLOW_PRIVATE_BACKENDS = envbool("MODEL_REGISTRY_ALLOW_PRIVATE_BACKENDS", False)
+# Artifact URIs: the schemes accepted (http/https only to public hosts), and the absolute
+# folders under which local paths (plain or file://) are accepted; none by default.
+MODEL_REGISTRY_ARTIFACT_SCHEMES = envlist(
+    "MODEL_REGISTRY_ARTIFACT_SCHEMES",
+    "s3,gs,wasbs,abfss,hdfs,dbfs,runs,models,mlflow-artifacts,http,https",
+)
+MODEL_REGISTRY_ARTIFACT_LOCAL_ROOTS = envlist("MODEL_REGISTRY_ARTIFACT_LOCAL_ROOTS", "")
 
 LOGGING = {
     "version": 1,

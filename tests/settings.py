@@ -20,3 +20,16 @@ SECURE_SSL_REDIRECT = False
 
 # Tasks run as they are enqueued, so a test sees a sync's result at once.
 TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+
+# The example flavors the tests use, by name (only known flavors are ever imported).
+MODEL_REGISTRY_FLAVORS = {
+    **MODEL_REGISTRY_FLAVORS,  # noqa: F405
+    "no-delete": "tests.example_flavors.NoDeleteFlavor",
+    "refusing": "tests.example_flavors.RefusingFlavor",
+    "dict": "tests.example_flavors.DictFlavor",
+}
+
+# The tests run MLflow servers on 127.0.0.1 and the MLflow client registers local paths:
+# allowed here explicitly (tests/test_registry_security.py proves the defaults refuse them).
+MODEL_REGISTRY_ALLOW_PRIVATE_BACKENDS = True
+MODEL_REGISTRY_ARTIFACT_LOCAL_ROOTS = [tempfile.gettempdir(), str(BASE_DIR)]  # noqa: F405

@@ -172,9 +172,11 @@ def _registry_for(flavor, request):
         config = {"tracking_uri": server.url}
     elif flavor == "dict":
         DictFlavor.stores.clear()
-        path = "tests.example_flavors.DictFlavor"
     elif flavor == "custom":
-        path = os.environ["FLAVOR_UNDER_TEST"]
+        request.getfixturevalue("db")
+        path = services.flavor_register(
+            class_path=os.environ["FLAVOR_UNDER_TEST"], name="under-test", user=None
+        ).name
         config = json.loads(os.environ.get("FLAVOR_CONFIG", "{}"))
     request.getfixturevalue("db")
     return services.registry_create(

@@ -1,30 +1,38 @@
 """Services route every write through the registry's flavor; flavors are found by name or path."""
 
+import json
+import sys
+from io import StringIO
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from models_app import services
 from models_app.exceptions import BackendError, CapabilityNotSupported, NotFound
-from models_app.flavors import available_flavors, flavor_class
+from models_app.flavors import available_flavors, flavor_class, import_flavor
 from models_app.flavors.builtin import BuiltinFlavor
-from models_app.models import ModelRegistration, ModelVersion, StageTransition
+from models_app.models import (
+    ModelRegistration,
+    ModelVersion,
+    RegisteredFlavor,
+    Registry,
+    StageTransition,
+)
 
 
 @pytest.fixture
 def no_delete(db):
-    return services.registry_create(
-        name="audit", flavor="tests.example_flavors.NoDeleteFlavor", user=None
-    )
+    return services.registry_create(name="audit", flavor="no-delete", user=None)
 
 
 @pytest.fixture
 def refusing(db):
-    return services.registry_create(
-        name="down", flavor="tests.example_flavors.RefusingFlavor", user=None
-    )
+    return services.registry_create(name="down", flavor="refusing", user=None)
 
 
-def test_builtin_and_settings_flavors_are_listed(settings):
+def test_builtin_and_settings_flavors_are_listed(db, settings):
     settings.MODEL_REGISTRY_FLAVORS = {"no-delete": "tests.example_flavors.NoDeleteFlavor"}
     flavors = available_flavors()
     assert flavors["builtin"] is BuiltinFlavor
@@ -63,9 +71,68 @@ def test_a_backend_refusing_a_transition_leaves_stages_and_history_unchanged(ref
     assert not StageTransition.objects.exists()
 
 
-def test_a_non_flavor_class_is_refused():
+def test_a_non_flavor_class_is_refused_when_registered():
     with pytest.raises(ValidationError, match="not a subclass"):
-        flavor_class("tests.example_flavors.BackendError")
+        import_flavor("tests.example_flavors.BackendError")
+
+
+@pytest.mark.parametrize(
+    "flavor", ["this.X", "antigravity.Flavor", "tests.example_flavors.DictFlavor", "os.system"]
+)
+def test_an_unknown_flavor_is_refused_without_importing_anything(db, flavor):
+    module = flavor.rpartition(".")[0]
+    loaded_before = module in sys.modules
+    with pytest.raises(ValidationError, match="Unknown flavor"):
+        services.registry_create(name="bad", flavor=flavor, user=None)
+    assert (module in sys.modules) == loaded_before
+    assert not Registry.objects.filter(name="bad").exists()
+
+
+def test_an_unknown_flavor_through_rest_is_a_400_without_import(admin_client):
+    assert "this" not in sys.modules
+    response = admin_client.post(
+        "/api/v1/registries/",
+        {"name": "bad", "flavor": "this.X"},
+        content_type="application/json",
+    )
+    assert response.status_code == 400, response.content
+    assert "this" not in sys.modules
+
+
+def test_an_operator_registers_a_flavor_from_the_shell_and_registries_may_use_it(db):
+    out = StringIO()
+    path = "tests.example_flavors.DictFlavor"
+    call_command("model_registry", "flavor", "register", path, "--name", "dict-shell", stdout=out)
+    assert "Registered flavor 'dict-shell'" in out.getvalue()
+    stored = RegisteredFlavor.objects.get(name="dict-shell")
+    assert stored.class_path == "tests.example_flavors.DictFlavor"
+    listed = StringIO()
+    call_command("model_registry", "flavor", "list", "--json", stdout=listed)
+    row = next(f for f in json.loads(listed.getvalue()) if f["name"] == stored.name)
+    assert row["source"] == "registered"
+    registry = services.registry_create(name="mine", flavor=stored.name, user=None)
+    assert registry.get_flavor().__class__.__name__ == "DictFlavor"
+
+
+def test_flavor_register_checks_the_class_before_storing(db):
+    for path, message in [
+        ("tests.example_flavors.BackendError", "not a subclass"),
+        ("no.such.module.Flavor", "Cannot import"),
+        ("models_app.flavors.base.BaseFlavor", "does not implement"),
+        ("not a path", "dotted path"),
+    ]:
+        with pytest.raises(CommandError, match=message):
+            call_command("model_registry", "flavor", "register", path, "--name", "x")
+    with pytest.raises(CommandError, match="built in"):
+        call_command(
+            "model_registry",
+            "flavor",
+            "register",
+            "tests.example_flavors.DictFlavor",
+            "--name",
+            "mlflow",
+        )
+    assert not RegisteredFlavor.objects.exists()
 
 
 def test_builtin_reads_answer_from_the_database(registry, make_version):

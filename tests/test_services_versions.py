@@ -116,10 +116,12 @@ def test_deleting_a_version_keeps_its_stage_history(make_version):
     version = make_version()
     services.version_transition_stage(version=version, stage="Staging", user=None)
     services.version_delete(version=version, user=None)
-    history = StageTransition.objects.get()
+    history = StageTransition.objects.get(cause="direct")
     assert history.version is None
     assert history.version_number == 1
     assert history.to_stage == "Staging"
+    deletion = StageTransition.objects.get(cause="version_deleted")
+    assert (deletion.version, deletion.from_stage, deletion.to_stage) == (None, "Staging", "None")
 
 
 def test_deleting_a_registration_removes_versions_aliases_and_history(make_version):

@@ -312,9 +312,7 @@ def test_unknown_models_and_versions_are_404(admin_client, churn):
 
 
 def test_a_flavor_without_a_capability_hides_its_actions(admin_client, db):
-    registry = services.registry_create(
-        name="audit", flavor="tests.example_flavors.NoDeleteFlavor", user=None
-    )
+    registry = services.registry_create(name="audit", flavor="no-delete", user=None)
     services.version_register(registry=registry, name="m", model_source_uri="s3://x", user=None)
     from models_app.flavors.base import Capability
     from tests.example_flavors import NoDeleteFlavor

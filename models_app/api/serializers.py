@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from models_app import selectors
 from models_app.models import ModelVersion, ModelVersionStage
 from models_app.selectors import STAGE_ANNOTATIONS
 from models_app.validation import check_key_count
@@ -62,6 +63,11 @@ def iso(moment) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+@extend_schema_field({"type": "array", "items": {"type": "string"}, "nullable": True})
+class AliasList(serializers.JSONField):
+    """A list of alias names, checked by the service (one message per field)."""
+
+
 def _text(**kwargs):
     # Services judge whitespace and length, so the message is the same from every entry point.
     return serializers.CharField(trim_whitespace=False, allow_blank=True, **kwargs)
@@ -112,6 +118,7 @@ class RegistrySerializer(serializers.Serializer):
     capabilities = serializers.SerializerMethodField()
     last_synced_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
+    case_insensitive_names = serializers.BooleanField()
 
     def get_capabilities(self, registry) -> list[str]:
         try:
@@ -128,11 +135,15 @@ class RegistryCreateInput(serializers.Serializer):
         help_text='Flavor settings, e.g. {"tracking_uri": "http://mlflow:5000"}. No credentials.',
     )
     description = _text(default="")
+    case_insensitive_names = serializers.BooleanField(
+        default=False, help_text="Refuse a model name that differs from another only by case."
+    )
 
 
 class RegistryUpdateInput(serializers.Serializer):
     config = AnyMap(required=False)
     description = _text(required=False)
+    case_insensitive_names = serializers.BooleanField(required=False)
 
 
 class SyncRunSerializer(serializers.Serializer):
@@ -187,6 +198,12 @@ class RegistrationSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
+    protected_aliases = serializers.SerializerMethodField(
+        help_text="Aliases that only users allowed to promote may set, move or delete."
+    )
+
+    def get_protected_aliases(self, registration) -> list[str]:
+        return selectors.protected_aliases(registration)
 
     def to_representation(self, registration):
         # Hand-written: the declared fields document the schema; this is the hot path of lists.
@@ -204,6 +221,7 @@ class RegistrationSerializer(serializers.Serializer):
             "created_at": iso(registration.created_at),
             "updated_at": iso(registration.updated_at),
             "created_by": registration.created_by.username if registration.created_by_id else None,
+            "protected_aliases": selectors.protected_aliases(registration),
         }
 
 
@@ -245,6 +263,10 @@ class TransitionSerializer(serializers.Serializer):
     actor = serializers.CharField(source="actor_name")
     comment = serializers.CharField()
     cause = serializers.CharField()
+    alias = serializers.CharField(help_text="For alias changes: the alias set, moved or deleted.")
+    alias_from_version = serializers.IntegerField(
+        allow_null=True, help_text="For alias changes: the version it pointed at before."
+    )
     created_at = serializers.DateTimeField()
 
 
@@ -279,6 +301,12 @@ class RegistrationUpdateInput(serializers.Serializer):
     name = _text(required=False, help_text="Rename the model.")
     description = _text(required=False)
     tags = StringPatch(required=False)
+    protected_aliases = AliasList(
+        required=False,
+        allow_null=True,
+        help_text="Replace the protected aliases (null: the server's default). Needs the "
+        "promote permission.",
+    )
 
 
 class VersionCreateInput(

@@ -183,6 +183,7 @@ class RegistrationDetail(RegistrationMixin, APIView):
                 registration=self.get_registration(),
                 description=data.get("description"),
                 tags=data.get("tags"),
+                protected_aliases=data.get("protected_aliases", services.UNSET),
                 user=request.user,
             )
             if "name" in data:

@@ -1,4 +1,7 @@
-"""Flavor lookup: `builtin`, `mlflow`, settings.MODEL_REGISTRY_FLAVORS, or a dotted path."""
+"""Flavor lookup. Only known flavors are ever imported: the built-in ones, those named in
+settings.MODEL_REGISTRY_FLAVORS, and those an operator registered from the shell
+(`manage.py model_registry flavor register <dotted.path>`). A name from a request that is
+none of these is refused before anything is imported."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ __all__ = [
     "describe_flavors",
     "flavor_class",
     "flavor_for",
+    "import_flavor",
 ]
 
 BUILTIN_FLAVORS = {
@@ -28,30 +32,64 @@ BUILTIN_FLAVORS = {
 }
 
 
-def _known() -> dict[str, str]:
+def _configured() -> dict[str, str]:
     return {**BUILTIN_FLAVORS, **getattr(settings, "MODEL_REGISTRY_FLAVORS", {})}
 
 
-def flavor_class(flavor: str) -> type[BaseFlavor]:
-    """The class for a flavor name or dotted path; ValidationError if there is none."""
-    path = _known().get(flavor, flavor)
-    if "." not in path or not all(part.isidentifier() for part in path.split(".")):
-        raise ValidationError(
-            {"flavor": f"Unknown flavor '{flavor}'. Known flavors: {', '.join(sorted(_known()))}."}
+def _registered() -> dict[str, str]:
+    from models_app.models import RegisteredFlavor
+
+    return dict(RegisteredFlavor.objects.values_list("name", "class_path"))
+
+
+def _known() -> dict[str, str]:
+    return {**_registered(), **_configured()}
+
+
+def _path_of(flavor: str) -> str | None:
+    if not isinstance(flavor, str):
+        return None
+    path = _configured().get(flavor)
+    if path is None:
+        from models_app.models import RegisteredFlavor
+
+        path = (
+            RegisteredFlavor.objects.filter(name=flavor)
+            .values_list("class_path", flat=True)
+            .first()
         )
+    return path
+
+
+def import_flavor(path: str, *, field: str = "flavor") -> type[BaseFlavor]:
+    """Import a dotted path and check it is a flavor. Only for paths an operator named."""
     try:
         cls = import_string(path)
     except ImportError as exc:
-        raise ValidationError({"flavor": f"Cannot import flavor '{flavor}': {exc}"})
+        raise ValidationError({field: f"Cannot import flavor '{path}': {exc}"})
     if not (isinstance(cls, type) and issubclass(cls, BaseFlavor)):
-        raise ValidationError({"flavor": f"'{flavor}' is not a subclass of BaseFlavor."})
+        raise ValidationError({field: f"'{path}' is not a subclass of BaseFlavor."})
     missing = cls.missing_methods()
     if missing:
         lacking = "; ".join(f"{cap} needs {', '.join(names)}" for cap, names in missing.items())
         raise ValidationError(
-            {"flavor": f"Flavor '{flavor}' declares more than it implements: {lacking}."}
+            {field: f"Flavor '{path}' declares more than it implements: {lacking}."}
         )
     return cls
+
+
+def flavor_class(flavor: str) -> type[BaseFlavor]:
+    """The class of a known flavor; ValidationError (nothing imported) for any other name."""
+    path = _path_of(flavor)
+    if path is None:
+        raise ValidationError(
+            {
+                "flavor": f"Unknown flavor {str(flavor)[:100]!r}. Known flavors: "
+                f"{', '.join(sorted(_known()))} (an operator adds one with "
+                "`manage.py model_registry flavor register <dotted.path>`)."
+            }
+        )
+    return import_flavor(path)
 
 
 def available_flavors() -> dict[str, type[BaseFlavor]]:
@@ -67,12 +105,20 @@ def available_flavors() -> dict[str, type[BaseFlavor]]:
 
 def describe_flavors() -> list[dict]:
     """Each available flavor as the CLI, API and pages list it."""
+    configured, registered = _configured(), _registered()
     return [
         {
             "name": name,
             "class_path": f"{cls.__module__}.{cls.__qualname__}",
             "description": cls.description,
             "capabilities": sorted(cls.capabilities),
+            "source": "built-in"
+            if name in BUILTIN_FLAVORS
+            else "settings"
+            if name in configured
+            else "registered"
+            if name in registered
+            else "",
         }
         for name, cls in sorted(available_flavors().items())
     ]

@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 
 from models_app.exceptions import BackendError, Conflict, NotFound
 from models_app.flavors.base import BaseFlavor, Capability, ModelVersionInfo, RegisteredModelInfo
+from models_app.validation import clean_backend_uri, clean_link_uri, redact_uri, short_reason
 
 TAG = "mr."
 LOGGED_MODEL = re.compile(r"^models:/(?P<id>m-[0-9a-f]+)$")
@@ -120,6 +121,12 @@ class MlflowFlavor(BaseFlavor):
         uri = config.get("tracking_uri")
         if not isinstance(uri, str) or not uri.strip():
             raise ValidationError({"config": "An mlflow registry needs a tracking_uri."})
+        config = dict(config)
+        for key in ("tracking_uri", "registry_uri"):
+            if config.get(key):
+                config[key] = _config_check(clean_backend_uri, config[key], key)
+        if config.get("ui_uri"):
+            config["ui_uri"] = _config_check(clean_link_uri, config["ui_uri"], "ui_uri")
         for key in config:
             if any(word in key.lower() for word in SECRET_WORDS):
                 raise ValidationError(
@@ -138,6 +145,18 @@ class MlflowFlavor(BaseFlavor):
         if self._client is None:
             from mlflow import MlflowClient
 
+            # Checked again at use: a name may resolve elsewhere now, or the row predate
+            # the checks.
+            try:
+                for key in ("tracking_uri", "registry_uri"):
+                    if self.config.get(key):
+                        clean_backend_uri(self.config[key], field=key)
+            except ValidationError as exc:
+                raise BackendError(
+                    f"Registry '{self.registry.name}' has a backend URI that is not allowed: "
+                    + " ".join(m for ms in exc.message_dict.values() for m in ms)
+                )
+
             self._client = MlflowClient(
                 tracking_uri=self.config["tracking_uri"],
                 registry_uri=self.config.get("registry_uri") or self.config["tracking_uri"],
@@ -148,22 +167,24 @@ class MlflowFlavor(BaseFlavor):
         """One MLflow call; its refusals and failures become the registry's own errors."""
         from mlflow.exceptions import MlflowException
 
+        client = self.client
+        where = redact_uri(self.config["tracking_uri"])
         try:
-            return getattr(self.client, method)(*args, **kwargs)
+            return getattr(client, method)(*args, **kwargs)
         except MlflowException as exc:
             code = getattr(exc, "error_code", "") or ""
             message = getattr(exc, "message", str(exc))
             if code == "RESOURCE_DOES_NOT_EXIST" and method.startswith(("get_", "search_")):
-                raise NotFound(f"MLflow: {message}")
+                raise NotFound(f"MLflow: {short_reason(message)}")
             if (
                 code
                 and code not in {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE"}
                 and "Max retries" not in message
             ):
-                raise Conflict(f"MLflow refused: {message}")
-            raise BackendError(f"MLflow at {self.config['tracking_uri']} failed: {message}")
+                raise Conflict(f"MLflow refused: {short_reason(message)}")
+            raise BackendError(f"MLflow at {where} failed: {short_reason(message)}")
         except Exception as exc:  # connection errors surface from requests/urllib3
-            raise BackendError(f"MLflow at {self.config['tracking_uri']} is unreachable: {exc}")
+            raise BackendError(f"MLflow at {where} is unreachable: {short_reason(str(exc))}")
 
     # models ----------------------------------------------------------------------------
     def register_model(self, *, name, description="", tags=None):
@@ -314,7 +335,7 @@ class MlflowFlavor(BaseFlavor):
         return mlflow.pyfunc.load_model(f"models:/{name}/{version}", **kwargs)
 
     def run_link(self, run_id: str) -> str:
-        base = self.config.get("ui_uri") or self.config["tracking_uri"]
+        base = redact_uri(self.config.get("ui_uri") or self.config["tracking_uri"])
         return f"{base.rstrip('/')}/#/runs/{run_id}" if run_id and base.startswith("http") else ""
 
     # sync ------------------------------------------------------------------------------
@@ -344,6 +365,13 @@ class MlflowFlavor(BaseFlavor):
             token = page.token
             if not token:
                 return
+
+
+def _config_check(check, value, key: str) -> str:
+    try:
+        return check(value, field=key)
+    except ValidationError as exc:
+        raise ValidationError({"config": [f"{key}: {m}" for m in exc.message_dict[key]]})
 
 
 def _quote(value: str) -> str:

@@ -9,6 +9,7 @@ One module per entity; callers import the package: `from models_app import servi
 from models_app.services._common import ACTIVE_STAGES, SYSTEM_ACTOR, UNSET
 from models_app.services.aliases import alias_delete, alias_set
 from models_app.services.bulk import registrations_bulk_create
+from models_app.services.flavors import flavor_register
 from models_app.services.registrations import (
     registration_create,
     registration_delete,
@@ -30,6 +31,7 @@ __all__ = [
     "UNSET",
     "alias_delete",
     "alias_set",
+    "flavor_register",
     "registration_create",
     "registration_delete",
     "registration_rename",

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 
+from models_app import selectors
+from models_app.exceptions import Conflict
 from models_app.models import (
     ModelRegistration,
     ModelVersionStage,
+    Registry,
 )
+from models_app.names import name_key
 
 SYSTEM_ACTOR = "system"
 ACTIVE_STAGES = (ModelVersionStage.STAGING, ModelVersionStage.PRODUCTION)
@@ -40,3 +45,41 @@ def _real_user(user):
 
 def _lock_registration(pk: int) -> ModelRegistration:
     return ModelRegistration.objects.select_for_update().select_related("registry").get(pk=pk)
+
+
+def _protected_aliases(registration: ModelRegistration) -> frozenset[str]:
+    return frozenset(name.casefold() for name in selectors.protected_aliases(registration))
+
+
+def _require_promote_gate(
+    user,
+    *,
+    registration: ModelRegistration,
+    stages: Iterable[str] = (),
+    aliases: Iterable[str] = (),
+) -> None:
+    """The promote gate, for every path by which a version reaches or leaves Production:
+    a stage change into or out of it (archiving included), deleting a Production version,
+    and setting, moving or deleting a protected alias (aliases deploy too)."""
+    touches_alias = bool(_protected_aliases(registration) & {a.casefold() for a in aliases})
+    if ModelVersionStage.PRODUCTION in set(stages) or touches_alias:
+        _require(user, "promote_modelversion")
+
+
+def _refuse_case_clash(registry: Registry, name: str, *, exclude_pk: int | None = None) -> None:
+    """In a registry with case-insensitive names, a name that differs from an existing one
+    only by case is taken. Locks the registry row first, so concurrent creates queue here."""
+    if not registry.case_insensitive_names:
+        return
+    Registry.objects.select_for_update().filter(pk=registry.pk).first()
+    folded = name.casefold()
+    for other in (
+        ModelRegistration.objects.filter(registry=registry, name_key=name_key(name))
+        .exclude(pk=exclude_pk)
+        .values_list("name", flat=True)
+    ):
+        if other != name and other.casefold() == folded:
+            raise Conflict(
+                f"Model '{other}' already exists in registry '{registry.name}', whose names "
+                "are case-insensitive."
+            )

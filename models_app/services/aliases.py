@@ -1,4 +1,4 @@
-"""Aliases: named pointers at versions."""
+"""Aliases: named pointers at versions. Every change is recorded in the history."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from models_app.models import (
     ModelAlias,
     ModelRegistration,
     ModelVersion,
+    TransitionCause,
 )
 from models_app.services._common import (
     _lock_registration,
     _require,
+    _require_promote_gate,
 )
+from models_app.services.transitions import _record
 from models_app.validation import (
     clean_alias,
 )
@@ -22,13 +25,15 @@ from models_app.validation import (
 
 def alias_set(*, version: ModelVersion, alias: str, move: bool = True, user) -> ModelAlias:
     """Point `alias` at this version; if it points at another one, move it (or, with
-    move=False, refuse with a Conflict)."""
+    move=False, refuse with a Conflict). A protected alias needs the promote permission."""
     _require(user, "change_modelversion")
     alias = clean_alias(alias)
     flavor = version.registration.registry.get_flavor()
     flavor.require(Capability.ALIASES)
     with transaction.atomic():
         registration = _lock_registration(version.registration_id)
+        _require_promote_gate(user, registration=registration, aliases=[alias])
+        version = ModelVersion.objects.get(pk=version.pk)
         current = registration.aliases.select_related("version").filter(name=alias).first()
         if current and not move and current.version_id != version.pk:
             raise Conflict(
@@ -39,6 +44,20 @@ def alias_set(*, version: ModelVersion, alias: str, move: bool = True, user) -> 
         found, _ = ModelAlias.objects.update_or_create(
             registration=registration, name=alias, defaults={"version": version}
         )
+        if current and current.version_id == version.pk:
+            return found
+        previous = current.version.version if current else None
+        _record(
+            version,
+            version.stage,
+            user=user,
+            comment=f"Alias '{alias}' moved from version {previous}."
+            if previous
+            else f"Alias '{alias}' set.",
+            cause=TransitionCause.ALIAS_SET,
+            alias=alias,
+            alias_from_version=previous,
+        ).save()
         return found
 
 
@@ -48,7 +67,18 @@ def alias_delete(*, registration: ModelRegistration, alias: str, user) -> None:
     flavor.require(Capability.ALIASES)
     with transaction.atomic():
         registration = _lock_registration(registration.pk)
-        if not registration.aliases.filter(name=alias).exists():
+        _require_promote_gate(user, registration=registration, aliases=[alias])
+        current = registration.aliases.select_related("version").filter(name=alias).first()
+        if current is None:
             raise NotFound(f"Model '{registration.name}' has no alias '{alias}'.")
         flavor.delete_alias(name=registration.name, alias=alias)
-        registration.aliases.filter(name=alias).delete()
+        current.delete()
+        _record(
+            current.version,
+            current.version.stage,
+            user=user,
+            comment=f"Alias '{alias}' deleted.",
+            cause=TransitionCause.ALIAS_DELETED,
+            alias=alias,
+            alias_from_version=current.version.version,
+        ).save()

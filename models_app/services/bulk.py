@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +19,7 @@ from models_app.models import (
 )
 from models_app.services._common import (
     _real_user,
+    _refuse_case_clash,
     _require,
 )
 from models_app.validation import (
@@ -54,7 +57,15 @@ def registrations_bulk_create(
                     f"Alias '{alias}' of '{item['name']}' points at no version."
                 )
     clean.done()
+    registrations = [
+        {**item, "name": unicodedata.normalize("NFKC", item["name"])} for item in registrations
+    ]
     names = [item["name"] for item in registrations]
+    if registry.case_insensitive_names:
+        folded = Counter(name.casefold() for name in names)
+        repeated = [name for name in names if folded[name.casefold()] > 1]
+        if repeated:
+            raise Conflict(f"Names differ only by case: {', '.join(repeated[:5])}.")
     taken = list(
         ModelRegistration.objects.filter(registry=registry, name__in=names).values_list(
             "name", flat=True
@@ -63,6 +74,8 @@ def registrations_bulk_create(
     if taken:
         raise Conflict(f"Models already exist in registry '{registry.name}': {', '.join(taken)}.")
     with transaction.atomic():
+        for name in names if registry.case_insensitive_names else ():
+            _refuse_case_clash(registry, name)
         created = ModelRegistration.objects.bulk_create(
             [
                 ModelRegistration(

@@ -13,12 +13,16 @@ from models_app.models import (
     Registry,
 )
 from models_app.services._common import (
+    UNSET,
     _lock_registration,
     _real_user,
+    _refuse_case_clash,
     _require,
+    _require_promote_gate,
 )
 from models_app.validation import (
     Cleaner,
+    clean_alias_list,
     clean_name,
     clean_str_map,
     clean_text,
@@ -43,6 +47,7 @@ def registration_create(
     flavor = registry.get_flavor()
     flavor.require(Capability.REGISTER_MODEL)
     with transaction.atomic():
+        _refuse_case_clash(registry, name)
         if ModelRegistration.objects.filter(registry=registry, name=name).exists():
             raise Conflict(f"Model '{name}' already exists in registry '{registry.name}'.")
         flavor.register_model(name=name, description=description, tags=tags)
@@ -64,22 +69,33 @@ def registration_update(
     registration: ModelRegistration,
     description: str | None = None,
     tags: Mapping[str, str | None] | None = None,
+    protected_aliases: list[str] | None = UNSET,
     user,
 ) -> ModelRegistration:
-    """Change the description; merge `tags` (a None value removes that tag)."""
+    """Change the description; merge `tags` (a None value removes that tag).
+
+    `protected_aliases` replaces the aliases only promoters may move (None: the default
+    from settings); changing it needs the promote permission, or the gate would be moot."""
     _require(user, "change_modelregistration")
     clean = Cleaner()
     if description is not None:
         description = clean(clean_text, description, field="description")
     tags = clean(clean_str_map, tags, field="tags", allow_delete=True)
+    if protected_aliases is not UNSET and protected_aliases is not None:
+        protected_aliases = clean(clean_alias_list, protected_aliases, field="protected_aliases")
     clean.done()
+    if protected_aliases is not UNSET:
+        _require(user, "promote_modelversion")
     flavor = registration.registry.get_flavor()
     flavor.require(Capability.UPDATE_MODEL)
     with transaction.atomic():
         registration = _lock_registration(registration.pk)
         # Merged first: a result over the limits is refused before the backend is written.
         merged_tags = merge_patch(registration.tags, tags or {}, field="tags")
-        flavor.update_model(name=registration.name, description=description, tags=tags or None)
+        if description is not None or tags:
+            flavor.update_model(name=registration.name, description=description, tags=tags or None)
+        if protected_aliases is not UNSET:
+            registration.protected_aliases = protected_aliases
         if description is not None:
             registration.description = description
         if tags:
@@ -99,6 +115,7 @@ def registration_rename(
         registration = _lock_registration(registration.pk)
         if new_name == registration.name:
             return registration
+        _refuse_case_clash(registration.registry, new_name, exclude_pk=registration.pk)
         if ModelRegistration.objects.filter(registry=registration.registry, name=new_name).exists():
             raise Conflict(
                 f"Model '{new_name}' already exists in registry '{registration.registry.name}'."
@@ -116,11 +133,18 @@ def registration_rename(
 
 
 def registration_delete(*, registration: ModelRegistration, user) -> None:
-    """Delete a registration with its versions, aliases and stage history."""
+    """Delete a registration with its versions, aliases and stage history (with a version
+    in Production or a protected alias, only a user allowed to promote may)."""
     _require(user, "delete_modelregistration")
     flavor = registration.registry.get_flavor()
     flavor.require(Capability.DELETE_MODEL)
     with transaction.atomic():
         registration = _lock_registration(registration.pk)
+        _require_promote_gate(
+            user,
+            registration=registration,
+            stages=registration.versions.values_list("stage", flat=True).distinct(),
+            aliases=registration.aliases.values_list("name", flat=True),
+        )
         flavor.delete_model(name=registration.name)
         registration.delete()

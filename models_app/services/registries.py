@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from models_app import selectors
 from models_app.exceptions import Conflict
 from models_app.flavors import flavor_class
 from models_app.models import (
@@ -29,6 +30,7 @@ def registry_create(
     flavor: str = "builtin",
     config: Mapping | None = None,
     description: str = "",
+    case_insensitive_names: bool = False,
     user,
 ) -> Registry:
     _require(user, "add_registry")
@@ -41,15 +43,26 @@ def registry_create(
     try:
         with transaction.atomic():
             return Registry.objects.create(
-                name=name, flavor=flavor, config=config, description=description
+                name=name,
+                flavor=flavor,
+                config=config,
+                description=description,
+                case_insensitive_names=bool(case_insensitive_names),
             )
     except IntegrityError:
         raise Conflict(f"A registry named '{name}' already exists.")
 
 
 def registry_update(
-    *, registry: Registry, config: Mapping | None = None, description: str | None = None, user
+    *,
+    registry: Registry,
+    config: Mapping | None = None,
+    description: str | None = None,
+    case_insensitive_names: bool | None = None,
+    user,
 ) -> Registry:
+    """Change a registry's settings. Turning on case-insensitive names is refused while
+    names that differ only by case exist (they are listed, for an operator to rename)."""
     _require(user, "change_registry")
     clean = Cleaner()
     if config is not None:
@@ -63,6 +76,16 @@ def registry_update(
             registry.config = config
         if description is not None:
             registry.description = description
+        if case_insensitive_names and not registry.case_insensitive_names:
+            clashes = selectors.case_clashes(registry)
+            if clashes:
+                raise Conflict(
+                    "Names differ only by case here: "
+                    + "; ".join(", ".join(group) for group in clashes[:5])
+                    + ". Rename them first."
+                )
+        if case_insensitive_names is not None:
+            registry.case_insensitive_names = bool(case_insensitive_names)
         registry.save()
     return registry
 

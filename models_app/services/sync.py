@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -25,6 +26,8 @@ from models_app.services._common import (
 from models_app.services.transitions import _record
 from models_app.validation import (
     clean_stage,
+    clean_uri,
+    short_reason,
 )
 
 SYNC_ACTOR = "sync"
@@ -69,6 +72,7 @@ def registry_sync(
         status=SyncRun.Status.RUNNING, started_at=timezone.now()
     )
     run.refresh_from_db()
+    run.skipped = []
     seen_models: set[str] = set()
     seen_versions: set[tuple[str, int]] = set()
     aliases: dict[str, Mapping[str, int]] = {}
@@ -91,12 +95,18 @@ def registry_sync(
     except Exception as exc:
         run.status, run.error, run.finished_at = (
             SyncRun.Status.FAILED,
-            str(exc)[:5000],
+            short_reason(str(exc), limit=1000),
             timezone.now(),
         )
         run.save()
         raise
     run.status, run.finished_at = SyncRun.Status.SUCCEEDED, timezone.now()
+    if run.skipped:
+        run.error = short_reason(
+            f"Skipped {len(run.skipped)} version(s) whose artifact URI is not allowed, "
+            f"e.g. {run.skipped[0]}",
+            limit=1000,
+        )
     run.save()
     return run
 
@@ -175,6 +185,14 @@ def _sync_versions(registry: Registry, page, run: SyncRun) -> None:
         }
         created, updated, transitions, created_updated_at = [], [], [], []
         for info in page:
+            try:  # the backend is one more entry point: the same artifact check applies
+                clean_uri(info.model_source_uri)
+            except ValidationError as exc:
+                run.skipped.append(
+                    f"{info.registered_model_name} v{info.version}: "
+                    + " ".join(exc.message_dict.get("model_source_uri", exc.messages))
+                )
+                continue
             registration = registrations[info.registered_model_name]
             values = {field: getattr(info, field) for field in ModelVersion.REGISTERED_FIELDS}
             values.update({key: dict(v) for key, v in values.items() if isinstance(v, Mapping)})

@@ -19,6 +19,7 @@ from models_app.services._common import (
     _lock_registration,
     _real_user,
     _require,
+    _require_promote_gate,
 )
 from models_app.validation import (
     clean_stage,
@@ -27,7 +28,15 @@ from models_app.validation import (
 
 
 def _record(
-    version: ModelVersion, to_stage: str, *, user, comment: str, cause: str, actor_name: str = ""
+    version: ModelVersion,
+    to_stage: str,
+    *,
+    user,
+    comment: str,
+    cause: str,
+    actor_name: str = "",
+    alias: str = "",
+    alias_from_version: int | None = None,
 ):
     return StageTransition(
         registration_id=version.registration_id,
@@ -39,6 +48,8 @@ def _record(
         actor_name=actor_name or _actor_name(user),
         comment=comment,
         cause=cause,
+        alias=alias,
+        alias_from_version=alias_from_version,
     )
 
 
@@ -77,12 +88,12 @@ def version_transition_stage(
             rivals = list(
                 registration.versions.filter(stage=stage).exclude(pk=version.pk).order_by("version")
             )
-        touches_production = ModelVersionStage.PRODUCTION in {stage, version.stage} or any(
-            rival.stage == ModelVersionStage.PRODUCTION for rival in rivals
-        )
         _require(user, "change_modelversion")
-        if touches_production:
-            _require(user, "promote_modelversion")
+        _require_promote_gate(
+            user,
+            registration=registration,
+            stages={stage, version.stage, *(rival.stage for rival in rivals)},
+        )
         flavor.transition_stage(
             name=registration.name,
             version=version.version,

@@ -13,14 +13,19 @@ from models_app.flavors.base import ModelVersionInfo
 from models_app.models import (
     ModelRegistration,
     ModelVersion,
+    ModelVersionStage,
     Registry,
+    TransitionCause,
 )
 from models_app.services._common import (
     UNSET,
     _lock_registration,
     _real_user,
+    _refuse_case_clash,
     _require,
+    _require_promote_gate,
 )
+from models_app.services.transitions import _record
 from models_app.validation import (
     LINEAGE_MAX_LENGTH,
     Cleaner,
@@ -46,6 +51,7 @@ def _lock_or_create_registration(
     )
     if existing:
         return existing, False
+    _refuse_case_clash(registry, name)
     try:
         with transaction.atomic():
             created = ModelRegistration.objects.create(
@@ -200,12 +206,28 @@ def version_update(
 
 
 def version_delete(*, version: ModelVersion, user) -> None:
-    """Delete one version; its stage history stays with the registration."""
+    """Delete one version; its stage history stays with the registration and records the
+    deletion. A version in Production, or holding a protected alias, needs the promote
+    permission: deleting it takes it out of deployment as surely as archiving it."""
     _require(user, "delete_modelversion")
     flavor = version.registration.registry.get_flavor()
     flavor.require(Capability.DELETE_VERSION)
     with transaction.atomic():
         registration = _lock_registration(version.registration_id)
+        version = ModelVersion.objects.get(pk=version.pk)
+        _require_promote_gate(
+            user,
+            registration=registration,
+            stages=[version.stage],
+            aliases=version.aliases.values_list("name", flat=True),
+        )
         flavor.delete_model_version(name=registration.name, version=version.version)
+        _record(
+            version,
+            ModelVersionStage.NONE,
+            user=user,
+            comment=f"Version {version.version} deleted (was {version.stage}).",
+            cause=TransitionCause.VERSION_DELETED,
+        ).save()
         ModelVersion.objects.filter(pk=version.pk).delete()
         registration.save(update_fields=["updated_at"])

@@ -1,5 +1,7 @@
 from django import template
 
+from models_app.validation import redact_uri as _redact_uri
+
 register = template.Library()
 
 
@@ -13,3 +15,9 @@ def get_item(mapping, key):
 def pyrepr(value):
     """A value as Python source, for copyable snippets."""
     return repr(value)
+
+
+@register.filter
+def redact_uri(value):
+    """A URI without its user-info: credentials are never shown."""
+    return _redact_uri(value)

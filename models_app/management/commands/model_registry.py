@@ -17,6 +17,7 @@ from models_app import selectors, services
 from models_app.exceptions import DOMAIN_ERRORS, describe_error
 from models_app.flavors import Capability, describe_flavors
 from models_app.models import ModelRegistration, ModelVersion
+from models_app.names import name_report
 from models_app.validation import clean_moment, clean_version_number
 
 # Version fields given as KEY VALUE pairs on the command line.
@@ -92,7 +93,7 @@ class Command(BaseCommand):
         groups = parser.add_subparsers(
             dest="group",
             required=True,
-            metavar="{flavor,models,register,list,describe,update,delete,sync}",
+            metavar="{flavor,models,names,register,list,describe,update,delete,sync}",
         )
 
         # Registries, as `zenml model-registry register/list/describe/update/delete`.
@@ -115,6 +116,11 @@ class Command(BaseCommand):
             help="Other flavor config.",
         )
         p.add_argument("-d", "--description", default="")
+        p.add_argument(
+            "--case-insensitive-names",
+            action="store_true",
+            help="Refuse a model name that differs from an existing one only by case.",
+        )
         self._leaf(groups, "list", "List registries.", registry=False, json=True)
         p = self._leaf(groups, "describe", "Show one registry.", registry=False, json=True)
         p.add_argument("name")
@@ -150,6 +156,27 @@ class Command(BaseCommand):
             flavor,
             "list",
             "List the available flavors and their capabilities.",
+            registry=False,
+            json=True,
+        )
+        p = self._leaf(
+            flavor,
+            "register",
+            "Register a custom flavor class by dotted path (imported and checked first).",
+            registry=False,
+            json=True,
+        )
+        p.add_argument("class_path", metavar="dotted.path")
+        p.add_argument("--name", help="The flavor's name (default: the class's own name).")
+
+        names = groups.add_parser("names", help="Model names.").add_subparsers(
+            dest="action", required=True
+        )
+        self._leaf(
+            names,
+            "check",
+            "List names that differ only by case or lookalike characters, and names that "
+            "today's rules refuse (nothing is changed).",
             registry=False,
             json=True,
         )
@@ -315,8 +342,37 @@ class Command(BaseCommand):
     # flavor ----------------------------------------------------------------------------
     def do_flavor_list(self, options):
         data = describe_flavors()
-        rows = [[d["name"], d["description"], ", ".join(d["capabilities"])] for d in data]
-        self._out(data, render_table(["flavor", "description", "capabilities"], rows))
+        rows = [
+            [
+                d["name"],
+                d["source"],
+                d["class_path"],
+                d["description"],
+                ", ".join(d["capabilities"]),
+            ]
+            for d in data
+        ]
+        self._out(
+            data, render_table(["flavor", "source", "class", "description", "capabilities"], rows)
+        )
+
+    def do_flavor_register(self, options):
+        flavor = services.flavor_register(
+            class_path=options["class_path"], name=options.get("name"), user=self.user
+        )
+        self._out(
+            {"name": flavor.name, "class_path": flavor.class_path},
+            f"Registered flavor '{flavor.name}' ({flavor.class_path}).",
+        )
+
+    # names -----------------------------------------------------------------------------
+    def do_names_check(self, options):
+        lines = name_report(
+            ModelRegistration.objects.values_list("registry__name", "name")
+            .order_by()
+            .iterator(chunk_size=5000)
+        )
+        self._out(lines, "\n".join(lines) if lines else "No names to review.")
 
     # models ----------------------------------------------------------------------------
     def do_models_list(self, options):
@@ -514,6 +570,7 @@ class Command(BaseCommand):
             flavor=options["flavor"],
             config=self._registry_config(options),
             description=options["description"],
+            case_insensitive_names=options["case_insensitive_names"],
             user=self.user,
         )
         self._out(
