@@ -353,3 +353,26 @@ def test_sync_skips_versions_whose_artifact_uri_is_not_allowed(db):
         )
     ) == ["s3://bucket/good"]
     assert run.status == "succeeded" and "Skipped 1 version" in run.error
+
+
+def test_sync_errors_stored_before_are_sanitised_by_the_migration(db):
+    from importlib import import_module
+    from pathlib import Path
+
+    from django.apps import apps
+
+    migration = next(
+        import_module(f"models_app.migrations.{path.stem}")
+        for path in sorted((Path(__file__).parent.parent / "models_app/migrations").glob("0*.py"))
+        if "promote_gate_history" in path.stem
+    )
+    registry = services.registry_create(name="old", user=None)
+    run = SyncRun.objects.create(
+        registry=registry,
+        status="failed",
+        error="MLflow at https://bob:hunter2@mlflow.example failed: Response body: '<html>x'",
+    )
+    migration.sanitise_sync_errors(apps, None)
+    run.refresh_from_db()
+    assert "hunter2" not in run.error and "<html>" not in run.error
+    assert "mlflow.example failed" in run.error

@@ -3,6 +3,18 @@
 from django.db import migrations, models
 
 
+def sanitise_sync_errors(apps, schema_editor):
+    """Sync errors stored before replies were shortened may hold a backend's body or a URI
+    with credentials: keep only the short reason."""
+    from models_app.validation import short_reason
+
+    SyncRun = apps.get_model("models_app", "SyncRun")
+    for run in SyncRun.objects.exclude(error="").iterator():
+        cleaned = short_reason(run.error, limit=1000)
+        if cleaned != run.error:
+            SyncRun.objects.filter(pk=run.pk).update(error=cleaned)
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("models_app", "0004_sync"),
@@ -40,4 +52,5 @@ class Migration(migrations.Migration):
                 max_length=30,
             ),
         ),
+        migrations.RunPython(sanitise_sync_errors, migrations.RunPython.noop),
     ]
