@@ -27,6 +27,8 @@ MODEL_REGISTRY_FLAVORS = {
     "no-delete": "tests.example_flavors.NoDeleteFlavor",
     "refusing": "tests.example_flavors.RefusingFlavor",
     "dict": "tests.example_flavors.DictFlavor",
+    "append-only": "tests.example_flavors.AppendOnlyFlavor",
+    "overpromising": "tests.example_flavors.OverpromisingFlavor",
 }
 
 # The tests run MLflow servers on 127.0.0.1 and the MLflow client registers local paths:

@@ -21,6 +21,7 @@ from models_app.models import ApiToken, Registry, SyncRun
 
 PUBLIC = None  # anyone, signed in or not
 SIGNED_IN = ()  # any signed-in user; otherwise a tuple of the permission codenames needed
+PROTECTED_ALIAS = ("change_modelversion", "promote_modelversion")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,13 +87,15 @@ ROUTES: dict[str, list[Check]] = {
             ("add_modelversion",),
         ),
     ],
+    "models/register/similar/": [Check(query="registry=default&name=M")],
     MODEL: [Check()],
     MODEL + "edit/": [Check("post", {"description": "new"}, ("change_modelregistration",))],
     MODEL + "compare/": [Check(query="v=1&v=2")],
     VERSION: [Check()],
     VERSION + "transition/": [Check("post", {"stage": "Staging"}, ("change_modelversion",))],
     VERSION + "aliases/": [Check("post", {"alias": "best"}, ("change_modelversion",))],
-    VERSION + "aliases/<str:alias>/delete/": [Check("post", perms=("change_modelversion",))],
+    # `champion` is protected: moving or deleting it is part of the promote gate.
+    VERSION + "aliases/<str:alias>/delete/": [Check("post", perms=PROTECTED_ALIAS)],
     "registries/": [Check()],
     "registries/<str:registry>/sync/": [
         Check("post", perms=("change_registry",), kwargs={"registry": "dict"})
@@ -124,7 +127,7 @@ ROUTES: dict[str, list[Check]] = {
     API_MODEL: [
         Check(),
         Check("patch", {"description": "d"}, ("change_modelregistration",)),
-        Check("delete", perms=("delete_modelregistration",), status=204),
+        Check("delete", perms=("delete_modelregistration", "promote_modelversion"), status=204),
     ],
     API_MODEL + "history/": [Check()],
     API_MODEL + "aliases/": [
@@ -133,8 +136,8 @@ ROUTES: dict[str, list[Check]] = {
     ],
     API_MODEL + "aliases/<str:alias>/": [
         Check(),
-        Check("put", {"version": 2}, ("change_modelversion",)),
-        Check("delete", perms=("change_modelversion",), status=204),
+        Check("put", {"version": 2}, PROTECTED_ALIAS),
+        Check("delete", perms=PROTECTED_ALIAS, status=204),
     ],
     API_MODEL + "versions/": [
         Check(),
@@ -144,7 +147,7 @@ ROUTES: dict[str, list[Check]] = {
     API_MODEL + "versions/<str:version>/": [
         Check(),
         Check("patch", {"description": "d"}, ("change_modelversion",)),
-        Check("delete", perms=("delete_modelversion",), status=204),
+        Check("delete", perms=("delete_modelversion", "promote_modelversion"), status=204),
     ],
     API_MODEL + "versions/<str:version>/transition/": [
         Check("post", {"stage": "Staging"}, ("change_modelversion",)),
@@ -218,7 +221,7 @@ def site(db, django_user_model):
         if number == 1:
             services.alias_set(version=version, alias="champion", user=None)
     dict_registry = services.registry_create(
-        name="dict", flavor="tests.example_flavors.DictFlavor", user=None
+        name="dict", flavor="dict", user=None
     )
     run = SyncRun.objects.create(registry=dict_registry, status=SyncRun.Status.SUCCEEDED)
     return {"run_id": str(run.pk)}
