@@ -220,9 +220,7 @@ def site(db, django_user_model):
         )
         if number == 1:
             services.alias_set(version=version, alias="champion", user=None)
-    dict_registry = services.registry_create(
-        name="dict", flavor="dict", user=None
-    )
+    dict_registry = services.registry_create(name="dict", flavor="dict", user=None)
     run = SyncRun.objects.create(registry=dict_registry, status=SyncRun.Status.SUCCEEDED)
     return {"run_id": str(run.pk)}
 
