@@ -106,7 +106,7 @@ def available_flavors() -> dict[str, type[BaseFlavor]]:
 def describe_flavors() -> list[dict]:
     """Each available flavor as the CLI, API and pages list it."""
     configured, registered = _configured(), _registered()
-    return [
+    flavors = [
         {
             "name": name,
             "class_path": f"{cls.__module__}.{cls.__qualname__}",
@@ -120,8 +120,10 @@ def describe_flavors() -> list[dict]:
             if name in registered
             else "",
         }
-        for name, cls in sorted(available_flavors().items())
+        for name, cls in available_flavors().items()
     ]
+    order = {"built-in": 0, "settings": 1, "registered": 2}
+    return sorted(flavors, key=lambda f: (order.get(f["source"], 3), f["name"]))
 
 
 def flavor_for(registry: Registry) -> BaseFlavor:
