@@ -17,7 +17,7 @@ def sanitise_sync_errors(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("models_app", "0004_sync"),
+        ("models_app", "0005_search_indexes"),
     ]
 
     operations = [

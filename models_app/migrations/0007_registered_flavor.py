@@ -17,7 +17,7 @@ def keep_existing_custom_flavors(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("models_app", "0005_promote_gate_history"),
+        ("models_app", "0006_promote_gate_history"),
     ]
 
     operations = [

@@ -31,7 +31,7 @@ def fill_name_keys_and_report_clashes(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("models_app", "0006_registered_flavor"),
+        ("models_app", "0007_registered_flavor"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
