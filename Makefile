@@ -5,8 +5,11 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := .make-stamps
+# Where `make run` serves: `make run PORT=8080` (or PORT/HOST in the environment).
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Development settings for this checkout, read by every `manage.py` (never deployed).
+ENV_FILE ?= .env
 # The PostgreSQL pass of `make test`; override to point at another server.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 
@@ -15,10 +18,10 @@ PYTHON := $(shell for c in python3.14 python3.13 python3.12 python3; do \
 	if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; \
 	then echo $$c; break; fi; done)
 
-.PHONY: help run test lint test-sqlite test-postgres install install-dev browser clean
+.PHONY: help run env test lint test-sqlite test-postgres install install-dev browser clean
 
 help:
-	@echo "make run    install and serve the dashboard with demo data on SQLite (http://$(HOST):$(PORT)/)"
+	@echo "make run    install and serve the dashboard with demo data on SQLite (http://$(HOST):$(PORT)/; PORT=... to change)"
 	@echo "make test   install test dependencies and run the whole suite (SQLite, then PostgreSQL)"
 
 $(PY):
@@ -37,15 +40,29 @@ $(STAMPS)/dev: requirements.txt requirements-dev.txt | $(PY)
 install: $(STAMPS)/runtime
 install-dev: $(STAMPS)/dev
 
-run: install
-	DJANGO_DEBUG=1 $(PY) manage.py migrate --no-input -v0
-	DJANGO_DEBUG=1 $(PY) manage.py ensure_admin
-	DJANGO_DEBUG=1 $(PY) manage.py seed_demo
+# DEBUG on and a generated secret key, so `.venv/bin/python manage.py ...` works from any shell
+# in this checkout; written once, git-ignored, readable by its owner only.
+$(ENV_FILE): | $(PY)
+	@umask 077; { \
+		echo "# Written by 'make run': development settings for this checkout. Never deploy it."; \
+		echo "DJANGO_DEBUG=1"; \
+		echo "DJANGO_SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')"; \
+	} > $@
+	@echo "Wrote $@ (DEBUG on, a generated secret key) for manage.py in this checkout."
+
+env: $(ENV_FILE)
+
+run: install $(ENV_FILE)
+	$(PY) manage.py migrate --no-input -v0
+	$(PY) manage.py ensure_admin
+	$(PY) manage.py seed_demo
 	@echo "Dashboard: http://$(HOST):$(PORT)/   Admin: http://$(HOST):$(PORT)/admin/"
+	@echo "Command line (from any shell in this folder): $(PY) manage.py model_registry --help"
+	@echo "  API token: $(PY) manage.py create_token admin   Password: $(PY) manage.py changepassword admin"
 	@# The tasks worker (registry syncs) runs beside the server and stops with it.
-	DJANGO_DEBUG=1 $(PY) manage.py db_worker --no-reload -v0 & worker=$$!; \
+	$(PY) manage.py tasks_worker -v0 & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	DJANGO_DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
+	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 browser:
@@ -90,4 +107,4 @@ test-postgres: install-dev browser
 	[ "$$(cat $(STAMPS)/postgres-result)" != FAILED ]
 
 clean:
-	rm -rf $(VENV) $(STAMPS) db.sqlite3 db.sqlite3-* test-artifacts
+	rm -rf $(VENV) $(STAMPS) db.sqlite3 db.sqlite3-* test-artifacts staticfiles

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from models_app import views
+from models_app import health, views
 
 MODEL = "models/<str:registry>/<str:name>/"
 VERSION = MODEL + "versions/<str:version>/"
@@ -10,7 +10,7 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
     path("models/", views.registration_list, name="registration_list"),
     path("models/register/", views.register_version, name="register_version"),
     path("models/register/similar/", views.similar_names, name="similar_names"),

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -524,7 +524,3 @@ def tokens(request):
         "base_url": request.build_absolute_uri("/").rstrip("/"),
     }
     return render(request, "tokens.html", context)
-
-
-def healthz(request):
-    return HttpResponse("ok", content_type="text/plain")

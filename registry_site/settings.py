@@ -1,6 +1,8 @@
 """Settings, read from environment variables with safe defaults.
 
-Out of the box: SQLite file in the project folder, DEBUG off. `make run` turns DEBUG on.
+Out of the box: SQLite file in the project folder, DEBUG off. `make run` writes a git-ignored
+`.env` (DEBUG on, a generated secret key) so that `manage.py` works in a checkout; variables
+set in the environment always win over it, and a deployment has no `.env`.
 """
 
 import os
@@ -9,8 +11,13 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# DJANGO_ENV_FILE="" reads no file (tests, and anyone who wants only the real environment).
+_env_file = os.environ.get("DJANGO_ENV_FILE", str(BASE_DIR / ".env"))
+if _env_file:
+    load_dotenv(_env_file, override=False)
 
 
 def envbool(name: str, default: bool) -> bool:
@@ -41,12 +48,8 @@ def _secret_key() -> str:
             "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off "
             "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))')."
         )
-    # Development only: a key generated once and kept out of git, so sessions survive restarts.
-    key_file = BASE_DIR / ".dev-secret-key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
-    return key_file.read_text().strip()
+    # Development without `.env`: a key for this process only (sessions end with it).
+    return secrets.token_urlsafe(50)
 
 
 SECRET_KEY = _secret_key()
@@ -73,6 +76,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the web process itself (compressed, hashed names, cached forever).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "models_app.middleware.InputLimitsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -119,6 +124,10 @@ def _database() -> dict:
         }
     else:
         config["CONN_HEALTH_CHECKS"] = True
+        # A database that does not answer fails a request (503) in seconds, not minutes.
+        config.setdefault("OPTIONS", {}).setdefault(
+            "connect_timeout", envint("DATABASE_CONNECT_TIMEOUT", 5)
+        )
     return config
 
 
@@ -140,6 +149,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # `manage.py collectstatic` writes hashed, pre-compressed copies; DEBUG serves the sources.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
@@ -147,6 +161,8 @@ LOGOUT_REDIRECT_URL = "login"
 
 # Production hardening: on unless DEBUG, each switchable for deployments behind a TLS proxy.
 SECURE_SSL_REDIRECT = envbool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+# Load balancers and orchestrators probe the health check over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_SECURE = envbool("DJANGO_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = envint("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000)
@@ -224,12 +240,15 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# Background tasks (registry syncs): a database queue served by `manage.py db_worker`.
-TASKS = {
-    "default": {
-        "BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
-    }
-}
+# Background tasks (registry syncs), run by `manage.py tasks_worker` in its own process: the
+# database queue by default, Redis (through RQ) when TASKS_REDIS_URL is set.
+TASKS_REDIS_URL = os.environ.get("TASKS_REDIS_URL", "")
+if TASKS_REDIS_URL:
+    INSTALLED_APPS.append("django_rq")
+    RQ_QUEUES = {"default": {"URL": TASKS_REDIS_URL}}
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend"}}
+else:
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # An unreachable MLflow server should fail a request in seconds, not after minutes of retries.
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")

@@ -20,6 +20,9 @@ urlpatterns = [
 ]
 
 
+handler500 = "models_app.health.server_error"
+
+
 def handler404(request, exception=None):
     if request.path.startswith("/api/"):
         return api_not_found(request, exception)

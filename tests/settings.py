@@ -5,6 +5,8 @@ import secrets
 import tempfile
 
 os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
+# A developer's `.env` (written by `make run`) must not change what the tests see.
+os.environ["DJANGO_ENV_FILE"] = ""
 
 from registry_site.settings import *  # noqa: F403
 from registry_site.settings import DATABASES
@@ -17,6 +19,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SECURE_SSL_REDIRECT = False
+# Pages render without a collectstatic manifest; tests/test_deploy.py checks the real storage.
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = True
 
 # Tasks run as they are enqueued, so a test sees a sync's result at once.
 TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}

@@ -73,7 +73,11 @@ def test_ensure_admin_takes_the_password_from_the_environment(db):
 
 
 def _manage(*args, **env):
-    base_env = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "registry_site.settings"}
+    base_env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "registry_site.settings",
+        "DJANGO_ENV_FILE": "",
+    }
     return subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],
         cwd=ROOT,
@@ -117,6 +121,7 @@ def test_database_url_selects_the_database(url, engine):
         env={
             "PATH": os.environ["PATH"],
             "DJANGO_SETTINGS_MODULE": "registry_site.settings",
+            "DJANGO_ENV_FILE": "",
             "DJANGO_DEBUG": "1",
             "DATABASE_URL": url,
         },

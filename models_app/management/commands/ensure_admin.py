@@ -6,6 +6,8 @@ import secrets
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from models_app.management import manage_command
+
 
 class Command(BaseCommand):
     help = (
@@ -22,7 +24,7 @@ class Command(BaseCommand):
         if User.objects.filter(username=username).exists():
             self.stdout.write(
                 f"Administrator '{username}' exists (password printed when it was created; "
-                f"reset with: python manage.py changepassword {username})."
+                f"reset with: {manage_command('changepassword', username)})."
             )
             return
         password = os.environ.get("DJANGO_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
