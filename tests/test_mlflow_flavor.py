@@ -340,7 +340,7 @@ def test_killing_the_server_mid_operation(tmp_path, monkeypatch):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_database_queue_and_worker_run_a_requested_sync(mlflow_server, settings):
-    """The production path: a request queues the task in the database; `db_worker` runs it."""
+    """The production path: a request queues the task in the database; `tasks_worker` runs it."""
     from asgiref.local import Local
     from django.tasks import task_backends
 
@@ -363,7 +363,7 @@ def test_the_database_queue_and_worker_run_a_requested_sync(mlflow_server, setti
         run = services.sync_request(registry=registry, user=None)
         run.refresh_from_db()
         assert run.status == "queued"
-        call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+        call_command("tasks_worker", "--batch", verbosity=0)
         run.refresh_from_db()
         assert run.status == "succeeded" and run.models_created == 1
         assert ModelRegistration.objects.filter(registry=registry, name="queued-model").exists()
