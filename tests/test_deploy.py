@@ -116,13 +116,13 @@ def test_static_files_are_served_hashed_and_compressed_without_debug(production_
 def test_swagger_ui_renders_from_hashed_local_assets_without_debug(production_server, page):
     page.set_extra_http_headers(PROXY)
     failed, loaded = [], []
+
+    def record(response):
+        if "/static/" in response.url:
+            (loaded if response.status == 200 else failed).append(response.url)
+
     page.on("requestfailed", lambda request: failed.append(request.url))
-    page.on(
-        "response",
-        lambda r: (
-            (loaded if r.status == 200 else failed).append(r.url) if "/static/" in r.url else 0
-        ),
-    )
+    page.on("response", record)
     page.goto(f"{production_server}/api/docs/")
     expect(page.locator(".swagger-ui .opblock").first).to_be_visible(timeout=15000)
     assert not failed, failed
