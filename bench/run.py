@@ -629,6 +629,8 @@ def main(argv: list[str] | None = None) -> None:
             if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}
         },
         "DJANGO_SETTINGS_MODULE": "registry_site.settings",
+        # Production settings: not the checkout's `.env` (DEBUG on) that `make run` writes.
+        "DJANGO_ENV_FILE": "",
         "DJANGO_SECRET_KEY": "benchmark-only-" + "x" * 40,
         "DJANGO_SECURE_SSL_REDIRECT": "0",
         "DJANGO_SECURE_COOKIES": "0",
