@@ -148,6 +148,8 @@ def seed_ours(
     env: dict, models: int, versions: int, seed: int, reuse: bool, progress: bool
 ) -> None:
     manage(env, "migrate", "--no-input", "-v0")
+    # As deployed (README, "Deploy"): pages link to the hashed files collectstatic writes.
+    manage(env, "collectstatic", "--no-input", "-v0")
     count = int(
         manage(
             env,
@@ -636,6 +638,7 @@ def main(argv: list[str] | None = None) -> None:
         "DJANGO_SECURE_COOKIES": "0",
         "DJANGO_HSTS_SECONDS": "0",
         "SQLITE_PATH": str(tmp / "dashboard.sqlite3"),
+        "DJANGO_STATIC_ROOT": str(tmp / "static"),
     }
     if args.database_url:
         ensure_postgres_database(args.database_url)
