@@ -4,7 +4,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import models, transaction
 from django.db.models import Count
+from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
 from models_app import services
@@ -375,10 +377,9 @@ class TokenForm(ServiceForm):
         token, secret = services.token_create(
             owner=self.cleaned_data["user"], name=self.cleaned_data["name"], user=self.request.user
         )
-        messages.warning(
-            self.request,
-            f"New token for {token.user}: {secret} (copy it now; it is not shown again).",
-        )
+        # Shown once by ApiTokenAdmin.response_add, never put in a message (messages may travel
+        # in a cookie).
+        token.new_secret = secret
         return token
 
 
@@ -393,6 +394,21 @@ class ApiTokenAdmin(ServiceAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return ("user", "name", "prefix", "created_at", "last_used_at", "revoked_at") if obj else ()
+
+    def response_add(self, request, obj, post_url_continue=None):
+        secret = getattr(obj, "new_secret", None)
+        if secret is None:
+            return super().response_add(request, obj, post_url_continue)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "New API token",
+            "token": obj,
+            "secret": secret,
+        }
+        response = TemplateResponse(request, "admin/models_app/apitoken/created.html", context)
+        add_never_cache_headers(response)
+        return response
 
     def has_change_permission(self, request, obj=None):
         return obj is None and super().has_change_permission(request, obj)

@@ -18,4 +18,7 @@ class ModelsAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from models_app import signals
+
         post_migrate.connect(ensure_default_registry, sender=self)
+        signals.connect()

@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
@@ -497,11 +498,16 @@ def registry_sync(request, registry):
     return redirect("registries")
 
 
+@never_cache  # the page may show a new secret: no cache may keep it (Cache-Control: no-store)
 @login_required
 @require_http_methods(["GET", "POST"])
 def tokens(request):
     new_secret = None
     if request.method == "POST":
+        if "revoke_all" in request.POST:
+            count = services.tokens_revoke_all(owner=request.user, user=request.user)
+            messages.success(request, f"{count} token{'s'[: count != 1]} revoked.")
+            return redirect("tokens")
         if "revoke" in request.POST:
             prefix = request.POST["revoke"]
             try:
@@ -518,8 +524,10 @@ def tokens(request):
             )
         except ValidationError as exc:
             messages.error(request, describe_error(exc).message)
+    token_list = list(selectors.token_list(user=request.user))
     context = {
-        "tokens": selectors.token_list(user=request.user),
+        "tokens": token_list,
+        "active_count": sum(t.is_active for t in token_list),
         "new_secret": new_secret,
         "base_url": request.build_absolute_uri("/").rstrip("/"),
     }

@@ -7,10 +7,12 @@ set in the environment always win over it, and a deployment has no `.env`.
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -71,6 +73,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_tasks_db",
+    "axes",
     "models_app",
 ]
 
@@ -85,7 +88,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: turns a sign-in refused by the lockout into a 429 with a clear message.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "registry_site.urls"
@@ -100,6 +106,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
             ],
         },
     },
@@ -171,7 +178,37 @@ SECURE_HSTS_PRELOAD = envbool("DJANGO_HSTS_PRELOAD", not DEBUG)
 if envbool("DJANGO_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Everything the pages, htmx and Swagger UI load comes from this site; the few inline blocks
+# (Swagger UI's bootstrap) carry the per-response nonce.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+
+# Sign-in throttling (django-axes): after LOGIN_FAILURE_LIMIT failed sign-ins for one username,
+# or from one address, further attempts are refused with 429 for LOGIN_LOCKOUT_MINUTES. Counts
+# the login page, the admin and HTTP basic auth on the MLflow-compatible API; kept in the
+# database, so every web process sees the same counts.
+AUTHENTICATION_BACKENDS = [
+    "models_app.signin.SignInLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "models_app.signin.lockout_response"
+AXES_VERBOSE = False
 
 # Flavors beyond builtin and mlflow: {"name": "dotted.path.ToFlavor"} (or, from the
 # environment, "name=dotted.path,..."). Operators may also add one from the shell with
@@ -216,6 +253,17 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "models_app.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Rate limits per API token (per user for a browser session) and per address for
+    # anonymous callers; also applied to the MLflow-compatible API. Counted in each process's
+    # cache, so a deployment of N web processes allows up to N times the rate.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "models_app.api.authentication.TokenRateThrottle",
+        "rest_framework.throttling.AnonRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "token": os.environ.get("API_RATE_LIMIT", "3000/min"),
+        "anon": os.environ.get("API_ANON_RATE_LIMIT", "60/min"),
+    },
 }
 
 SPECTACULAR_SETTINGS = {

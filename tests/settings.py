@@ -43,3 +43,10 @@ MODEL_REGISTRY_FLAVORS = {
 # allowed here explicitly (tests/test_registry_security.py proves the defaults refuse them).
 MODEL_REGISTRY_ALLOW_PRIVATE_BACKENDS = True
 MODEL_REGISTRY_ARTIFACT_LOCAL_ROOTS = [tempfile.gettempdir(), str(BASE_DIR)]  # noqa: F405
+
+# The suite makes thousands of API calls from one client; tests/test_security.py lowers the
+# rates again to prove the limits trigger.
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,  # noqa: F405
+    "DEFAULT_THROTTLE_RATES": {"token": "100000/min", "anon": "100000/min"},
+}

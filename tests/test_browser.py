@@ -11,6 +11,34 @@ from models_app.models import ModelVersion, StageTransition
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) =>
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"}`));
+"""
+
+
+@pytest.fixture
+def csp_violations(page):
+    """Every Content-Security-Policy violation the browser reports on this test's pages."""
+    found = []
+    page.add_init_script(REPORT_CSP_VIOLATIONS)
+    page.on(
+        "console",
+        lambda message: (
+            found.append(message.text)
+            if "Content Security Policy" in message.text or "CSP violation" in message.text
+            else None
+        ),
+    )
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violation(csp_violations):
+    yield
+    assert csp_violations == []
+
+
 @pytest.fixture
 def demo(live_server, django_user_model):
     call_command("seed_demo", stdout=open("/dev/null", "w"))
@@ -130,3 +158,51 @@ def test_api_docs_render_with_no_external_request(page, live_server, screenshot)
     assert requested and all(url.startswith((live_server.url, "data:")) for url in requested), [
         url for url in requested if not url.startswith(live_server.url)
     ]
+
+
+def test_every_main_page_runs_under_the_csp(page, demo, csp_violations, screenshot):
+    """The pages, htmx, the admin and Swagger UI work with no CSP violation reported."""
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, demo)
+    paths = [
+        "/",
+        "/models/",
+        "/models/?q=fraud&stage=Production",
+        "/models/default/fraud-detector/",
+        "/models/default/fraud-detector/versions/8/",
+        "/models/default/fraud-detector/compare/?v=7&v=8",
+        "/models/register/",
+        "/registries/",
+        "/tokens/",
+        "/admin/",
+        "/admin/models_app/modelversion/",
+        "/admin/models_app/apitoken/add/",
+        "/api/docs/",
+    ]
+    for path in paths:
+        response = page.goto(demo + path)
+        assert response.status == 200, path
+        assert "default-src 'self'" in response.headers["content-security-policy"], path
+        page.wait_for_load_state("networkidle")
+    expect(page.locator(".opblock-tag").first).to_be_visible()
+    # htmx at work: a live search and a token made on its page.
+    page.goto(f"{demo}/models/")
+    page.locator("form.filters input[type=search]").press_sequentially("churn", delay=30)
+    expect(page).to_have_url(re.compile(r"q=churn"))
+    page.goto(f"{demo}/tokens/")
+    page.fill("input[name=name]", "csp-check")
+    page.click("button:has-text('Create token')")
+    expect(page.locator("#new-token")).to_contain_text("mr_")
+    screenshot(page, "14-tokens-created")
+    assert csp_violations == []
+
+
+def test_the_csp_check_sees_a_violation(page, live_server, csp_violations):
+    page.goto(f"{live_server.url}/login/")
+    page.evaluate(
+        "() => { const s = document.createElement('script'); s.textContent = '1';"
+        " document.head.appendChild(s); }"
+    )
+    page.wait_for_timeout(200)
+    assert any("script-src" in text for text in csp_violations), csp_violations
+    csp_violations.clear()

@@ -19,13 +19,12 @@ from django.core.exceptions import ValidationError
 from django.db.models import F, Lookup, OuterRef, Q, Subquery
 from django.db.models.fields.json import KeyTextTransform
 from rest_framework import exceptions as drf_exceptions
-from rest_framework.authentication import BasicAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from models_app import selectors, services
-from models_app.api.authentication import BearerTokenAuthentication
+from models_app.api.authentication import BearerTokenAuthentication, LockoutBasicAuthentication
 from models_app.exceptions import ErrorKind, NotFound, describe_error
 from models_app.models import ModelAlias, ModelRegistration, ModelVersion, ModelVersionStage
 from models_app.selectors import tags_equal
@@ -339,7 +338,7 @@ def _page(queryset, params, limit: int, default: int):
 class MlflowRegistryAPI(APIView):
     """Every registry operation of MLflow's REST API, dispatched on (path, method)."""
 
-    authentication_classes = [BearerTokenAuthentication, BasicAuthentication]
+    authentication_classes = [BearerTokenAuthentication, LockoutBasicAuthentication]
     permission_classes = [IsAuthenticated]
     schema = None  # MLflow's protocol, documented by MLflow; kept out of our OpenAPI schema
 
@@ -721,10 +720,15 @@ def mlflow_exception_handler(exc, context):
         (code, status), message = _MLFLOW_ERRORS[report.kind], report.line()
     elif isinstance(exc, drf_exceptions.PermissionDenied):
         code, message, status = "PERMISSION_DENIED", str(exc), 403
+    elif isinstance(exc, drf_exceptions.Throttled):
+        code, message, status = "REQUEST_LIMIT_EXCEEDED", str(exc.detail), 429
     elif isinstance(exc, (drf_exceptions.NotAuthenticated, drf_exceptions.AuthenticationFailed)):
         code, message, status = "UNAUTHENTICATED", str(exc.detail), 401
     elif isinstance(exc, drf_exceptions.APIException):
         code, message, status = "BAD_REQUEST", str(exc.detail), 400
     else:
         return None
-    return Response({"error_code": code, "message": message}, status=status)
+    response = Response({"error_code": code, "message": message}, status=status)
+    if isinstance(exc, drf_exceptions.Throttled) and exc.wait:
+        response["Retry-After"] = str(int(exc.wait))
+    return response

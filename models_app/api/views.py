@@ -406,7 +406,8 @@ class TokenList(generics.ListAPIView):
             owner=request.user, name=data["name"], user=request.user
         )
         body = {**s.TokenSerializer(token).data, "token": secret}
-        return Response(body, status=status.HTTP_201_CREATED)
+        # The secret must not be kept by any cache between here and the caller.
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
 
 
 @extend_schema(

@@ -18,7 +18,13 @@ from models_app.services.registrations import (
 )
 from models_app.services.registries import registry_create, registry_delete, registry_update
 from models_app.services.sync import SYNC_ACTOR, SYNCED_VERSION_FIELDS, registry_sync, sync_request
-from models_app.services.tokens import TOKEN_SCHEME, token_authenticate, token_create, token_revoke
+from models_app.services.tokens import (
+    TOKEN_SCHEME,
+    token_authenticate,
+    token_create,
+    token_revoke,
+    tokens_revoke_all,
+)
 from models_app.services.transitions import version_transition_stage
 from models_app.services.versions import version_delete, version_register, version_update
 
@@ -45,6 +51,7 @@ __all__ = [
     "token_authenticate",
     "token_create",
     "token_revoke",
+    "tokens_revoke_all",
     "version_delete",
     "version_register",
     "version_transition_stage",

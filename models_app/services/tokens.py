@@ -49,6 +49,19 @@ def token_revoke(*, token: ApiToken, user) -> ApiToken:
     return token
 
 
+def tokens_revoke_all(*, owner, user) -> int:
+    """Revoke every active token of `owner`; returns how many were revoked.
+
+    Called when the owner changes their password or is deactivated, and by "Revoke all".
+    """
+    if user is not None and user != owner and not user.is_superuser:
+        raise PermissionDenied("You can only revoke your own tokens.")
+    with transaction.atomic():
+        return ApiToken.objects.filter(user=owner, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+
+
 def token_authenticate(secret: str) -> ApiToken | None:
     """The active token matching `secret`, marking it used (at most once a minute)."""
     parts = secret.split("_", 2)
