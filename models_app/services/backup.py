@@ -110,8 +110,9 @@ def registry_export(*, out: IO[str], progress: Callable[[str, int], None] | None
         for section, (model, excluded) in SECTIONS.items()
     ]
     # One snapshot for every table, so references between sections agree.
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        if outermost and connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         for section, model, fields in tables:
@@ -240,9 +241,14 @@ def _clean(section: str, index: int, record, schema) -> dict:
     return clean
 
 
-def _records(stream: IO[bytes], section: str) -> Iterator[Any]:
+# The C parser is fast but stops at integers beyond 64 bits (PostgreSQL's jsonb hands back a
+# huge float metric as one); such a file is read again with ijson's pure-Python parser.
+FAST, EXACT = ijson, ijson.get_backend("python")
+
+
+def _records(stream: IO[bytes], section: str, parser=FAST) -> Iterator[Any]:
     stream.seek(0)
-    return ijson.items(stream, f"{section}.item", use_float=True)
+    return parser.items(stream, f"{section}.item", use_float=True)
 
 
 def _read_header(stream: IO[bytes]) -> None:
@@ -279,15 +285,24 @@ def _sections() -> list[tuple[str, type[models.Model], dict]]:
     ]
 
 
-def _validate(stream: IO[bytes]) -> dict[str, int]:
-    """Read the whole file once, writing nothing; returns the record count per section."""
+def _validate(stream: IO[bytes]):
+    """Read the whole file, writing nothing; returns the record counts and the parser to use."""
+    try:
+        return _validate_with(stream, FAST), FAST
+    except ImportRefused as exc:
+        if "integer overflow" not in str(exc):
+            raise
+    return _validate_with(stream, EXACT), EXACT
+
+
+def _validate_with(stream: IO[bytes], parser) -> dict[str, int]:
     _read_header(stream)
     counts: dict[str, int] = {}
     user_ids: set[int] = set()
     try:
         for section, _model, schema in _sections():
             count = 0
-            for count, record in enumerate(_records(stream, section), start=1):
+            for count, record in enumerate(_records(stream, section, parser), start=1):
                 clean = _clean(section, count - 1, record, schema)
                 if section == "users":
                     user_ids.add(clean["id"])
@@ -298,10 +313,10 @@ def _validate(stream: IO[bytes]) -> dict[str, int]:
                         )
             counts[section] = count
         stream.seek(0)
-        declared = next(ijson.items(stream, "counts"), None)
+        declared = next(parser.items(stream, "counts"), None)
     except ijson.JSONError as exc:
         reason = " ".join(str(exc).split())
-        if "premature EOF" in reason or "Incomplete JSON" in reason:
+        if "premature EOF" in reason or "Incomplete" in reason:
             raise ImportRefused(f"The file ends early (truncated?): {reason}.") from None
         raise ImportRefused(f"The file is not valid JSON: {reason}.") from None
     if not isinstance(declared, dict):
@@ -346,11 +361,11 @@ def _clear() -> None:
     Registry.objects.all().delete()
 
 
-def _user_map(stream: IO[bytes], schema) -> tuple[dict[int, int], int]:
+def _user_map(stream: IO[bytes], schema, parser) -> tuple[dict[int, int], int]:
     """Exported user id -> id of the user with that username here (created when missing)."""
     user_model = get_user_model()
     mapping, created = {}, 0
-    for index, record in enumerate(_records(stream, "users")):
+    for index, record in enumerate(_records(stream, "users", parser)):
         clean = _clean("users", index, record, schema)
         exported_id = clean.pop("id")
         user = user_model.objects.filter(username=clean["username"]).first()
@@ -374,7 +389,7 @@ def registry_import(
     their digests, so they cannot authenticate: active ones are recorded as revoked at the
     time of the import. Returns the record count per section and the users created.
     """
-    counts = _validate(stream)
+    counts, parser = _validate(stream)
     now = timezone.now()
     try:
         with transaction.atomic(), _keeping_timestamps():
@@ -389,10 +404,10 @@ def registry_import(
             elif Registry.objects.exists():
                 Registry.objects.all().delete()  # the unused default; the file has its own
             sections = _sections()
-            user_ids, users_created = _user_map(stream, sections[0][2])
+            user_ids, users_created = _user_map(stream, sections[0][2], parser)
             for section, model, schema in sections[1:]:
                 batch = []
-                for index, record in enumerate(_records(stream, section)):
+                for index, record in enumerate(_records(stream, section, parser)):
                     clean = _clean(section, index, record, schema)
                     for column in USER_REFERENCES.get(section, ()):
                         if clean[column] is not None:
