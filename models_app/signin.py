@@ -4,10 +4,23 @@ surface it called."""
 
 from axes.backends import AxesStandaloneBackend
 from axes.helpers import get_cool_off
+from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
 
 MLFLOW_PATHS = ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/")
+
+
+def client_address(request) -> str:
+    """The caller's address: behind N trusted proxies, the Nth address from the right of
+    X-Forwarded-For (the one our own proxy saw), as DRF's throttles count it; otherwise the
+    peer. Entries further left are whatever the client wrote and are never trusted."""
+    proxies = settings.REST_FRAMEWORK.get("NUM_PROXIES") or 0
+    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [address for address in forwarded if address]
+    if proxies and forwarded:
+        return forwarded[-min(proxies, len(forwarded))]
+    return request.META.get("REMOTE_ADDR", "")
 
 
 def lockout_message(request=None) -> str:

@@ -208,6 +208,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=envint("LOGIN_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "models_app.signin.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "models_app.signin.client_address"
 AXES_VERBOSE = False
 
 # Flavors beyond builtin and mlflow: {"name": "dotted.path.ToFlavor"} (or, from the
@@ -260,6 +261,10 @@ REST_FRAMEWORK = {
         "models_app.api.authentication.TokenRateThrottle",
         "rest_framework.throttling.AnonRateThrottle",
     ],
+    # Proxies whose X-Forwarded-For is trusted for the caller's address (throttles, lockout).
+    "NUM_PROXIES": envint(
+        "DJANGO_TRUSTED_PROXIES", 1 if envbool("DJANGO_BEHIND_TLS_PROXY", False) else 0
+    ),
     "DEFAULT_THROTTLE_RATES": {
         "token": os.environ.get("API_RATE_LIMIT", "3000/min"),
         "anon": os.environ.get("API_ANON_RATE_LIMIT", "60/min"),

@@ -94,6 +94,40 @@ def test_mlflow_basic_auth_with_the_right_password_still_works(engineer):
     assert response.status_code == 200
 
 
+def test_a_forged_forwarded_for_does_not_escape_the_address_lockout(client, settings):
+    settings.AXES_FAILURE_LIMIT = 2
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 0}
+    for forged in ("1.1.1.1", "2.2.2.2"):
+        response = client.post(
+            "/login/",
+            {"username": f"user-{forged}", "password": "x"},
+            REMOTE_ADDR="10.5.5.5",
+            HTTP_X_FORWARDED_FOR=forged,
+        )
+    assert response.status_code == 429
+
+
+def test_behind_a_proxy_the_address_the_proxy_saw_counts(client, settings):
+    settings.AXES_FAILURE_LIMIT = 2
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    # Two clients behind one proxy: each keeps its own count whatever it puts on the left.
+    for client_address in ("203.0.113.1", "203.0.113.2"):
+        response = client.post(
+            "/login/",
+            {"username": f"user-{client_address}", "password": "x"},
+            REMOTE_ADDR="10.0.0.2",
+            HTTP_X_FORWARDED_FOR=f"9.9.9.9, {client_address}",
+        )
+        assert response.status_code == 200
+    response = client.post(
+        "/login/",
+        {"username": "someone", "password": "x"},
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR="8.8.8.8, 203.0.113.1",
+    )
+    assert response.status_code == 429
+
+
 def test_authenticating_without_a_request_is_not_counted(engineer, settings):
     settings.AXES_FAILURE_LIMIT = 1
     assert authenticate(username="alice", password="wrong") is None
