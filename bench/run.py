@@ -640,8 +640,8 @@ def main(argv: list[str] | None = None) -> None:
         "SQLITE_PATH": str(tmp / "dashboard.sqlite3"),
         "DJANGO_STATIC_ROOT": str(tmp / "static"),
         # Measure the service, not its rate limits.
-        "API_RATE_LIMIT": "1000000000/min",
-        "API_ANON_RATE_LIMIT": "1000000000/min",
+        "API_RATE_LIMIT": "off",
+        "API_ANON_RATE_LIMIT": "off",
     }
     if args.database_url:
         ensure_postgres_database(args.database_url)

@@ -34,6 +34,12 @@ def envint(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def envrate(name: str, default: str) -> str | None:
+    """A rate such as `100/min`; `off` means no limit."""
+    value = os.environ.get(name, "").strip() or default
+    return None if value.lower() == "off" else value
+
+
 def envlist(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -266,8 +272,8 @@ REST_FRAMEWORK = {
         "DJANGO_TRUSTED_PROXIES", 1 if envbool("DJANGO_BEHIND_TLS_PROXY", False) else 0
     ),
     "DEFAULT_THROTTLE_RATES": {
-        "token": os.environ.get("API_RATE_LIMIT", "3000/min"),
-        "anon": os.environ.get("API_ANON_RATE_LIMIT", "60/min"),
+        "token": envrate("API_RATE_LIMIT", "3000/min"),
+        "anon": envrate("API_ANON_RATE_LIMIT", "60/min"),
     },
 }
 

@@ -186,6 +186,25 @@ def test_anonymous_callers_have_their_own_limit(rates):
     assert client.get("/api/schema/").status_code == 429
 
 
+def test_a_rate_can_be_switched_off(rates, engineer):
+    rates(token=None)
+    _, secret = services.token_create(owner=engineer, name="a", user=None)
+    for _ in range(5):
+        response = Client().get("/api/v1/models/", HTTP_AUTHORIZATION=f"Bearer {secret}")
+        assert response.status_code == 200
+
+
+def test_the_rate_settings_read_the_environment(monkeypatch):
+    from registry_site.settings import envrate
+
+    monkeypatch.setenv("API_RATE_LIMIT", "off")
+    assert envrate("API_RATE_LIMIT", "3000/min") is None
+    monkeypatch.setenv("API_RATE_LIMIT", "10/s")
+    assert envrate("API_RATE_LIMIT", "3000/min") == "10/s"
+    monkeypatch.delenv("API_RATE_LIMIT")
+    assert envrate("API_RATE_LIMIT", "3000/min") == "3000/min"
+
+
 def test_the_rates_come_from_settings():
     from django.conf import settings
 
