@@ -264,7 +264,7 @@ def _read_header(stream: IO[bytes]) -> None:
                 break
             if prefix in ("format", "format_version"):
                 header[prefix] = value
-    except (ijson.JSONError, StopIteration) as exc:
+    except (ijson.JSONError, ValueError, StopIteration) as exc:
         raise ImportRefused(f"Not a JSON file: {exc or 'it is empty'}.") from None
     if header.get("format") != FORMAT:
         raise ImportRefused(
@@ -314,7 +314,7 @@ def _validate_with(stream: IO[bytes], parser) -> dict[str, int]:
             counts[section] = count
         stream.seek(0)
         declared = next(parser.items(stream, "counts"), None)
-    except ijson.JSONError as exc:
+    except (ijson.JSONError, ValueError) as exc:  # the pure-Python parser raises ValueErrors
         reason = " ".join(str(exc).split())
         if "premature EOF" in reason or "Incomplete" in reason:
             raise ImportRefused(f"The file ends early (truncated?): {reason}.") from None
