@@ -143,6 +143,9 @@ class ModelVersion(models.Model):
     parameters = models.JSONField(default=dict, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     model_source_uri = models.CharField(max_length=1000)
+    # Where the artifacts really are when the source names another version (a copy made with
+    # `models:/<name>/<version>`): MLflow answers download-URI requests with it.
+    storage_location = models.CharField(max_length=1000, blank=True, editable=False)
     model_format = models.CharField(max_length=100, blank=True)
     model_library = models.CharField(max_length=100, blank=True)
     stage = models.CharField(

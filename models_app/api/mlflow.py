@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 from functools import cached_property
+from urllib.parse import urlparse
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -25,7 +26,7 @@ from rest_framework.views import APIView
 
 from models_app import selectors, services
 from models_app.api.authentication import BearerTokenAuthentication, LockoutBasicAuthentication
-from models_app.exceptions import ErrorKind, NotFound, describe_error
+from models_app.exceptions import Conflict, ErrorKind, NotFound, describe_error
 from models_app.models import ModelAlias, ModelRegistration, ModelVersion, ModelVersionStage
 from models_app.selectors import tags_equal
 from models_app.validation import (
@@ -46,6 +47,36 @@ class MlflowError(Exception):
         super().__init__(message)
         self.code, self.message, self.status = code, message, status
 
+    @classmethod
+    def of(cls, exc) -> MlflowError:
+        """An MlflowException raised by MLflow's own validators, with MLflow's status."""
+        return cls(exc.error_code, exc.message, exc.get_http_status_code())
+
+
+SEE_DOCS = " See the API docs for more information about request parameters."
+
+
+def _mlflow_check(check, *args):
+    """Run one of MLflow's own validators, so refusals carry MLflow's exact words."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return check(*args)
+    except MlflowException as exc:
+        raise MlflowError.of(exc)
+
+
+def _version_not_found(name, version) -> MlflowError:
+    return MlflowError(
+        "RESOURCE_DOES_NOT_EXIST", f"Model Version (name={name}, version={version}) not found", 404
+    )
+
+
+def _model_not_found(name) -> MlflowError:
+    return MlflowError(
+        "RESOURCE_DOES_NOT_EXIST", f"Registered Model with name={name} not found", 404
+    )
+
 
 def _ms(moment) -> int:
     return int(moment.timestamp() * 1000)
@@ -53,6 +84,14 @@ def _ms(moment) -> int:
 
 def _tags_json(mapping) -> list[dict]:
     return [{"key": key, "value": value} for key, value in mapping.items()]
+
+
+def _checked_tags(params, check) -> dict[str, str]:
+    """The `tags` parameter, each tag judged by MLflow's own validator `check`."""
+    found = {key: "" if value is None else value for key, value in _tags(params).items()}
+    for key, value in found.items():
+        _mlflow_check(check, key, value)
+    return found
 
 
 def _tags(params) -> dict:
@@ -88,14 +127,16 @@ VERSION_VALUES = (
 )
 
 
-def version_rows(rows) -> list[dict]:
-    """MLflow ModelVersion JSON for rows of VERSION_VALUES (queryset or list), with aliases."""
+def version_rows(rows, with_aliases: bool = True) -> list[dict]:
+    """MLflow ModelVersion JSON for rows of VERSION_VALUES (queryset or list), with aliases
+    unless `with_aliases` is false (MLflow leaves them out of a model's latest_versions)."""
     rows = list(rows)
     aliases: dict[int, list[str]] = {}
-    for version_id, name in ModelAlias.objects.filter(
-        version_id__in=[r["pk"] for r in rows]
-    ).values_list("version_id", "name"):
-        aliases.setdefault(version_id, []).append(name)
+    if with_aliases:
+        for version_id, name in ModelAlias.objects.filter(
+            version_id__in=[r["pk"] for r in rows]
+        ).values_list("version_id", "name"):
+            aliases.setdefault(version_id, []).append(name)
     return [
         {
             "name": row["registration__name"],
@@ -148,7 +189,9 @@ def _models_query():
 
 
 def latest_per_stage(
-    registrations: list[ModelRegistration], stages: list[str] | None = None
+    registrations: list[ModelRegistration],
+    stages: list[str] | None = None,
+    with_aliases: bool = False,
 ) -> dict[int, list]:
     """The latest version in each stage (MLflow's latest_versions) of each registration.
 
@@ -169,7 +212,7 @@ def latest_per_stage(
     ids = [pk for row in rows.values_list(*highest) for pk in row if pk]
     result = {registration.pk: [] for registration in registrations}
     versions = ModelVersion.objects.filter(pk__in=ids).order_by("version").values(*VERSION_VALUES)
-    for row, body in zip(versions, version_rows(versions)):
+    for row, body in zip(versions, version_rows(versions, with_aliases)):
         result[row["registration_id"]].append(body)
     return result
 
@@ -210,8 +253,9 @@ def _like(field, comparator: str, pattern) -> Q:
 
 def _condition(field, comparator: str, value) -> Q:
     """One parsed MLflow filter clause on a field name or a JSON tag expression."""
-    if comparator == "IN":
-        return Q(**{f"{field}__in": list(value)}) if isinstance(field, str) else Q()
+    if comparator in ("IN", "NOT IN"):
+        condition = Q(**{f"{field}__in": list(value)})
+        return condition if comparator == "IN" else ~condition
     if comparator in ("LIKE", "ILIKE"):
         return _like(F(field) if isinstance(field, str) else field, comparator, value)
     if isinstance(field, str):
@@ -234,6 +278,9 @@ def _condition(field, comparator: str, value) -> Q:
     )
 
 
+TAG_COMPARATORS = ("=", "!=", "LIKE", "ILIKE")
+
+
 def _parse(parser, text: str | None):
     """MLflow's own filter parser, on a filter bounded first in length and terms."""
     from mlflow.exceptions import MlflowException
@@ -250,49 +297,170 @@ def _parse(parser, text: str | None):
     return clauses
 
 
-def _filter(queryset, clauses, attributes: dict[str, str], tag_field: str):
+def _invalid(message: str) -> MlflowError:
+    return MlflowError("INVALID_PARAMETER_VALUE", message)
+
+
+def _filter(queryset, clauses, check_attribute, attributes: dict[str, str], tag_field: str):
+    """Apply parsed clauses, refusing what MLflow's store refuses with its words.
+
+    A tag clause matches only rows that have the tag (MLflow joins on the tag rows), so
+    `tags.k != 'v'` does not match a row without `k`.
+    """
+    # has_key first: a row without the tag must stay out of NOT(NULL) in the exclude.
+    prompts = Q(**{f"{tag_field}__has_key": PROMPT_TAG}) & tags_equal(
+        tag_field, {PROMPT_TAG: "true"}
+    )
+    queryset = queryset.filter(prompts) if _asks_for_prompts(clauses) else queryset.exclude(prompts)
     for clause in clauses:
         key, comparator, value = clause["key"], clause["comparator"], clause["value"]
+        if clause["type"] == "tag" and key == PROMPT_TAG:
+            if comparator not in TAG_COMPARATORS:
+                raise _invalid(f"Invalid comparator for tag: {comparator}")
+            continue  # MLflow answers this one with prompts or without them, as above
         if clause["type"] == "tag":
+            if comparator not in TAG_COMPARATORS:
+                raise _invalid(f"Invalid comparator for tag: {comparator}")
+            has_tag = Q(**{f"{tag_field}__has_key": key})
             if comparator == "=":
                 queryset = queryset.filter(tags_equal(tag_field, {key: value}))
             elif comparator == "!=":
-                # As MLflow: a model without the tag matches `tags.k != 'v'`.
-                queryset = queryset.exclude(
-                    Q(**{f"{tag_field}__has_key": key}) & tags_equal(tag_field, {key: value})
-                )
+                queryset = queryset.filter(has_tag).exclude(tags_equal(tag_field, {key: value}))
             else:
                 queryset = queryset.filter(
-                    _condition(KeyTextTransform(key, tag_field), comparator, value)
+                    has_tag, _condition(KeyTextTransform(key, tag_field), comparator, value)
                 )
-        elif key in attributes:
+        elif clause["type"] == "attribute":
+            value = check_attribute(key, comparator, value)
             queryset = queryset.filter(_condition(attributes[key], comparator, value))
         else:
-            raise MlflowError(
-                "INVALID_PARAMETER_VALUE", f"Invalid attribute key '{key}' in the filter."
-            )
+            raise _invalid(f"Invalid token type: {clause['type']}")
     return queryset
 
 
-def _order(queryset, order_by: list[str], parse, fields: dict[str, str], default: list[str]):
-    from mlflow.exceptions import MlflowException
+PROMPT_TAG = "mlflow.prompt.is_prompt"
 
-    ordering = []
+
+def _asks_for_prompts(clauses) -> bool:
+    """MLflow's rule: searches leave prompts out unless the filter asks for them."""
+    for clause in clauses:
+        if clause["type"] == "tag" and clause["key"] == PROMPT_TAG:
+            value = str(clause["value"]).lower()
+            return (clause["comparator"] == "=" and value == "true") or (
+                clause["comparator"] == "!=" and value == "false"
+            )
+    return False
+
+
+def _check_model_attribute(key, comparator, value):
+    if key != "name":
+        raise _invalid(f"Invalid attribute name: {key}")
+    if comparator not in ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN"):
+        raise _invalid(f"Invalid comparator for attribute: {comparator}")
+    return value
+
+
+def _check_version_attribute(key, comparator, value):
+    from mlflow.utils.search_utils import SearchModelVersionUtils as Utils
+
+    if key not in Utils.VALID_SEARCH_ATTRIBUTE_KEYS:
+        raise _invalid(f"Invalid attribute name: {key}")
+    if key in Utils.NUMERIC_ATTRIBUTES:
+        if comparator not in Utils.VALID_NUMERIC_ATTRIBUTE_COMPARATORS:
+            raise _invalid(f"Invalid comparator for attribute {key}: {comparator}")
+        if isinstance(value, float):
+            raise _invalid(f"Invalid value for numeric attribute '{key}': {value!r}")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise _invalid(f"Invalid value for numeric attribute '{key}': {value!r}")
+    if comparator not in Utils.VALID_STRING_ATTRIBUTE_COMPARATORS or (
+        comparator in ("IN", "NOT IN") and key not in ("run_id", "name")
+    ):
+        raise _invalid(f"Invalid comparator for attribute: {comparator}")
+    return value
+
+
+def _bound_order(order_by: list[str]) -> None:
     try:
         clean_filter_terms(order_by, what="order_by")
         for item in order_by:
             clean_filter_text(item, what="order_by")
     except ValidationError as exc:
         raise MlflowError("INVALID_PARAMETER_VALUE", " ".join(exc.messages))
+
+
+def _duplicate_order(order_by: list[str]) -> MlflowError:
+    # MLflow answers this with INTERNAL_ERROR (500), which its client retries; we say 400.
+    return _invalid(f"`order_by` contains duplicate fields: {order_by}")
+
+
+def _order_models(queryset, order_by: list[str]):
+    """MLflow's order for registered models: the given keys, then name ascending."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.search_utils import SearchUtils
+
+    _bound_order(order_by)
+    ordering, seen = [], set()
     for item in order_by:
         try:
-            _, key, ascending = parse(item)
+            key, ascending = SearchUtils.parse_order_by_for_search_registered_models(item)
         except MlflowException as exc:
-            raise MlflowError("INVALID_PARAMETER_VALUE", exc.message)
-        if key not in fields:
-            raise MlflowError("INVALID_PARAMETER_VALUE", f"Invalid order_by key '{key}'.")
-        ordering.append(("" if ascending else "-") + fields[key])
-    return queryset.order_by(*(ordering or default), "pk")
+            raise MlflowError.of(exc)
+        if key == "name":
+            field = "name"
+        elif key in SearchUtils.VALID_TIMESTAMP_ORDER_BY_KEYS:
+            field = "updated_at"
+        else:
+            raise _invalid(
+                f"Invalid order by key '{key}' specified.Valid keys are "
+                f"'{SearchUtils.RECOMMENDED_ORDER_BY_KEYS_REGISTERED_MODELS}'"
+            )
+        if field in seen:
+            raise _duplicate_order(order_by)
+        seen.add(field)
+        ordering.append(("" if ascending else "-") + field)
+    if "name" not in seen:
+        ordering.append("name")
+    return queryset.order_by(*ordering)
+
+
+VERSION_ORDER_FIELDS = {
+    "name": "registration__name",
+    "version_number": "version",
+    "creation_timestamp": "created_at",
+    "last_updated_timestamp": "updated_at",
+}
+
+
+def _order_versions(queryset, order_by: list[str]):
+    """MLflow's order for versions: most recently updated first by default; the given keys
+    otherwise; ties by name ascending, then version descending."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.search_utils import SearchModelVersionUtils as Utils
+
+    given = order_by or ["last_updated_timestamp DESC", "name ASC", "version_number DESC"]
+    ordering, seen = [], set()
+    for item in given:
+        try:
+            _, key, ascending = Utils.parse_order_by_for_search_model_versions(item)
+        except MlflowException as exc:
+            raise MlflowError.of(exc)
+        if key not in VERSION_ORDER_FIELDS:
+            raise _invalid(
+                f"Invalid order by key '{key}' specified. Valid keys are "
+                f"{Utils.VALID_ORDER_BY_ATTRIBUTE_KEYS}"
+            )
+        field = VERSION_ORDER_FIELDS[key]
+        if field in seen:
+            raise _duplicate_order(order_by)
+        seen.add(field)
+        ordering.append(("" if ascending else "-") + field)
+    if "registration__name" not in seen:
+        ordering.append("registration__name")
+    if "version" not in seen:
+        ordering.append("-version")
+    return queryset.order_by(*ordering)
 
 
 def _offset(page_token) -> int:
@@ -316,14 +484,21 @@ def _offset(page_token) -> int:
 
 def _page(queryset, params, limit: int, default: int):
     from mlflow.utils.search_utils import SearchUtils
+    from mlflow.utils.validation import invalid_value
 
+    raw = params.get("max_results")
     try:
-        max_results = int(params.get("max_results") or default)
-    except ValueError:
-        raise MlflowError("INVALID_PARAMETER_VALUE", "max_results must be a whole number.")
-    if not 1 <= max_results <= limit:
-        raise MlflowError(
-            "INVALID_PARAMETER_VALUE", f"Invalid value for max_results: it must be 1 to {limit}."
+        max_results = default if raw in (None, "") else int(raw)
+        valid = not isinstance(raw, (bool, float)) and max_results <= limit
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        hint = f" Hint: Value was of type '{type(raw).__name__}'."
+        raise _invalid(invalid_value("max_results", raw, hint) + SEE_DOCS)
+    if max_results < 1:
+        # MLflow refuses this for versions; for models it answers oddly (SQL LIMIT 0 or none).
+        raise _invalid(
+            f"Invalid value for max_results. It must be a positive integer, but got {max_results}"
         )
     offset = _offset(params.get("page_token"))
     rows = list(queryset[offset : offset + max_results + 1])
@@ -374,34 +549,49 @@ class MlflowRegistryAPI(APIView):
     def _required(self, params, key: str) -> str:
         value = params.get(key)
         if value in (None, ""):
-            raise MlflowError(
-                "INVALID_PARAMETER_VALUE", f"Missing value for required parameter '{key}'."
-            )
+            raise _invalid(f"Missing value for required parameter '{key}'.{SEE_DOCS}")
+        return self._string(params, key)
+
+    def _string(self, params, key: str, default: str = "") -> str:
+        from mlflow.utils.validation import invalid_value
+
+        value = params.get(key)
+        if value is None:
+            return default
         if not isinstance(value, str):
-            raise MlflowError("INVALID_PARAMETER_VALUE", f"Parameter '{key}' must be a string.")
+            hint = f" Hint: Value was of type '{type(value).__name__}'."
+            raise _invalid(invalid_value(key, value, hint) + SEE_DOCS)
         return value
 
-    def _registration(self, params, key="name") -> ModelRegistration:
+    def _name(self, params, key="name") -> str:
+        from mlflow.utils.validation import _validate_model_name
+
         name = self._required(params, key)
+        _mlflow_check(_validate_model_name, name)
+        return name
+
+    def _registration(self, params, key="name") -> ModelRegistration:
+        name = self._name(params, key)
         try:
             return selectors.registration_get(registry=self.registry, name=name)
         except NotFound:
-            raise MlflowError(
-                "RESOURCE_DOES_NOT_EXIST", f"Registered Model with name={name} not found", 404
-            )
+            raise _model_not_found(name)
 
     def _version(self, params) -> ModelVersion:
-        registration = self._registration(params)
-        raw = self._required(params, "version")
+        from mlflow.utils.validation import _validate_model_version
+
+        name = self._name(params)
+        number = _mlflow_check(_validate_model_version, self._required(params, "version"))
+        return self._version_of(name, number)
+
+    def _version_of(self, name: str, number: int) -> ModelVersion:
         try:
-            number = clean_version_number(raw)
-            return selectors.version_get(registration=registration, version=number)
-        except (ValidationError, NotFound):
-            raise MlflowError(
-                "RESOURCE_DOES_NOT_EXIST",
-                f"Model Version (name={registration.name}, version={raw}) not found",
-                404,
+            registration = selectors.registration_get(registry=self.registry, name=name)
+            return selectors.version_get(
+                registration=registration, version=clean_version_number(number)
             )
+        except (ValidationError, NotFound):
+            raise _version_not_found(name, number)
 
     def _model_response(self, registration: ModelRegistration) -> dict:
         return {"registered_model": models_json([_models_query().get(pk=registration.pk)])[0]}
@@ -415,14 +605,22 @@ class MlflowRegistryAPI(APIView):
 
     # registered models -----------------------------------------------------------------
     def create_model(self, request, params):
-        tags = _tags(params)
-        registration = services.registration_create(
-            registry=self.registry,
-            name=self._required(params, "name"),
-            description=params.get("description") or "",
-            tags=tags,
-            user=request.user,
-        )
+        from mlflow.utils.validation import _validate_registered_model_tag
+
+        name = self._name(params)
+        tags = _checked_tags(params, _validate_registered_model_tag)
+        try:
+            registration = services.registration_create(
+                registry=self.registry,
+                name=name,
+                description=self._string(params, "description"),
+                tags=tags,
+                user=request.user,
+            )
+        except Conflict:
+            raise MlflowError(
+                "RESOURCE_ALREADY_EXISTS", f"Registered Model (name={name}) already exists."
+            )
         return self._model_response(registration)
 
     def get_model(self, request, params):
@@ -442,17 +640,27 @@ class MlflowRegistryAPI(APIView):
         return {"registered_model": models_json([found])[0]}
 
     def rename_model(self, request, params):
-        registration = services.registration_rename(
-            registration=self._registration(params),
-            new_name=self._required(params, "new_name"),
-            user=request.user,
-        )
+        from mlflow.utils.validation import _validate_model_renaming
+
+        self._required(params, "name")
+        new_name = self._required(params, "new_name")
+        _mlflow_check(_validate_model_renaming, new_name)
+        registration = self._registration(params)
+        try:
+            registration = services.registration_rename(
+                registration=registration, new_name=new_name, user=request.user
+            )
+        except Conflict:
+            # MLflow appends its database's own error text, which we do not have.
+            raise MlflowError(
+                "RESOURCE_ALREADY_EXISTS", f"Registered Model (name={new_name}) already exists."
+            )
         return self._model_response(registration)
 
     def update_model(self, request, params):
         registration = services.registration_update(
             registration=self._registration(params),
-            description=params.get("description") or "",
+            description=self._string(params, "description"),
             user=request.user,
         )
         return self._model_response(registration)
@@ -465,20 +673,13 @@ class MlflowRegistryAPI(APIView):
 
         clauses = _parse(SearchModelUtils.parse_search_filter, params.get("filter"))
         queryset = _filter(
-            _models_query().filter(registry=self.registry), clauses, {"name": "name"}, "tags"
+            _models_query().filter(registry=self.registry),
+            clauses,
+            _check_model_attribute,
+            {"name": "name"},
+            "tags",
         )
-        queryset = _order(
-            queryset,
-            _list(params, "order_by"),
-            SearchModelUtils.parse_order_by_for_search_registered_models,
-            {
-                "name": "name",
-                "creation_timestamp": "created_at",
-                "timestamp": "created_at",
-                "last_updated_timestamp": "updated_at",
-            },
-            ["name"],
-        )
+        queryset = _order_models(queryset, _list(params, "order_by"))
         rows, token = _page(queryset, params, MAX_MODELS_PAGE, 100)
         body = {"registered_models": models_json(rows)}
         if token:
@@ -488,71 +689,156 @@ class MlflowRegistryAPI(APIView):
     def latest_versions(self, request, params):
         registration = self._registration(params)
         stages = [_stage(s) for s in _list(params, "stages")]
-        return {"model_versions": latest_per_stage([registration], stages)[registration.pk]}
+        latest = latest_per_stage([registration], stages, with_aliases=True)
+        return {"model_versions": latest[registration.pk]}
 
     def set_model_tag(self, request, params):
+        from mlflow.utils.validation import _validate_registered_model_tag
+
+        self._name(params)
+        key, value = self._required(params, "key"), self._string(params, "value")
+        _mlflow_check(_validate_registered_model_tag, key, value)
         services.registration_update(
-            registration=self._registration(params),
-            tags={self._required(params, "key"): str(params.get("value", ""))},
-            user=request.user,
+            registration=self._registration(params), tags={key: value}, user=request.user
         )
 
     def delete_model_tag(self, request, params):
-        registration = self._registration(params)
+        from mlflow.utils.validation import _validate_tag_name
+
+        self._name(params)
         key = self._required(params, "key")
-        if key not in registration.tags:
-            raise MlflowError(
-                "RESOURCE_DOES_NOT_EXIST",
-                f"No tag with name: {key} in model {registration.name}",
-                404,
+        _mlflow_check(_validate_tag_name, key)
+        registration = self._registration(params)
+        if key in registration.tags:  # as MLflow: deleting a missing tag is not an error
+            services.registration_update(
+                registration=registration, tags={key: None}, user=request.user
             )
-        services.registration_update(registration=registration, tags={key: None}, user=request.user)
 
     def set_alias(self, request, params):
-        version = self._version(params)
-        services.alias_set(
-            version=version, alias=self._required(params, "alias"), user=request.user
+        from mlflow.utils.validation import (
+            _validate_model_alias_name,
+            _validate_model_alias_name_reserved,
+            _validate_model_version,
         )
 
+        name = self._name(params)
+        alias = self._required(params, "alias")
+        number = self._required(params, "version")
+        _mlflow_check(_validate_model_alias_name, alias)
+        _mlflow_check(_validate_model_alias_name_reserved, alias)
+        version = self._version_of(name, _mlflow_check(_validate_model_version, number))
+        services.alias_set(version=version, alias=alias, user=request.user)
+
     def delete_alias(self, request, params):
+        from mlflow.utils.validation import _validate_model_alias_name
+
+        self._name(params)
+        alias = self._required(params, "alias")
+        _mlflow_check(_validate_model_alias_name, alias)
         registration = self._registration(params)
         try:
-            services.alias_delete(
-                registration=registration, alias=self._required(params, "alias"), user=request.user
-            )
+            services.alias_delete(registration=registration, alias=alias, user=request.user)
         except NotFound:
             pass  # MLflow deletes an alias that is not there without complaint
 
     def get_by_alias(self, request, params):
-        registration = self._registration(params)
+        from mlflow.utils.validation import _validate_model_alias_name
+
+        name = self._name(params)
         alias = self._required(params, "alias")
+        _mlflow_check(_validate_model_alias_name, alias)
+        registration = self._registration(params)
+        if alias.lower() == "latest":
+            latest = registration.versions.order_by("-version").first()
+            if latest is None:
+                raise MlflowError(
+                    "RESOURCE_DOES_NOT_EXIST", f"Latest version not found for model {name}.", 404
+                )
+            return self._version_response(latest)
         try:
             version = selectors.version_by_alias(registration=registration, alias=alias)
         except NotFound:
-            raise MlflowError(
-                "INVALID_PARAMETER_VALUE", f"Registered model alias {alias} not found."
-            )
+            raise _invalid(f"Registered model alias {alias} not found.")
         return self._version_response(version)
 
     # model versions --------------------------------------------------------------------
     def create_version(self, request, params):
+        from mlflow.utils.validation import _validate_model_version_tag
+
+        name = self._required(params, "name")
+        source = self._required(params, "source")
+        run_id = self._string(params, "run_id")
+        model_id = self._string(params, "model_id")
+        source, run_id = self._resolve_source(source, run_id, has_run_id="run_id" in params)
+        self._name(params)
+        tags = _checked_tags(params, _validate_model_version_tag)
         registration = self._registration(params)
         metadata = {}
-        for key in ("run_link", "model_id"):
-            if params.get(key):
-                metadata[key] = params[key]
+        for key, value in (("run_link", self._string(params, "run_link")), ("model_id", model_id)):
+            if value:
+                metadata[key] = value
         version = services.version_register(
             registry=registration.registry,
-            name=registration.name,
-            model_source_uri=self._required(params, "source"),
-            description=params.get("description") or "",
-            tags=_tags(params),
-            experiment_run_id=params.get("run_id") or "",
+            name=name,
+            model_source_uri=source,
+            description=self._string(params, "description"),
+            tags=tags,
+            experiment_run_id=run_id,
             metadata=metadata,
             model_format="mlflow",
             user=request.user,
         )
         return self._version_response(version)
+
+    def _resolve_source(self, source: str, run_id: str, has_run_id: bool) -> tuple[str, str]:
+        """MLflow's checks of a new version's source: a `runs:/` source names the run_id
+        given; a `models:/<name>/<version|stage|@alias>` source is another version here, and
+        the copy gets its canonical address and its run."""
+        from mlflow.store.artifact.utils.models import _parse_model_uri
+        from mlflow.utils.uri import is_local_uri
+
+        def refuse(id_name: str):
+            raise _invalid(
+                f"Invalid model version source: '{source}'. The {id_name} request parameter "
+                "must identify the resource that contains the source."
+            )
+
+        parsed = urlparse(source)
+        if parsed.scheme == "runs":
+            if parsed.netloc or not run_id or source.split("/")[1:2] != [run_id]:
+                refuse("run_id")
+            return source, run_id
+        if parsed.scheme != "models" or is_local_uri(source):
+            return source, run_id
+        if parsed.netloc:
+            raise _invalid(
+                f"Invalid model version source: '{source}'. Registered model sources must use "
+                "the active model registry."
+            )
+        from mlflow.exceptions import MlflowException
+
+        try:
+            uri = _parse_model_uri(source)
+        except MlflowException:
+            refuse("model_id")
+        if uri.model_id is not None:
+            return source, run_id
+        origin = self._registration({"name": uri.name})
+        if uri.version is not None:
+            found = self._version_of(origin.name, int(uri.version))
+        elif uri.alias is not None:
+            try:
+                found = selectors.version_by_alias(registration=origin, alias=uri.alias)
+            except NotFound:
+                raise _invalid(f"Registered model alias {uri.alias} not found.")
+        else:
+            found = _latest(origin, uri.stage)
+        if has_run_id and run_id != found.experiment_run_id:
+            raise _invalid(
+                f"Invalid model version source: '{source}'. The run_id and model_id request "
+                "parameters must match the referenced model version."
+            )
+        return f"models:/{origin.name}/{found.version}", run_id or found.experiment_run_id
 
     def get_version(self, request, params):
         # One query when the address is right; otherwise the usual path finds out what is wrong.
@@ -575,10 +861,9 @@ class MlflowRegistryAPI(APIView):
         return self._version_response(self._version(params))
 
     def update_version(self, request, params):
+        version = self._version(params)
         version = services.version_update(
-            version=self._version(params),
-            description=params.get("description") or "",
-            user=request.user,
+            version=version, description=self._string(params, "description"), user=request.user
         )
         return self._version_response(version)
 
@@ -592,6 +877,7 @@ class MlflowRegistryAPI(APIView):
         queryset = _filter(
             ModelVersion.objects.filter(registration__registry=self.registry),
             clauses,
+            _check_version_attribute,
             {
                 "name": "registration__name",
                 "run_id": "experiment_run_id",
@@ -600,55 +886,73 @@ class MlflowRegistryAPI(APIView):
             },
             "tags",
         )
-        queryset = _order(
-            queryset,
-            _list(params, "order_by"),
-            SearchModelVersionUtils.parse_order_by_for_search_model_versions,
-            {
-                "name": "registration__name",
-                "version_number": "version",
-                "creation_timestamp": "created_at",
-                "timestamp": "created_at",
-                "last_updated_timestamp": "updated_at",
-            },
-            ["registration__name", "-version"],
-        )
+        queryset = _order_versions(queryset, _list(params, "order_by"))
         rows, token = _page(queryset.values(*VERSION_VALUES), params, MAX_VERSIONS_PAGE, 10_000)
-        body = {"model_versions": version_rows(rows)}
+        # As MLflow: search answers carry no aliases (get_model_version does).
+        body = {"model_versions": version_rows(rows, with_aliases=False)}
         if token:
             body["next_page_token"] = token
         return body
 
     def transition_stage(self, request, params):
+        self._name(params)
+        self._required(params, "version")
+        stage = _stage(self._required(params, "stage"))
+        archive = _bool(params.get("archive_existing_versions"))
+        if archive and stage not in services.ACTIVE_STAGES:
+            # MLflow answers this with INTERNAL_ERROR (500), which its client retries.
+            raise _invalid(
+                "Model version transition cannot archive existing model versions because "
+                f"'{params.get('stage')}' is not an Active stage. Valid stages are "
+                "['Staging', 'Production']"
+            )
         version = services.version_transition_stage(
             version=self._version(params),
-            stage=_stage(self._required(params, "stage")),
-            archive_existing=_bool(params.get("archive_existing_versions")),
+            stage=stage,
+            archive_existing=archive,
             user=request.user,
             comment="Through the MLflow-compatible API.",
         )
         return self._version_response(version)
 
     def download_uri(self, request, params):
-        return {"artifact_uri": self._version(params).model_source_uri}
+        version = self._version(params)
+        return {"artifact_uri": version.storage_location or version.model_source_uri}
 
     def set_version_tag(self, request, params):
-        services.version_update(
-            version=self._version(params),
-            tags={self._required(params, "key"): str(params.get("value", ""))},
-            user=request.user,
-        )
+        from mlflow.utils.validation import _validate_model_version_tag
+
+        self._name(params)
+        self._required(params, "version")
+        key, value = self._required(params, "key"), self._string(params, "value")
+        _mlflow_check(_validate_model_version_tag, key, value)
+        services.version_update(version=self._version(params), tags={key: value}, user=request.user)
 
     def delete_version_tag(self, request, params):
-        version = self._version(params)
+        from mlflow.utils.validation import _validate_tag_name
+
+        self._name(params)
+        self._required(params, "version")
         key = self._required(params, "key")
-        if key not in version.tags:
-            raise MlflowError(
-                "RESOURCE_DOES_NOT_EXIST",
-                f"No tag with name: {key} for model version {version}",
-                404,
-            )
-        services.version_update(version=version, tags={key: None}, user=request.user)
+        _mlflow_check(_validate_tag_name, key)
+        version = self._version(params)
+        if key in version.tags:  # as MLflow: deleting a missing tag is not an error
+            services.version_update(version=version, tags={key: None}, user=request.user)
+
+
+def _latest(registration: ModelRegistration, stage: str | None) -> ModelVersion:
+    """`models:/<name>/<stage>` or `models:/<name>/latest`: the highest version (in the stage)."""
+    versions = registration.versions.order_by("-version")
+    if stage and stage.lower() != "latest":
+        versions = versions.filter(stage=_stage(stage))
+    found = versions.first()
+    if found is None:
+        raise MlflowError(
+            "RESOURCE_DOES_NOT_EXIST",
+            f"No versions of model with name '{registration.name}' and stage '{stage}' found",
+            404,
+        )
+    return found
 
 
 def _list(params, key: str) -> list[str]:
@@ -728,7 +1032,19 @@ def mlflow_exception_handler(exc, context):
         code, message, status = "BAD_REQUEST", str(exc.detail), 400
     else:
         return None
-    response = Response({"error_code": code, "message": message}, status=status)
+    response = Response(_error_body(code, message), status=status)
     if isinstance(exc, drf_exceptions.Throttled) and exc.wait:
         response["Retry-After"] = str(int(exc.wait))
     return response
+
+
+def _error_body(code: str, message: str) -> dict:
+    """MLflow's error JSON, with the sqlstate and error_class its server adds."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import ErrorCode
+
+    try:
+        number = ErrorCode.Value(code)
+    except ValueError:
+        return {"error_code": code, "message": message}
+    return json.loads(MlflowException(message, error_code=number).serialize_as_json())

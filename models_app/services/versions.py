@@ -26,6 +26,7 @@ from models_app.services._common import (
     _require_promote_gate,
 )
 from models_app.services.transitions import _record
+from models_app.services.lineage import copied_version, lineage_from_tags, run_in_source
 from models_app.validation import (
     LINEAGE_MAX_LENGTH,
     Cleaner,
@@ -86,6 +87,24 @@ _CLEANERS = {
 }
 
 
+def _lineage_from_source_and_tags(fields: dict[str, Any], clean: Cleaner) -> None:
+    """A `runs:/<run_id>/...` source must name the run given (and gives it when none is);
+    lineage not given explicitly comes from what the client's tags say."""
+    source = fields.get("model_source_uri")
+    source_run = run_in_source(source) if isinstance(source, str) else ""
+    given_run = fields.get("experiment_run_id")
+    if source_run and given_run and given_run != source_run:
+        clean.errors.setdefault("experiment_run_id", []).append(
+            f"The source names run '{source_run}', not '{given_run}'."
+        )
+    elif source_run:
+        fields["experiment_run_id"] = source_run
+    tags = fields.get("tags") if isinstance(fields.get("tags"), Mapping) else {}
+    for field, value in lineage_from_tags(tags).items():
+        if not fields.get(field):
+            fields[field] = value[:LINEAGE_MAX_LENGTH]
+
+
 def version_register(
     *,
     registry: Registry,
@@ -118,6 +137,7 @@ def version_register(
     for field in _REGISTERED:
         check, options = _CLEANERS[field]
         fields[field] = clean(check, given[field], field=field, **options)
+    _lineage_from_source_and_tags(fields, clean)
     clean.done()
     flavor = registry.get_flavor()
     flavor.require(Capability.REGISTER_VERSION)
@@ -129,6 +149,7 @@ def version_register(
         assigned = flavor.register_model_version(
             info=ModelVersionInfo(registered_model_name=name, **fields)
         )
+        fields["storage_location"] = _storage_location(registry, fields["model_source_uri"])
         number = assigned.version or registration.last_version_number + 1
         if ModelVersion.objects.filter(registration=registration, version=number).exists():
             raise Conflict(f"Model '{name}' already has a version {number}.")
@@ -137,6 +158,21 @@ def version_register(
         return ModelVersion.objects.create(
             registration=registration, version=number, created_by=_real_user(user), **fields
         )
+
+
+def _storage_location(registry: Registry, source: str) -> str:
+    """A copy (`models:/<name>/<version>` of this registry) keeps where the artifacts are."""
+    copied = copied_version(source)
+    if copied is None:
+        return ""
+    origin = (
+        ModelVersion.objects.filter(
+            registration__registry=registry, registration__name=copied[0], version=copied[1]
+        )
+        .values_list("storage_location", "model_source_uri")
+        .first()
+    )
+    return (origin[0] or origin[1]) if origin else ""
 
 
 def version_update(
