@@ -28,6 +28,15 @@ class TransitionCause(models.TextChoices):
     ALIAS_DELETED = "alias_deleted", "Alias deleted"
 
 
+class RunDataState(models.TextChoices):
+    """Whether the metrics and parameters of the version's run were copied in."""
+
+    NONE = "", "No run to read"
+    PENDING = "pending", "Metrics pending"
+    FETCHED = "fetched", "Copied from the run"
+    MISSING = "missing", "Run not found on the tracking server"
+
+
 class Registry(models.Model):
     """A configured registry backend (a stack component): a name and a flavor."""
 
@@ -146,6 +155,10 @@ class ModelVersion(models.Model):
     # Where the artifacts really are when the source names another version (a copy made with
     # `models:/<name>/<version>`): MLflow answers download-URI requests with it.
     storage_location = models.CharField(max_length=1000, blank=True, editable=False)
+    run_data_state = models.CharField(
+        max_length=10, choices=RunDataState.choices, blank=True, default="", editable=False
+    )
+    run_data_error = models.TextField(blank=True, editable=False)
     model_format = models.CharField(max_length=100, blank=True)
     model_library = models.CharField(max_length=100, blank=True)
     stage = models.CharField(

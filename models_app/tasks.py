@@ -13,3 +13,9 @@ def sync_registry_task(run_id: int) -> str:
     services.registry_sync(registry=run.registry, user=None, run=run)
     run.refresh_from_db()
     return run.summary()
+
+
+@task
+def fetch_run_data_task(version_ids: list[int], attempt: int = 1) -> dict[str, int]:
+    """Copy run metrics and parameters from the tracking server into these versions."""
+    return services.run_data_fetch(version_ids=version_ids, attempt=attempt)

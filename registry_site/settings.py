@@ -316,6 +316,11 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
 
 # The registry that the MLflow-compatible API (/api/2.0/mlflow/) reads and writes.
 MLFLOW_API_REGISTRY = os.environ.get("MLFLOW_API_REGISTRY", "default")
+# The MLflow tracking server whose runs the versions of that registry come from (empty: none).
+# Versions registered with a run id then get the run's metrics and parameters by a task.
+MLFLOW_API_TRACKING_URI = os.environ.get("MLFLOW_API_TRACKING_URI", "")
+# How often a "metrics pending" version is tried again (waits 1, 2, 4... minutes, at most 60).
+RUN_DATA_MAX_ATTEMPTS = envint("RUN_DATA_MAX_ATTEMPTS", 8)
 
 # Input limits, the same on every surface (README "Configuration"). An over-limit request is
 # a 400 that names the limit's variable; each is checked before the input is parsed further.

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from models_app import selectors
-from models_app.models import ModelVersion, ModelVersionStage
+from models_app.models import ModelVersion, ModelVersionStage, RunDataState
 from models_app.selectors import STAGE_ANNOTATIONS
 from models_app.validation import check_key_count
 
@@ -231,6 +231,11 @@ class VersionSerializer(_version_fields(ModelVersion.REGISTERED_FIELDS, output=T
     version = serializers.IntegerField()
     stage = serializers.ChoiceField(choices=ModelVersionStage.choices)
     aliases = serializers.SerializerMethodField()
+    run_data_state = serializers.ChoiceField(
+        choices=RunDataState.choices,
+        help_text="Whether the run's metrics and parameters were copied from the tracking "
+        "server: '' (no run to read), 'pending', 'fetched' or 'missing'.",
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
@@ -247,6 +252,7 @@ class VersionSerializer(_version_fields(ModelVersion.REGISTERED_FIELDS, output=T
             "stage": version.stage,
             **{field: getattr(version, field) for field in ModelVersion.REGISTERED_FIELDS},
             "aliases": self.get_aliases(version),
+            "run_data_state": version.run_data_state,
             "created_at": iso(version.created_at),
             "updated_at": iso(version.updated_at),
             "created_by": version.created_by.username if version.created_by_id else None,

@@ -47,6 +47,22 @@ class BuiltinFlavor(BaseFlavor):
     description = "Keeps models and versions in the dashboard's own database."
     capabilities = frozenset(Capability) - {Capability.SYNC}
 
+    @classmethod
+    def validate_config(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Optional `tracking_uri`: the MLflow tracking server whose runs' metrics and
+        parameters are copied into versions registered with a run id."""
+        from django.core.exceptions import ValidationError
+
+        from models_app.validation import clean_backend_uri
+
+        config = super().validate_config(config)
+        if "tracking_uri" in config:
+            try:
+                config["tracking_uri"] = clean_backend_uri(config["tracking_uri"])
+            except ValidationError as exc:
+                raise ValidationError({"config": exc.messages})
+        return config
+
     # The local index is the backend: services write it, so writes here have nothing to do.
     def register_model(self, *, name, description="", tags=None):
         return RegisteredModelInfo(name=name, description=description, tags=dict(tags or {}))

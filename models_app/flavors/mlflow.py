@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -104,6 +105,67 @@ def model_info(remote) -> RegisteredModelInfo:
     )
 
 
+def call_mlflow(client, uri: str, method: str, *args, **kwargs):
+    """One MLflow client call; its refusals and failures become the registry's own errors."""
+    from mlflow.exceptions import MlflowException
+
+    where = redact_uri(uri)
+    try:
+        return getattr(client, method)(*args, **kwargs)
+    except MlflowException as exc:
+        code = getattr(exc, "error_code", "") or ""
+        message = getattr(exc, "message", str(exc))
+        if code == "RESOURCE_DOES_NOT_EXIST" and method.startswith(("get_", "search_")):
+            raise NotFound(f"MLflow: {short_reason(message)}")
+        if (
+            code
+            and code not in {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE"}
+            and "Max retries" not in message
+        ):
+            raise Conflict(f"MLflow refused: {short_reason(message)}")
+        raise BackendError(f"MLflow at {where} failed: {short_reason(message)}")
+    except Exception as exc:  # connection errors surface from requests/urllib3
+        raise BackendError(f"MLflow at {where} is unreachable: {short_reason(str(exc))}")
+
+
+@dataclass(frozen=True)
+class RunData:
+    """What a tracking server knows about the run behind a version."""
+
+    run_id: str
+    metrics: dict[str, float]
+    parameters: dict[str, str]
+    tags: dict[str, str]
+    storage_location: str = ""
+
+
+def fetch_run_data(tracking_uri: str, *, run_id: str = "", source: str = "") -> RunData:
+    """The run's latest metrics, its parameters and tags; for a LoggedModel source
+    (`models:/m-<id>`), first the run that logged it and where its artifacts are.
+
+    Raises NotFound when the server has no such run or model, BackendError when it fails.
+    """
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    storage_location = ""
+    logged = LOGGED_MODEL.match(source)
+    if logged:
+        model = call_mlflow(client, tracking_uri, "get_logged_model", logged["id"])
+        run_id = run_id or (model.source_run_id or "")
+        storage_location = model.artifact_location or ""
+    if not run_id:
+        return RunData("", {}, {}, {}, storage_location)
+    run = call_mlflow(client, tracking_uri, "get_run", run_id)
+    return RunData(
+        run_id=run_id,
+        metrics={key: float(value) for key, value in run.data.metrics.items()},
+        parameters=dict(run.data.params),
+        tags=dict(run.data.tags),
+        storage_location=storage_location,
+    )
+
+
 class MlflowFlavor(BaseFlavor):
     name = "mlflow"
     description = (
@@ -165,26 +227,7 @@ class MlflowFlavor(BaseFlavor):
 
     def _call(self, method: str, *args, **kwargs):
         """One MLflow call; its refusals and failures become the registry's own errors."""
-        from mlflow.exceptions import MlflowException
-
-        client = self.client
-        where = redact_uri(self.config["tracking_uri"])
-        try:
-            return getattr(client, method)(*args, **kwargs)
-        except MlflowException as exc:
-            code = getattr(exc, "error_code", "") or ""
-            message = getattr(exc, "message", str(exc))
-            if code == "RESOURCE_DOES_NOT_EXIST" and method.startswith(("get_", "search_")):
-                raise NotFound(f"MLflow: {short_reason(message)}")
-            if (
-                code
-                and code not in {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE"}
-                and "Max retries" not in message
-            ):
-                raise Conflict(f"MLflow refused: {short_reason(message)}")
-            raise BackendError(f"MLflow at {where} failed: {short_reason(message)}")
-        except Exception as exc:  # connection errors surface from requests/urllib3
-            raise BackendError(f"MLflow at {where} is unreachable: {short_reason(str(exc))}")
+        return call_mlflow(self.client, self.config["tracking_uri"], method, *args, **kwargs)
 
     # models ----------------------------------------------------------------------------
     def register_model(self, *, name, description="", tags=None):

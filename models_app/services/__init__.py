@@ -17,6 +17,12 @@ from models_app.services.registrations import (
     registration_update,
 )
 from models_app.services.registries import registry_create, registry_delete, registry_update
+from models_app.services.run_data import (
+    run_data_fetch,
+    run_data_request,
+    run_data_retry,
+    tracking_uri_for,
+)
 from models_app.services.sync import SYNC_ACTOR, SYNCED_VERSION_FIELDS, registry_sync, sync_request
 from models_app.services.tokens import (
     TOKEN_SCHEME,
@@ -47,11 +53,15 @@ __all__ = [
     "registry_delete",
     "registry_sync",
     "registry_update",
+    "run_data_fetch",
+    "run_data_request",
+    "run_data_retry",
     "sync_request",
     "token_authenticate",
     "token_create",
     "token_revoke",
     "tokens_revoke_all",
+    "tracking_uri_for",
     "version_delete",
     "version_register",
     "version_transition_stage",

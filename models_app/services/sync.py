@@ -14,7 +14,9 @@ from models_app.models import (
     ModelAlias,
     ModelRegistration,
     ModelVersion,
+    ModelVersionStage,
     Registry,
+    RunDataState,
     StageTransition,
     SyncRun,
     TransitionCause,
@@ -23,8 +25,11 @@ from models_app.services._common import (
     _actor_name,
     _require,
 )
+from models_app.services.lineage import lineage_from_tags
+from models_app.services.run_data import run_data_request, run_data_retry
 from models_app.services.transitions import _record
 from models_app.validation import (
+    LINEAGE_MAX_LENGTH,
     clean_stage,
     clean_uri,
     short_reason,
@@ -73,6 +78,7 @@ def registry_sync(
     )
     run.refresh_from_db()
     run.skipped = []
+    run_data_retry(registry=registry)  # versions whose run data an earlier try could not get
     seen_models: set[str] = set()
     seen_versions: set[tuple[str, int]] = set()
     aliases: dict[str, Mapping[str, int]] = {}
@@ -184,6 +190,7 @@ def _sync_versions(registry: Registry, page, run: SyncRun) -> None:
             )
         }
         created, updated, transitions, created_updated_at = [], [], [], []
+        first_seen: list[tuple[ModelVersion, object]] = []
         for info in page:
             try:  # the backend is one more entry point: the same artifact check applies
                 clean_uri(info.model_source_uri)
@@ -197,7 +204,16 @@ def _sync_versions(registry: Registry, page, run: SyncRun) -> None:
             values = {field: getattr(info, field) for field in ModelVersion.REGISTERED_FIELDS}
             values.update({key: dict(v) for key, v in values.items() if isinstance(v, Mapping)})
             values["stage"] = clean_stage(info.stage)
+            # ZenML's and MLflow's lineage tags fill what the backend has no field for.
+            for field, value in lineage_from_tags(values["tags"]).items():
+                values[field] = values[field] or value[:LINEAGE_MAX_LENGTH]
             local = existing.get((registration.pk, info.version))
+            if local is not None and local.run_data_state == RunDataState.FETCHED:
+                # Copied from the run here, not held by the backend: keep them.
+                values["metrics"] = {**local.metrics, **values["metrics"]}
+                values["parameters"] = {**local.parameters, **values["parameters"]}
+                for field in ModelVersion.LINEAGE_FIELDS:
+                    values[field] = values[field] or getattr(local, field)
             if local is None:
                 created.append(
                     ModelVersion(
@@ -208,6 +224,9 @@ def _sync_versions(registry: Registry, page, run: SyncRun) -> None:
                     )
                 )
                 created_updated_at.append(info.updated_at or now)
+                if values["stage"] != ModelVersionStage.NONE:
+                    # Found already in a stage: that is history, dated by the backend.
+                    first_seen.append((created[-1], info.updated_at or now))
                 registration.last_version_number = max(
                     registration.last_version_number, info.version
                 )
@@ -236,9 +255,31 @@ def _sync_versions(registry: Registry, page, run: SyncRun) -> None:
             created + updated, [*SYNCED_VERSION_FIELDS, "updated_at"], batch_size=500
         )
         StageTransition.objects.bulk_create(transitions)
+        _record_first_seen_stages(first_seen)
+        run_data_request(registry=registry, versions=created)
         ModelRegistration.objects.bulk_update(list(registrations.values()), ["last_version_number"])
     run.versions_created += len(created)
     run.versions_updated += len(updated)
+
+
+def _record_first_seen_stages(first_seen: list[tuple[ModelVersion, object]]) -> None:
+    """A version first seen in Staging/Production/Archived gets its entry into that stage
+    as a transition (cause sync), dated by the backend's last update of the version."""
+    rows = []
+    for version, moment in first_seen:
+        entry = _record(
+            version,
+            version.stage,
+            user=None,
+            comment="Already in this stage when a sync first found it.",
+            cause=TransitionCause.SYNC,
+            actor_name=SYNC_ACTOR,
+        )
+        entry.from_stage = ModelVersionStage.NONE
+        rows.append((entry, moment))
+    StageTransition.objects.bulk_create([entry for entry, _ in rows])
+    for entry, moment in rows:  # auto_now_add stamped the sync's time
+        StageTransition.objects.filter(pk=entry.pk).update(created_at=moment)
 
 
 def _sync_removals(

@@ -25,8 +25,9 @@ from models_app.services._common import (
     _require,
     _require_promote_gate,
 )
-from models_app.services.transitions import _record
 from models_app.services.lineage import copied_version, lineage_from_tags, run_in_source
+from models_app.services.run_data import run_data_request
+from models_app.services.transitions import _record
 from models_app.validation import (
     LINEAGE_MAX_LENGTH,
     Cleaner,
@@ -155,9 +156,11 @@ def version_register(
             raise Conflict(f"Model '{name}' already has a version {number}.")
         registration.last_version_number = max(registration.last_version_number, number)
         registration.save(update_fields=["last_version_number", "updated_at"])
-        return ModelVersion.objects.create(
+        version = ModelVersion.objects.create(
             registration=registration, version=number, created_by=_real_user(user), **fields
         )
+        run_data_request(registry=registry, versions=[version])
+        return version
 
 
 def _storage_location(registry: Registry, source: str) -> str:
