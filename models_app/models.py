@@ -196,6 +196,9 @@ class ModelVersion(models.Model):
     MUTABLE_FIELDS = ("description", "tags", "metrics", "metadata")
     # Everything a caller gives when registering a version (its number and stage excluded).
     REGISTERED_FIELDS = (*IMMUTABLE_FIELDS, *MUTABLE_FIELDS)
+    # Filled by the registry, never by a caller: where a copy's artifacts are, and whether the
+    # run's metrics and parameters were copied in from the tracking server.
+    DERIVED_FIELDS = ("storage_location", "run_data_state", "run_data_error")
 
     class Meta:
         ordering = ["registration", "-version"]
