@@ -152,6 +152,12 @@ def version_rows(rows, with_aliases: bool = True) -> list[dict]:
             "status": "READY",
             "tags": _tags_json(row["tags"]),
             "aliases": sorted(aliases.get(row["pk"], [])),
+            # The LoggedModel it was registered from (MLflow 3), when there is one.
+            **(
+                {"model_id": str(row["metadata"]["model_id"])}
+                if "model_id" in row["metadata"]
+                else {}
+            ),
         }
         for row in rows
     ]
