@@ -309,7 +309,6 @@ def test_copies_and_sources(servers):
         ("PATCH", "registered-models/update", {"name": "ghost"}),
         ("DELETE", "registered-models/delete", {"name": "ghost"}),
         ("GET", "registered-models/search", {"max_results": "1001"}),
-        ("GET", "registered-models/search", {"page_token": "garbage"}),
         ("POST", "registered-models/get-latest-versions", {"name": "ghost"}),
         ("POST", "registered-models/set-tag", {"name": "m"}),
         ("DELETE", "registered-models/delete-tag", {"name": "m", "key": "x"}),
@@ -358,3 +357,15 @@ def test_declared_differences_are_what_the_readme_says(servers):
     assert (real[0], mine[0]) == (500, 400) and mine[1]["message"] == real[1]["message"]
     mine = raw(ours, "GET", "registered-models/search", params={"max_results": "0"})
     assert mine[0] == 400
+    garbage = {"page_token": "garbage"}
+    mine = raw(ours, "GET", "registered-models/search", params=garbage)
+    real = raw(theirs, "GET", "registered-models/search", params=garbage)
+    assert (
+        (mine[0], mine[1]["error_code"])
+        == (real[0], real[1]["error_code"])
+        == (
+            400,
+            "INVALID_PARAMETER_VALUE",
+        )
+    )
+    assert "page_token" in mine[1]["message"] and "page token" in real[1]["message"]

@@ -171,6 +171,28 @@ def test_a_tracking_server_that_is_down_leaves_metrics_pending_until_a_retry(
     assert version.run_data_state == "fetched" and version.run_data_error == ""
 
 
+def test_the_worker_queues_a_later_try_while_the_tracking_server_is_down(
+    dashboard, tracking, settings, database_queue
+):
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    server, run_id = tracking
+    settings.MLFLOW_API_TRACKING_URI = f"http://127.0.0.1:{free_port()}"  # nobody listens
+    dashboard.create_registered_model("churn")
+    dashboard.create_model_version("churn", "s3://b/churn", run_id=run_id)
+    database_queue()
+    version = ModelVersion.objects.get()
+    assert version.run_data_state == "pending"
+    later = DBTaskResult.objects.get(status="READY")
+    assert later.run_after > timezone.now() and later.args_kwargs["args"][1] == 2
+    settings.MLFLOW_API_TRACKING_URI = server.url
+    DBTaskResult.objects.filter(pk=later.pk).update(run_after=timezone.now())  # time passes
+    database_queue()
+    version.refresh_from_db()
+    assert version.run_data_state == "fetched" and version.metrics == {"auc": 0.91}
+
+
 def test_an_unknown_run_is_marked_missing_not_retried(dashboard, tracking, settings):
     server, _ = tracking
     settings.MLFLOW_API_TRACKING_URI = server.url
