@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("models_app", "0004_sync"),
+        ("models_app", "0005_search_indexes"),
     ]
 
     operations = [
