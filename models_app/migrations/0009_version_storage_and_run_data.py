@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("models_app", "0005_search_indexes"),
+        ("models_app", "0008_name_key_case_insensitive"),
     ]
 
     operations = [
