@@ -578,11 +578,11 @@ def print_table(results: dict, floors: dict, rates: dict) -> None:
             print(f"  {label:<36}{cells}")
     if floors:
         print(
-            "\nin-process (no HTTP), ms: whole request / its SQL re-run / SQL + rows to JSON (queries)"
+            "\nin-process (no HTTP), ms: whole request / its CPU time / its SQL re-run / SQL + rows to JSON (queries)"
         )
         for path, row in floors.items():
             print(
-                f"  {path[:80]:<82}{row['in_process_ms']:7.2f}{row['sql_ms']:7.2f}{row['sql_json_ms']:7.2f}  ({row['queries']})"
+                f"  {path[:80]:<82}{row['in_process_ms']:7.2f}{row['cpu_ms']:7.2f}{row['sql_ms']:7.2f}{row['sql_json_ms']:7.2f}  ({row['queries']})"
             )
 
 
