@@ -4,6 +4,7 @@ import random
 from itertools import islice
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 from tqdm import tqdm
 
 from models_app import selectors, services
@@ -45,6 +46,14 @@ class Command(BaseCommand):
                 )
                 total += added
                 progress.update(added)
+        if connection.vendor == "postgresql":
+            # Fresh statistics: planned on the empty tables' numbers, a list page can take
+            # seconds (JIT compiling a plan whose cost is wildly over-estimated).
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "ANALYZE models_app_modelregistration, models_app_modelversion, "
+                    "models_app_modelalias"
+                )
         self.stdout.write(
             f"Created {count} registrations with {total} versions in '{registry.name}'."
         )
