@@ -618,6 +618,8 @@ def main(argv: list[str] | None = None) -> None:
         args.seconds, args.workers = 1.0, 2
     warmup = 1 if args.quick else max(3, 2 * args.workers)
 
+    # A plain SIGTERM would skip the clean-up below and leave both servers running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tmp = Path(tempfile.mkdtemp(prefix="registry-bench-"))
     started = datetime.datetime.now(datetime.UTC)
     print(
