@@ -377,6 +377,7 @@ def test_compose_runs_postgres_redis_web_and_worker_from_the_image():
             and "@db:5432/" in (environment["DATABASE_URL"])
         )
         assert environment["TASKS_REDIS_URL"].startswith("redis://redis:6379/")
+        assert environment["CACHE_REDIS_URL"].startswith("redis://redis:6379/")
         # Refuses to start without a key rather than run with a known one.
         assert environment["DJANGO_SECRET_KEY"].startswith("${DJANGO_SECRET_KEY:?")
         assert environment["DJANGO_BEHIND_TLS_PROXY"] == "1"
@@ -398,3 +399,21 @@ def test_every_environment_variable_the_settings_read_is_documented():
     assert {"DJANGO_SECRET_KEY", "DATABASE_URL", "TASKS_REDIS_URL", "GUNICORN_BIND"} <= variables
     missing = sorted(name for name in variables if f"`{name}`" not in readme)
     assert not missing, f"README does not document {missing}"
+
+
+def test_cache_redis_url_gives_every_web_process_one_cache(tmp_path):
+    """What one process counts (a rate limit), another process sees."""
+    key = f"deploy-test-{os.getpid()}-{time.monotonic_ns()}"
+    code = (
+        "import sys, django; django.setup(); from django.core.cache import cache; "
+        "print(cache.incr(sys.argv[1]) if cache.has_key(sys.argv[1]) "
+        "else cache.add(sys.argv[1], 1, 60) and 1)"
+    )
+    env = production_env(tmp_path, CACHE_REDIS_URL=REDIS_URL)
+    counts = [
+        subprocess.run(
+            [sys.executable, "-c", code, key], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        for _ in range(2)
+    ]
+    assert [c.stdout.strip() for c in counts] == ["1", "2"], [c.stderr for c in counts]
