@@ -273,7 +273,15 @@ def test_the_redis_queue_and_a_worker_process_run_a_requested_sync(
         assert run.status == "queued"
         assert django_rq.get_queue("default").count >= 1
 
-        env = {**production_env(tmp_path, TASKS_REDIS_URL=REDIS_URL), **_database_env()}
+        env = {
+            **production_env(
+                tmp_path,
+                TASKS_REDIS_URL=REDIS_URL,
+                # The test's MLflow server listens on loopback.
+                MODEL_REGISTRY_ALLOW_PRIVATE_BACKENDS="1",
+            ),
+            **_database_env(),
+        }
         worker = subprocess.run(
             [sys.executable, "manage.py", "tasks_worker", "--batch", "-v0"],
             cwd=ROOT,
