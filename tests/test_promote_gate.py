@@ -238,3 +238,31 @@ def test_the_history_page_shows_deletions_and_alias_moves(client, in_production,
     client.force_login(releaser)
     page = client.get(reverse("registration_detail", args=["default", "churn"])).content.decode()
     assert "deleted" in page and "champion" in page
+
+
+def test_alias_moves_found_by_a_sync_are_recorded(db):
+    from tests.example_flavors import DictFlavor
+
+    DictFlavor.stores.clear()
+    registry = services.registry_create(name="dicty", flavor="dict", user=None)
+    v1 = services.version_register(
+        registry=registry, name="m", model_source_uri="s3://b/1", user=None
+    )
+    services.version_register(registry=registry, name="m", model_source_uri="s3://b/2", user=None)
+    services.alias_set(version=v1, alias="champion", user=None)
+    backend = registry.get_flavor()
+    backend.set_alias(name="m", alias="champion", version=2)  # moved behind the dashboard's back
+    backend.set_alias(name="m", alias="shadow", version=1)
+    services.registry_sync(registry=registry, user=None)
+    found = list(
+        StageTransition.objects.filter(registration__registry=registry, actor_name="sync")
+        .order_by("alias")
+        .values_list("cause", "alias", "version_number", "alias_from_version")
+    )
+    assert found == [("alias_set", "champion", 2, 1), ("alias_set", "shadow", 1, None)]
+    assert ModelAlias.objects.get(name="champion").version.version == 2
+    backend.delete_alias(name="m", alias="shadow")
+    services.registry_sync(registry=registry, user=None)
+    assert StageTransition.objects.filter(cause="alias_deleted", alias="shadow").count() == 1
+    services.registry_sync(registry=registry, user=None)  # nothing changed: nothing recorded
+    assert StageTransition.objects.filter(actor_name="sync").count() == 3

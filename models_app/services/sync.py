@@ -324,10 +324,34 @@ def _sync_aliases(registry: Registry, wanted: dict[str, Mapping[str, int]]) -> N
         for alias, number in mapping.items()
         if (name, number) in versions
     }
-    for name, alias in set(current) - set(desired):
-        ModelAlias.objects.filter(registration_id=registrations[name], name=alias).delete()
-    for (name, alias), version_id in desired.items():
-        if current.get((name, alias)) != version_id:
+    changes = [
+        (name, alias, current.get((name, alias)), desired.get((name, alias)))
+        for name, alias in set(current) | set(desired)
+        if current.get((name, alias)) != desired.get((name, alias))
+    ]
+    involved = ModelVersion.objects.in_bulk(
+        {pk for _, _, old, new in changes for pk in (old, new) if pk}
+    )
+    records = []
+    for name, alias, old, new in sorted(changes, key=lambda c: (c[0], c[1])):
+        if new is None:
+            ModelAlias.objects.filter(registration_id=registrations[name], name=alias).delete()
+        else:
             ModelAlias.objects.update_or_create(
-                registration_id=registrations[name], name=alias, defaults={"version_id": version_id}
+                registration_id=registrations[name], name=alias, defaults={"version_id": new}
             )
+        # Alias moves are deployments too: recorded like the stage changes a sync finds.
+        version = involved[new or old]
+        records.append(
+            _record(
+                version,
+                version.stage,
+                user=None,
+                comment=f"Alias '{alias}' changed in the backend; found by a sync.",
+                cause=TransitionCause.ALIAS_DELETED if new is None else TransitionCause.ALIAS_SET,
+                actor_name=SYNC_ACTOR,
+                alias=alias,
+                alias_from_version=involved[old].version if old else None,
+            )
+        )
+    StageTransition.objects.bulk_create(records)
