@@ -206,3 +206,17 @@ def test_the_csp_check_sees_a_violation(page, live_server, csp_violations):
     page.wait_for_timeout(200)
     assert any("script-src" in text for text in csp_violations), csp_violations
     csp_violations.clear()
+
+
+def test_the_registration_form_warns_about_a_lookalike_name_as_you_type(page, demo, screenshot):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, demo)
+    page.goto(f"{demo}/models/register/")
+    warning = page.locator("#similar-names")
+    page.locator("#id_name").press_sequentially("Fraud-Detector", delay=30)
+    expect(warning).to_contain_text("fraud-detector")
+    expect(warning).to_contain_text("lookalike")
+    screenshot(page, "09-lookalike-name-warning")
+    page.locator("#id_name").fill("")
+    page.locator("#id_name").press_sequentially("brand-new-model", delay=30)
+    expect(warning).to_have_text("")
