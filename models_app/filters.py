@@ -167,7 +167,28 @@ def metric_condition(conditions: list[tuple[str, str, float]]) -> Q:
     return condition
 
 
-class RegistrationFilterSet(django_filters.FilterSet):
+def _blank(value) -> bool:
+    return isinstance(value, str) and not value.strip()
+
+
+class AnyWhenEmptyFilterSet(django_filters.FilterSet):
+    """An empty parameter (`?stage=`, as a form's "any" option sends) means "any"."""
+
+    def __init__(self, data=None, *args, **kwargs):
+        if hasattr(data, "getlist"):
+            data = data.copy()
+            for key in list(data.keys()):
+                values = [v for v in data.getlist(key) if not _blank(v)]
+                if values:
+                    data.setlist(key, values)
+                else:
+                    del data[key]
+        elif data is not None:
+            data = {key: value for key, value in data.items() if not _blank(value)}
+        super().__init__(data, *args, **kwargs)
+
+
+class RegistrationFilterSet(AnyWhenEmptyFilterSet):
     q = BoundedCharFilter(method="filter_q", label="Search")
     registry = django_filters.ModelChoiceFilter(
         field_name="registry", to_field_name="name", queryset=Registry.objects.all()
@@ -204,7 +225,7 @@ class RegistrationFilterSet(django_filters.FilterSet):
         )
 
 
-class VersionFilterSet(django_filters.FilterSet):
+class VersionFilterSet(AnyWhenEmptyFilterSet):
     q = BoundedCharFilter(method="filter_q", label="Search")
     registry = BoundedCharFilter(field_name="registration__registry__name")
     name = BoundedCharFilter(field_name="registration__name")
@@ -256,7 +277,7 @@ class VersionFilterSet(django_filters.FilterSet):
         return queryset.filter(metric_condition(value))
 
 
-class TransitionFilterSet(django_filters.FilterSet):
+class TransitionFilterSet(AnyWhenEmptyFilterSet):
     registry = BoundedCharFilter(field_name="registration__registry__name")
     name = BoundedCharFilter(field_name="registration__name")
     version = django_filters.NumberFilter(field_name="version_number", min_value=1)
