@@ -77,12 +77,40 @@ class TransitionForm(forms.Form):
         required=False, initial=True, label="Archive the versions now in this stage"
     )
     comment = forms.CharField(required=False, max_length=5000, strip=True)
+    confirm_production = forms.BooleanField(required=False)
+
+    def __init__(self, *args, version=None, live_version: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.version = version
+        self.live_version = live_version
+
+    def leaves_production(self, stage: str, archive_existing: bool) -> int | None:
+        """The version this move would take out of Production, if any."""
+        if self.version is None:
+            return None
+        production = ModelVersionStage.PRODUCTION
+        if self.version.stage == production and stage != production:
+            return self.version.version
+        if (
+            stage == production
+            and archive_existing
+            and self.live_version not in (None, self.version.version)
+        ):
+            return self.live_version
+        return None
 
     def clean(self):
         data = super().clean()
         # The checkbox is on by default; it only means something for a move into an active stage.
         if data.get("stage") not in ACTIVE_STAGES:
             data["archive_existing"] = False
+        # The page's own rule (the APIs keep theirs): leaving Production is never one click.
+        leaving = self.leaves_production(data.get("stage") or "", data.get("archive_existing"))
+        if leaving is not None and not data.get("confirm_production"):
+            self.add_error(
+                "confirm_production",
+                f"This takes version {leaving} out of Production: confirm it to go ahead.",
+            )
         return data
 
 

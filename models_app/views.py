@@ -144,7 +144,6 @@ def _versions_context(request, registration: ModelRegistration) -> dict:
         "page": page,
         "metric_names": metric_names,
         "query_without_page": _query_without(request, "page"),
-        "transition_form": TransitionForm(),
     }
 
 
@@ -223,7 +222,7 @@ def version_transition(request, registry, name, version):
     """Move a version; htmx gets the refreshed versions table and a stageChanged event."""
     registration = _get_registration(registry, name)
     target = _get_version(registration, version)
-    form = TransitionForm(request.POST)
+    form = TransitionForm(request.POST, version=target, live_version=_live_version(registration))
     changed, refusal = False, ""
     if form.is_valid():
         try:
@@ -263,6 +262,23 @@ def version_transition(request, registry, name, version):
     return response
 
 
+def _live_version(registration: ModelRegistration) -> int | None:
+    return (
+        selectors.version_list(registration=registration, stage=ModelVersionStage.PRODUCTION)
+        .values_list("version", flat=True)
+        .first()
+    )
+
+
+def _move_warning(version: ModelVersion, live_version: int | None) -> str:
+    """What the dialog says before any target is picked, for a page without JavaScript."""
+    if version.stage == ModelVersionStage.PRODUCTION:
+        return f"Any move takes v{version.version} out of Production."
+    if live_version is not None:
+        return f"Moving to Production with archiving ticked archives v{live_version} (live now)."
+    return ""
+
+
 # Versions -----------------------------------------------------------------------------
 def _version_context(request, registration, version) -> dict:
     version = selectors.version_list(registration=registration).get(pk=version.pk)
@@ -279,7 +295,8 @@ def _version_context(request, registration, version) -> dict:
         "transitions": selectors.transition_list(
             registration=registration, version_number=version.version
         )[:50],
-        "transition_form": TransitionForm(),
+        "stages": ModelVersionStage.values,
+        "live_version": _live_version(registration),
         "run_link": run_link,
         "base_url": request.build_absolute_uri("/").rstrip("/"),
     }
@@ -290,6 +307,9 @@ def version_detail(request, registry, name, version):
     registration = _get_registration(registry, name)
     target = _get_version(registration, version)
     context = _version_context(request, registration, target)
+    context["move_open"] = "move" in request.GET
+    context["move_label"] = f"{registration.name} v{target.version}"
+    context["move_warning"] = _move_warning(target, context["live_version"])
     if request.htmx and request.GET.get("partial") == "history":
         return render(request, "models/version_detail.html#history", context)
     return render(request, "models/version_detail.html", context)

@@ -75,12 +75,18 @@ def test_find_compare_and_promote_a_model(page, demo, screenshot):
 
     # Promote the Staging version (v8) over the Production one (v7), without a page reload.
     page.evaluate("window.__stillThisPage = true")
-    page.on("dialog", lambda dialog: dialog.accept())
-    row = page.locator("#version-8")
-    row.locator("summary", has_text="Promote").click()
-    expect(row.locator("input[name=archive_existing]")).to_be_checked()
-    row.locator("input[name=comment]").fill("Better recall on the November data")
-    row.locator("button", has_text="Promote v8").click()
+    native = []
+    page.on("dialog", lambda dialog: (native.append(dialog.message), dialog.dismiss()))
+    page.locator("#version-8").get_by_role("link", name="Move to…").click()
+    dialog = page.locator("#move-dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("radio", name="Production").check()
+    expect(dialog.locator("input[name=archive_existing]")).to_be_checked()
+    expect(dialog.locator("[data-move-warning]")).to_contain_text("archives v7")
+    dialog.locator("textarea[name=comment]").fill("Better recall on the November data")
+    dialog.get_by_label("Yes, change what is in Production").check()
+    dialog.get_by_role("button", name="Move v8 to Production").click()
+    expect(dialog).to_be_hidden()
     expect(page.locator("#version-8 .stage-cell")).to_have_text("Production")
     expect(page.locator("#version-7 .stage-cell")).to_have_text("Archived")
     expect(page.locator("#messages")).to_contain_text("Version 8 moved to Production")
@@ -88,6 +94,7 @@ def test_find_compare_and_promote_a_model(page, demo, screenshot):
     expect(page.locator("#history")).to_contain_text("Better recall on the November data")
     expect(page.locator("#summary")).to_contain_text("v8")
     assert page.evaluate("window.__stillThisPage") is True
+    assert native == []
     assert (
         ModelVersion.objects.get(registration__name="fraud-detector", version=7).stage == "Archived"
     )
@@ -220,3 +227,52 @@ def test_the_registration_form_warns_about_a_lookalike_name_as_you_type(page, de
     page.locator("#id_name").fill("")
     page.locator("#id_name").press_sequentially("brand-new-model", delay=30)
     expect(warning).to_have_text("")
+
+
+def test_one_click_cannot_take_a_model_out_of_production(page, demo, screenshot):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, demo)
+    native = []
+    page.on("dialog", lambda dialog: (native.append(dialog.message), dialog.dismiss()))
+    page.goto(f"{demo}/models/default/fraud-detector/")
+    live = page.locator("#version-7")
+    expect(live.locator(".stage-cell")).to_have_text("Production")
+    # One control per row; opening it changes nothing and picks no target.
+    expect(live.locator(".actions a, .actions button, .actions summary")).to_have_count(1)
+    live.get_by_role("link", name="Move to…").click()
+    dialog = page.locator("#move-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("input[name=stage]:checked")).to_have_count(0)
+    expect(dialog.get_by_role("radio", name="Production")).to_be_disabled()
+    screenshot(page, "14-move-dialog")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    live.get_by_role("link", name="Move to…").click()
+    page.mouse.click(8, 8)  # outside the dialog
+    expect(dialog).to_be_hidden()
+
+    # Leaving Production says so and needs the tick.
+    live.get_by_role("link", name="Move to…").click()
+    dialog.get_by_role("radio", name="Staging").check()
+    expect(dialog.locator("[data-move-warning]")).to_contain_text("out of Production")
+    screenshot(page, "15-move-dialog-leaving-production")
+    dialog.get_by_role("button", name="Move v7 to Staging").click()
+    expect(dialog).to_be_visible()
+    assert ModelVersion.objects.get(registration__name="fraud-detector", version=7).stage == (
+        "Production"
+    )
+    dialog.locator("textarea[name=comment]").fill("Rolling back: drift on EU traffic")
+    dialog.get_by_label("Yes, change what is in Production").check()
+    dialog.get_by_role("button", name="Move v7 to Staging").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#version-7 .stage-cell")).to_have_text("Staging")
+    expect(page.locator("#history")).to_contain_text("Rolling back: drift on EU traffic")
+    assert native == []
+
+    # The version page uses the same control and dialog.
+    page.goto(f"{demo}/models/default/fraud-detector/versions/7/")
+    page.get_by_role("link", name="Move to…").click()
+    expect(page.locator("#move-dialog input[name=stage]:checked")).to_have_count(0)
+    expect(dialog.get_by_role("radio", name="Staging")).to_be_disabled()
+    page.keyboard.press("Escape")
+    expect(page.locator("#stage")).to_contain_text("Staging")

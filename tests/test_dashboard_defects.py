@@ -1,9 +1,12 @@
 """Dashboard defects found by trying the pages as a new user (issue 13), server side."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
 from models_app import services
+from models_app.models import ModelVersion, StageTransition
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -46,3 +49,52 @@ def test_empty_filter_fields_mean_any_on_every_listing(admin_client, churn, path
     assert response.status_code == 200
     assert b"churn" in response.content
     assert b"Select a valid choice" not in response.content
+
+
+def test_the_page_form_refuses_to_leave_production_without_the_confirmation(admin_client, churn):
+    move = reverse("version_transition", args=("default", "churn", 1))
+    body = admin_client.post(move, {"stage": "Staging"}, **HTMX).content.decode()
+    assert "was not moved" in body and "out of Production" in body
+    assert ModelVersion.objects.get(version=1).stage == "Production"
+    # Promoting v2 with "archive" ticked would archive v1: also refused without the tick.
+    admin_client.post(
+        reverse("version_transition", args=("default", "churn", 2)),
+        {"stage": "Production", "archive_existing": "on"},
+        **HTMX,
+    )
+    assert ModelVersion.objects.get(version=1).stage == "Production"
+    assert ModelVersion.objects.get(version=2).stage == "None"
+    assert StageTransition.objects.count() == 1
+
+    admin_client.post(move, {"stage": "Staging", "confirm_production": "on", "comment": "rollback"})
+    assert ModelVersion.objects.get(version=1).stage == "Staging"
+
+
+def test_moves_that_do_not_touch_production_need_no_confirmation(admin_client, churn):
+    admin_client.post(
+        reverse("version_transition", args=("default", "churn", 2)), {"stage": "Staging"}, **HTMX
+    )
+    assert ModelVersion.objects.get(version=2).stage == "Staging"
+
+
+def test_the_rest_api_keeps_its_transition_contract(admin_client, churn):
+    response = admin_client.post(
+        reverse("api-version-transition", args=("default", "churn", 1)),
+        {"stage": "Staging"},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    assert ModelVersion.objects.get(version=1).stage == "Staging"
+
+
+def test_the_version_page_has_one_move_control_and_no_preselected_target(admin_client, churn):
+    body = admin_client.get(reverse("version_detail", args=("default", "churn", 1))).content
+    body = body.decode()
+    assert body.count("data-move=") == 1 and 'id="move-dialog"' in body
+    assert "checked" not in body.split('name="stage"')[1].split(">")[0]
+    assert "hx-confirm" not in body
+    # Without JavaScript the link opens the same dialog, rendered open.
+    body = admin_client.get(
+        reverse("version_detail", args=("default", "churn", 1)), {"move": "1"}
+    ).content.decode()
+    assert re.search(r"<dialog[^>]*\sopen>", body)

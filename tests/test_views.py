@@ -10,6 +10,7 @@ from models_app.models import ModelAlias, ModelRegistration, ModelVersion, Stage
 from tests.conftest import grant
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
+CONFIRM = {"confirm_production": "on"}  # the page's tick for moves that leave Production
 
 
 @pytest.fixture
@@ -104,7 +105,7 @@ def test_promotion_through_htmx_swaps_the_table_and_triggers_stage_changed(admin
     v1, v2 = churn
     response = admin_client.post(
         url("version_transition", "default", "churn", 2),
-        {"stage": "Production", "archive_existing": "on", "comment": "better"},
+        {"stage": "Production", "archive_existing": "on", "comment": "better", **CONFIRM},
         **HTMX,
     )
     assert response.status_code == 200
@@ -135,7 +136,7 @@ def test_a_refused_promotion_shows_the_error_in_place_and_changes_nothing(
     client.force_login(user)
     response = client.post(
         url("version_transition", "default", "churn", 2),
-        {"stage": "Production", "archive_existing": "on"},
+        {"stage": "Production", "archive_existing": "on", **CONFIRM},
         **HTMX,
     )
     assert response.status_code == 200
@@ -158,7 +159,7 @@ def test_archive_existing_unchecked_keeps_both_in_production(admin_client, churn
 def test_archiving_with_the_default_checkbox_is_accepted(admin_client, churn):
     response = admin_client.post(
         url("version_transition", "default", "churn", 1),
-        {"stage": "Archived", "archive_existing": "on"},
+        {"stage": "Archived", "archive_existing": "on", **CONFIRM},
         **HTMX,
     )
     assert b"moved to Archived" in response.content

@@ -7,3 +7,87 @@ document.addEventListener("click", (event) => {
     setTimeout(() => { event.target.textContent = "Copy"; }, 1500);
   });
 });
+
+// Stage changes: every "Move to…" (data-move) opens the page's one dialog. No target is
+// pre-selected; a move that takes a version out of Production says so and needs the tick.
+(() => {
+  const dialog = () => document.getElementById("move-dialog");
+
+  function update(d) {
+    const form = d.querySelector("form");
+    const picked = form.querySelector("input[name=stage]:checked");
+    const target = picked ? picked.value : "";
+    const { version, live, current } = d.dataset;
+    let warning = "";
+    if (target && current === "Production" && target !== "Production") {
+      warning = `This takes v${version} out of Production` +
+        (live === version ? ": the model will have no version in Production." : ".");
+    } else if (target === "Production" && form.elements.archive_existing.checked && live && live !== version) {
+      warning = `This archives v${live}, the version in Production now.`;
+    }
+    const box = d.querySelector("[data-move-warning]");
+    const row = d.querySelector("[data-move-confirm]");
+    const confirm = form.elements.confirm_production;
+    box.textContent = warning;
+    box.hidden = row.hidden = !warning;
+    confirm.required = Boolean(warning);
+    if (!warning) confirm.checked = false;
+    const submit = d.querySelector("[data-move-submit]");
+    submit.textContent = target ? `Move v${version} to ${target}` : "Move";
+    submit.disabled = !target;
+  }
+
+  function open(d, opener) {
+    const form = d.querySelector("form");
+    form.reset();
+    form.action = opener.dataset.move;
+    const scope = opener.closest("[data-live]");
+    d.dataset.live = scope ? scope.dataset.live : "";
+    d.dataset.version = opener.dataset.version;
+    d.dataset.current = opener.dataset.stage;
+    d.querySelector("[data-move-label]").textContent = opener.dataset.label;
+    d.querySelector("[data-move-current]").textContent = opener.dataset.stage;
+    form.querySelectorAll("input[name=stage]").forEach((radio) => {
+      radio.checked = false;
+      radio.disabled = radio.value === opener.dataset.stage;
+    });
+    update(d);
+    if (d.open) d.close();
+    d.classList.remove("static");
+    d.showModal();
+  }
+
+  document.addEventListener("click", (event) => {
+    const d = dialog();
+    if (!d) return;
+    const opener = event.target.closest("[data-move]");
+    if (opener) {
+      event.preventDefault();
+      open(d, opener);
+    } else if (event.target === d) {
+      d.close(); // a click on the backdrop, outside the form
+    } else if (event.target.closest("[data-move-cancel]") && d.open && !d.classList.contains("static")) {
+      event.preventDefault();
+      d.close();
+    }
+  });
+
+  document.addEventListener("change", (event) => {
+    const d = dialog();
+    if (d && d.contains(event.target)) update(d);
+  });
+
+  document.addEventListener("submit", (event) => {
+    const d = dialog();
+    if (!d || !d.contains(event.target) || d.classList.contains("static") || !window.htmx) return;
+    event.preventDefault();
+    const form = event.target;
+    htmx.ajax("POST", form.action, { source: form, target: d.dataset.target, swap: "outerHTML" })
+      .then(() => d.close());
+  });
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const d = dialog();
+    if (d && d.open) update(d);
+  });
+})();
