@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 
 from django.conf import settings
@@ -164,6 +164,15 @@ def registration_names(*, limit: int = 500) -> QuerySet:
     """Distinct model names, for suggestions while typing one."""
     return (
         ModelRegistration.objects.order_by("name").values_list("name", flat=True).distinct()[:limit]
+    )
+
+
+def registration_addresses() -> Iterator[tuple[str, str]]:
+    """(registry name, model name) of every registration, streamed in bounded memory."""
+    return (
+        ModelRegistration.objects.values_list("registry__name", "name")
+        .order_by()
+        .iterator(chunk_size=5000)
     )
 
 

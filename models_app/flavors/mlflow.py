@@ -20,7 +20,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from models_app.exceptions import BackendError, Conflict, NotFound
+from models_app.exceptions import BackendError, Conflict, NotFound, describe_error
 from models_app.flavors.base import BaseFlavor, Capability, ModelVersionInfo, RegisteredModelInfo
 from models_app.validation import clean_backend_uri, clean_link_uri, redact_uri, short_reason
 
@@ -216,7 +216,7 @@ class MlflowFlavor(BaseFlavor):
             except ValidationError as exc:
                 raise BackendError(
                     f"Registry '{self.registry.name}' has a backend URI that is not allowed: "
-                    + " ".join(m for ms in exc.message_dict.values() for m in ms)
+                    + describe_error(exc).message
                 )
 
             self._client = MlflowClient(

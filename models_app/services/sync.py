@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from models_app.exceptions import Conflict
+from models_app.exceptions import Conflict, describe_error
 from models_app.flavors import Capability
 from models_app.models import (
     ModelAlias,
@@ -196,8 +196,7 @@ def _sync_versions(registry: Registry, page, run: SyncRun) -> None:
                 clean_uri(info.model_source_uri)
             except ValidationError as exc:
                 run.skipped.append(
-                    f"{info.registered_model_name} v{info.version}: "
-                    + " ".join(exc.message_dict.get("model_source_uri", exc.messages))
+                    f"{info.registered_model_name} v{info.version}: " + describe_error(exc).message
                 )
                 continue
             registration = registrations[info.registered_model_name]

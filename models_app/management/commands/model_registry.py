@@ -367,11 +367,7 @@ class Command(BaseCommand):
 
     # names -----------------------------------------------------------------------------
     def do_names_check(self, options):
-        lines = name_report(
-            ModelRegistration.objects.values_list("registry__name", "name")
-            .order_by()
-            .iterator(chunk_size=5000)
-        )
+        lines = name_report(selectors.registration_addresses())
         self._out(lines, "\n".join(lines) if lines else "No names to review.")
 
     # models ----------------------------------------------------------------------------
