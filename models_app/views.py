@@ -518,11 +518,15 @@ def registry_sync(request, registry):
     return redirect("registries")
 
 
+NEW_TOKEN_SESSION_KEY = "new_token_secret"
+
+
 @never_cache  # the page may show a new secret: no cache may keep it (Cache-Control: no-store)
 @login_required
 @require_http_methods(["GET", "POST"])
 def tokens(request):
-    new_secret = None
+    """Create and revoke tokens. A new secret is kept in the session for one read after the
+    redirect, so reloading the page shows nothing new and creates nothing."""
     if request.method == "POST":
         if "revoke_all" in request.POST:
             count = services.tokens_revoke_all(owner=request.user, user=request.user)
@@ -539,11 +543,15 @@ def tokens(request):
                 messages.success(request, f"Token {token.prefix}… revoked.")
             return redirect("tokens")
         try:
-            _, new_secret = services.token_create(
+            _, secret = services.token_create(
                 owner=request.user, name=request.POST.get("name", ""), user=request.user
             )
         except ValidationError as exc:
             messages.error(request, describe_error(exc).message)
+        else:
+            request.session[NEW_TOKEN_SESSION_KEY] = secret
+        return redirect("tokens")
+    new_secret = request.session.pop(NEW_TOKEN_SESSION_KEY, None)
     token_list = list(selectors.token_list(user=request.user))
     context = {
         "tokens": token_list,

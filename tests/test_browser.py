@@ -276,3 +276,31 @@ def test_one_click_cannot_take_a_model_out_of_production(page, demo, screenshot)
     expect(dialog.get_by_role("radio", name="Staging")).to_be_disabled()
     page.keyboard.press("Escape")
     expect(page.locator("#stage")).to_contain_text("Staging")
+
+
+def test_reloading_after_creating_a_token_creates_nothing(page, demo, screenshot):
+    from models_app.models import ApiToken
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, demo)
+    page.goto(f"{demo}/tokens/")
+    name = page.get_by_label("Token name")
+    placeholder = name.get_attribute("placeholder")
+    # The name field is wide enough for its placeholder.
+    assert name.evaluate("el => el.scrollWidth <= el.clientWidth + 1"), placeholder
+    name.fill("nightly-training")
+    page.get_by_role("button", name="Create token").click()
+    expect(page.locator("#new-token")).to_contain_text("mr_")
+    screenshot(page, "16-token-created")
+    page.reload()
+    expect(page.locator("h1")).to_have_text("API tokens")
+    expect(page.locator("#new-token")).to_have_count(0)
+    assert ApiToken.objects.filter(name="nightly-training").count() == 1
+
+    # Revoke asks first.
+    page.get_by_text("Revoke…").click()
+    screenshot(page, "17-token-revoke-confirm")
+    assert ApiToken.objects.get(name="nightly-training").revoked_at is None
+    page.get_by_role("button", name="Revoke this token").click()
+    expect(page.locator("table")).to_contain_text("revoked")
+    assert ApiToken.objects.get(name="nightly-training").revoked_at is not None

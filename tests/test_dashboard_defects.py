@@ -98,3 +98,27 @@ def test_the_version_page_has_one_move_control_and_no_preselected_target(admin_c
         reverse("version_detail", args=("default", "churn", 1)), {"move": "1"}
     ).content.decode()
     assert re.search(r"<dialog[^>]*\sopen>", body)
+
+
+def test_creating_a_token_redirects_and_shows_the_secret_once(client, django_user_model):
+    user = django_user_model.objects.create_user("carol", password="carol-pass-123")
+    client.force_login(user)
+    response = client.post(reverse("tokens"), {"name": "ci"})
+    assert response.status_code == 302 and response["Location"] == reverse("tokens")
+    shown = client.get(reverse("tokens"))
+    token = user.api_tokens.get()
+    assert f"mr_{token.prefix}_" in shown.content.decode().replace(f"mr_{token.prefix}_…", "")
+    assert "no-store" in shown["Cache-Control"]
+    # A reload shows no secret and creates nothing.
+    again = client.get(reverse("tokens")).content.decode()
+    assert f"mr_{token.prefix}_" not in again.replace(f"mr_{token.prefix}_…", "")
+    assert user.api_tokens.count() == 1
+
+
+def test_revoking_a_token_asks_first(client, django_user_model):
+    user = django_user_model.objects.create_user("carol", password="carol-pass-123")
+    client.force_login(user)
+    client.post(reverse("tokens"), {"name": "ci"})
+    body = client.get(reverse("tokens")).content.decode()
+    form = body.split('<details class="confirm">')[1].split("</details>")[0]
+    assert "<summary" in form and 'name="revoke"' in form.split("</summary>")[1]

@@ -295,7 +295,7 @@ def test_register_form_shows_errors_next_to_fields_and_writes_nothing(admin_clie
 def test_tokens_page_creates_shows_once_and_revokes(client, churn, django_user_model):
     user = django_user_model.objects.create_user("carol", password="carol-pass-123")
     client.force_login(user)
-    body = client.post(url("tokens"), {"name": "ci"}).content.decode()
+    body = client.post(url("tokens"), {"name": "ci"}, follow=True).content.decode()
     token = user.api_tokens.get()
     assert f"mr_{token.prefix}_" in body and "not be shown again" in body
     assert f"mr_{token.prefix}_" not in client.get(url("tokens")).content.decode().replace(
