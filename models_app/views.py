@@ -28,6 +28,7 @@ from models_app.models import (
 from models_app.validation import clean_version_number, redact_uri
 
 PAGE_SIZE = 25
+COMPARE_LIMIT = 20  # columns that still read side by side
 STAGE_CHANGED = "stageChanged"
 
 
@@ -358,13 +359,28 @@ def alias_delete(request, registry, name, version, alias):
 @login_required
 def compare(request, registry, name):
     registration = _get_registration(registry, name)
-    numbers = []
-    for raw in request.GET.getlist("v"):
+    numbers, problems = [], []
+    asked = request.GET.getlist("v")
+    if len(asked) > COMPARE_LIMIT:
+        problems.append(f"Compare at most {COMPARE_LIMIT} versions at once.")
+    for raw in asked[:COMPARE_LIMIT]:
         try:
             numbers.append(clean_version_number(raw))
         except ValidationError:
-            continue
+            problems.append(f"'{raw[:20]}' is not a version number.")
     versions = list(selectors.version_list(registration=registration, numbers=numbers))
+    found = {version.version for version in versions}
+    missing = sorted(set(numbers) - found)
+    if missing:
+        shown = ", ".join(str(number) for number in missing)
+        problems.append(
+            f"Version {shown} does not exist."
+            if len(missing) == 1
+            else f"Versions {shown} do not exist."
+        )
+    if problems:
+        messages.error(request, f"Cannot compare: {' '.join(problems)}")
+        return redirect(registration.get_absolute_url())
     if len(versions) < 2:
         messages.info(request, "Tick at least two versions to compare them.")
         return redirect(registration.get_absolute_url())
@@ -387,8 +403,9 @@ def comparison(versions: list[ModelVersion]) -> dict:
                     "value": value,
                     "best": winner is not None and value == winner,
                     "delta": metrics.delta(value, values[0]) if best else None,
+                    "changed": index > 0 and repr(value) != repr(values[0]),
                 }
-                for value in values
+                for index, value in enumerate(values)
             ]
             result.append(
                 {"key": key, "cells": cells, "differs": len({repr(v) for v in values}) > 1}
@@ -398,7 +415,13 @@ def comparison(versions: list[ModelVersion]) -> dict:
     lineage = [
         {
             "key": field.replace("_", " "),
-            "cells": [{"value": getattr(v, field)} for v in versions],
+            "cells": [
+                {
+                    "value": getattr(v, field),
+                    "changed": getattr(v, field) != getattr(versions[0], field),
+                }
+                for v in versions
+            ],
             "differs": len({getattr(v, field) for v in versions}) > 1,
         }
         for field in ModelVersion.IMMUTABLE_FIELDS

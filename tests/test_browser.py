@@ -304,3 +304,13 @@ def test_reloading_after_creating_a_token_creates_nothing(page, demo, screenshot
     page.get_by_role("button", name="Revoke this token").click()
     expect(page.locator("table")).to_contain_text("revoked")
     assert ApiToken.objects.get(name="nightly-training").revoked_at is not None
+
+
+def test_compare_names_a_missing_version(page, demo, screenshot):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, demo)
+    page.goto(f"{demo}/models/default/fraud-detector/compare/?v=5&v=99")
+    expect(page.get_by_text("Version 99 does not exist.")).to_be_visible()
+    page.goto(f"{demo}/models/default/fraud-detector/compare/?v=5&v=7&v=8")
+    expect(page.locator("td.changed").first).to_be_visible()
+    screenshot(page, "18-compare-three")

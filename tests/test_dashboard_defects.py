@@ -1,5 +1,6 @@
 """Dashboard defects found by trying the pages as a new user (issue 13), server side."""
 
+import html
 import re
 
 import pytest
@@ -122,3 +123,35 @@ def test_revoking_a_token_asks_first(client, django_user_model):
     body = client.get(reverse("tokens")).content.decode()
     form = body.split('<details class="confirm">')[1].split("</details>")[0]
     assert "<summary" in form and 'name="revoke"' in form.split("</summary>")[1]
+
+
+@pytest.mark.parametrize(
+    "asked,message",
+    [
+        (["1", "99"], "Version 99 does not exist."),
+        (["1", "98", "99"], "Versions 98, 99 do not exist."),
+        (["1", "abc"], "'abc' is not a version number."),
+    ],
+)
+def test_compare_names_what_is_wrong_with_the_versions_asked(admin_client, churn, asked, message):
+    response = admin_client.get(
+        reverse("compare", args=("default", "churn")), {"v": asked}, follow=True
+    )
+    assert message in html.unescape(response.content.decode())
+    assert "Tick at least two" not in response.content.decode()
+
+
+def test_compare_highlights_each_cell_that_differs_from_the_first_version(
+    admin_client, make_version
+):
+    make_version("m", metrics={"f1": 0.5}, parameters={"lr": "0.1", "depth": "3"})
+    make_version("m", metrics={"f1": 0.5}, parameters={"lr": "0.2", "depth": "3"})
+    body = admin_client.get(reverse("compare", args=("default", "m")), {"v": ["1", "2"]})
+    page = body.content.decode()
+
+    def cells(key):
+        row = re.search(rf"<th>{key}\b.*?</tr>", page, re.S).group(0)
+        return re.findall(r"<td[^>]*>", row)
+
+    assert not any("changed" in cell for cell in cells("depth"))
+    assert ["changed" in cell for cell in cells("lr")] == [False, True]

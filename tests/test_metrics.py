@@ -61,6 +61,6 @@ def test_the_compare_page_marks_the_higher_answer_accuracy_best(
     body = client.get(
         reverse("compare", args=["default", "qa"]), {"v": ["1", "2"]}
     ).content.decode()
-    best = body.index('class="num best"')
+    best = body.index('class="num best')
     assert "0.9" in body[best : best + 80]
     assert "0.7" not in body[best : best + 80]
