@@ -11,6 +11,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", health.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("models/", views.registration_list, name="registration_list"),
     path("models/register/", views.register_version, name="register_version"),
     path("models/register/similar/", views.similar_names, name="similar_names"),

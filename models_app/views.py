@@ -9,8 +9,9 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.cache import never_cache
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
@@ -79,6 +80,13 @@ def capabilities(registry: Registry) -> set[str]:
         return set(registry.get_flavor().capabilities)
     except ValidationError:
         return set()
+
+
+@require_GET
+@cache_control(max_age=86400, public=True)
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page links; the icon is a static file."""
+    return redirect(static("favicon.ico"))
 
 
 # Dashboard ----------------------------------------------------------------------------

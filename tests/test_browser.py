@@ -314,3 +314,24 @@ def test_compare_names_a_missing_version(page, demo, screenshot):
     page.goto(f"{demo}/models/default/fraud-detector/compare/?v=5&v=7&v=8")
     expect(page.locator("td.changed").first).to_be_visible()
     screenshot(page, "18-compare-three")
+
+
+def test_the_404_page_keeps_the_navigation_and_a_skip_link_comes_first(page, demo, screenshot):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, demo)
+    response = page.goto(f"{demo}/models/default/no-such-model/")
+    assert response.status == 404
+    expect(page.locator("header.topbar")).to_be_visible()
+    expect(page.get_by_role("link", name="Back to the dashboard")).to_be_visible()
+    screenshot(page, "19-not-found")
+    page.goto(f"{demo}/models/default/fraud-detector/")
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_have_text("Skip to main content")
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_have_text("Skip to the versions table")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_be_visible()
+    assert page.evaluate("document.activeElement.closest('#versions') !== null")
+    icon = page.request.get(f"{demo}/favicon.ico")
+    assert icon.ok and icon.body()[:4] == b"\x00\x00\x01\x00"

@@ -155,3 +155,48 @@ def test_compare_highlights_each_cell_that_differs_from_the_first_version(
 
     assert not any("changed" in cell for cell in cells("depth"))
     assert ["changed" in cell for cell in cells("lr")] == [False, True]
+
+
+def test_the_404_page_has_the_navigation_and_a_way_back(admin_client, client, db):
+    for who in (admin_client, client):
+        response = who.get("/models/default/no-such-model/")
+        assert response.status_code in (302, 404)
+    response = admin_client.get("/models/default/no-such-model/")
+    body = response.content.decode()
+    assert response.status_code == 404
+    assert 'class="topbar"' in body and reverse("registration_list") in body
+    assert "Back to the dashboard" in body
+    anonymous = client.get("/no-such-page/")
+    assert anonymous.status_code == 404 and 'class="topbar"' in anonymous.content.decode()
+
+
+def test_the_500_page_renders_with_the_navigation_and_no_database(rf):
+    from models_app.health import server_error
+
+    # No `db` fixture: any query while rendering would raise here.
+    response = server_error(rf.get("/models/"))
+    body = response.content.decode()
+    assert response.status_code == 500
+    assert 'class="topbar"' in body and "Back to the dashboard" in body
+
+
+def test_favicon_is_served(client, db):
+    response = client.get("/favicon.ico", follow=True)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content)[:4] == b"\x00\x00\x01\x00"  # an ICO header
+
+
+def test_pages_have_a_skip_link_and_named_chart_links(admin_client, churn):
+    body = admin_client.get(reverse("registration_detail", args=("default", "churn"))).content
+    body = body.decode()
+    assert body.index('href="#main"') < body.index('class="topbar"')
+    assert 'id="main"' in body and 'href="#versions"' in body
+    for link in re.findall(r'<a href="/models/default/churn/versions/\d+/"[^>]*>\s*<circle', body):
+        assert "aria-label=" in link
+
+
+def test_seed_bulk_with_an_unknown_registry_is_a_one_line_error(db):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="Registry 'nowhere' does not exist"):
+        call_command("seed_bulk", registry="nowhere", registrations=1, no_progress=True)

@@ -78,6 +78,7 @@ ROUTES: dict[str, list[Check]] = {
     "login/": [Check(perms=PUBLIC)],
     "logout/": [Check("post", perms=PUBLIC, status=302, follow=False)],
     "healthz": [Check(perms=PUBLIC)],
+    "favicon.ico": [Check(perms=PUBLIC)],
     "models/": [Check()],
     "models/register/": [
         Check(),

@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from models_app import selectors, services
 from models_app.bulk_data import bulk_items
+from models_app.exceptions import DOMAIN_ERRORS, describe_error
 
 # Versions per transaction: memory stays bounded by one batch, whatever the total.
 BATCH_VERSIONS = 2000
@@ -28,7 +29,10 @@ class Command(BaseCommand):
         count, versions = options["registrations"], options["versions"]
         if count < 1 or versions < 0:
             raise CommandError("--registrations must be at least 1 and --versions at least 0.")
-        registry = selectors.registry_get(options["registry"])
+        try:
+            registry = selectors.registry_get(options["registry"])
+        except DOMAIN_ERRORS as exc:
+            raise CommandError(describe_error(exc).line())
         start = registry.registrations.filter(name__startswith="bulk-model-").count()
         items = bulk_items(start, count, versions, random.Random(options["seed"]))
         batch = max(1, BATCH_VERSIONS // max(versions, 1))
