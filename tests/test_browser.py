@@ -335,3 +335,22 @@ def test_the_404_page_keeps_the_navigation_and_a_skip_link_comes_first(page, dem
     assert page.evaluate("document.activeElement.closest('#versions') !== null")
     icon = page.request.get(f"{demo}/favicon.ico")
     assert icon.ok and icon.body()[:4] == b"\x00\x00\x01\x00"
+
+
+def test_feedback_appears_in_view_of_the_action(page, demo, screenshot):
+    page.set_viewport_size({"width": 1280, "height": 700})
+    sign_in(page, demo)
+    page.goto(f"{demo}/models/default/fraud-detector/")
+    row = page.locator("#version-1")
+    row.scroll_into_view_if_needed()
+    row.get_by_role("link", name="Move to…").click()
+    dialog = page.locator("#move-dialog")
+    dialog.get_by_role("radio", name="None").check()
+    dialog.get_by_role("button", name="Move v1 to None").click()
+    expect(page.locator("#version-1 .stage-cell")).to_have_text("None")
+    toast = page.locator("#messages .alert", has_text="Version 1 moved to None")
+    expect(toast).to_be_in_viewport()
+    expect(page.locator("#messages")).to_have_attribute("aria-live", "polite")
+    screenshot(page, "20-toast-after-move")
+    toast.get_by_role("button", name="Dismiss").click()
+    expect(toast).to_have_count(0)

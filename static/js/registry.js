@@ -8,6 +8,21 @@ document.addEventListener("click", (event) => {
   });
 });
 
+// Toasts: a close button on each; successes leave by themselves after a while.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-dismiss]");
+  if (button) button.closest(".alert").remove();
+});
+function fadeToasts() {
+  document.querySelectorAll("#messages .alert-success, #messages .alert-info").forEach((toast) => {
+    if (toast.dataset.timed) return;
+    toast.dataset.timed = "1";
+    setTimeout(() => toast.remove(), 8000);
+  });
+}
+document.addEventListener("DOMContentLoaded", fadeToasts);
+document.addEventListener("htmx:afterSettle", fadeToasts);
+
 // Stage changes: every "Move to…" (data-move) opens the page's one dialog. No target is
 // pre-selected; a move that takes a version out of Production says so and needs the tick.
 (() => {
