@@ -97,9 +97,11 @@ def dashboard(request):
         "registration_count": selectors.registration_count(),
         "version_count": sum(stage_counts.values()),
         "stage_counts": [(stage, stage_counts.get(stage, 0)) for stage in ModelVersionStage.values],
+        # Most recently promoted first; "See all" lists every one.
         "production": selectors.version_list(stage=ModelVersionStage.PRODUCTION).order_by(
-            "registration__name", "-version"
+            "-updated_at", "registration__name"
         )[:15],
+        "production_count": stage_counts.get(ModelVersionStage.PRODUCTION, 0),
         "transitions": selectors.transition_list()[:10],
         "recent_versions": selectors.version_list()[:10],
     }

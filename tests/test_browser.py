@@ -354,3 +354,16 @@ def test_feedback_appears_in_view_of_the_action(page, demo, screenshot):
     screenshot(page, "20-toast-after-move")
     toast.get_by_role("button", name="Dismiss").click()
     expect(toast).to_have_count(0)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/registries/", "/models/", "/models/default/fraud-detector/", "/tokens/"],
+)
+def test_pages_fit_a_phone_without_horizontal_scroll(page, demo, screenshot, path):
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, demo)
+    page.goto(demo + path)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    screenshot(page, "21-phone" + path.replace("/", "-").rstrip("-"))
+    assert width <= 390, f"{path} is {width} px wide at 390 px"
