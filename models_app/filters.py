@@ -201,7 +201,12 @@ class RegistrationFilterSet(AnyWhenEmptyFilterSet):
     )
     alias = BoundedCharFilter(method="filter_alias", label="Has alias")
     ordering = django_filters.OrderingFilter(
-        fields=(("name", "name"), ("created_at", "created"), ("updated_at", "updated")),
+        fields=(
+            ("name", "name"),
+            ("registry__name", "registry"),
+            ("created_at", "created"),
+            ("updated_at", "updated"),
+        ),
     )
 
     class Meta:

@@ -64,7 +64,9 @@ def _get_version(registration: ModelRegistration, number: str) -> ModelVersion:
 
 
 def _page(request, queryset, size=PAGE_SIZE):
-    return Paginator(queryset, size).get_page(request.GET.get("page"))
+    page = Paginator(queryset, size).get_page(request.GET.get("page"))
+    page.numbers = list(page.paginator.get_elided_page_range(page.number, on_each_side=2))
+    return page
 
 
 def _query_without(request, *keys: str) -> str:

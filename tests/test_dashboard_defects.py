@@ -200,3 +200,20 @@ def test_seed_bulk_with_an_unknown_registry_is_a_one_line_error(db):
 
     with pytest.raises(CommandError, match="Registry 'nowhere' does not exist"):
         call_command("seed_bulk", registry="nowhere", registrations=1, no_progress=True)
+
+
+def test_the_models_list_has_one_search_box_numbered_pages_and_newest_first_dates(
+    admin_client, registry
+):
+    services.registrations_bulk_create(
+        registry=registry,
+        registrations=[{"name": f"model-{i:03}", "versions": []} for i in range(80)],
+        user=None,
+    )
+    body = admin_client.get(reverse("registration_list")).content.decode()
+    assert body.count('type="search"') == 1
+    assert 'aria-current="page">1<' in body and "page=2" in body and "page=4" in body
+    assert "ordering=-updated" in body  # the first click on Updated: newest first
+    assert "ordering=registry" in body
+    sorted_desc = admin_client.get(reverse("registration_list"), {"ordering": "-updated"})
+    assert "ordering=updated" in sorted_desc.content.decode()
