@@ -131,6 +131,9 @@ class RegistrationEditForm(ServiceErrorsMixin, forms.Form):
 
 
 class RegisterVersionForm(ServiceErrorsMixin, forms.Form):
+    # Required by the service, which judges them with the rest; marked as required on the page.
+    marked_required = frozenset({"name", "model_source_uri"})
+
     registry = forms.ModelChoiceField(
         queryset=selectors.registry_list(), to_field_name="name", empty_label=None
     )
@@ -150,6 +153,7 @@ class RegisterVersionForm(ServiceErrorsMixin, forms.Form):
                 "hx-trigger": "input changed delay:400ms, change",
                 "hx-target": "#similar-names",
                 "hx-include": "[name=registry]",
+                "aria-required": "true",
             }
         ),
     )
@@ -159,6 +163,7 @@ class RegisterVersionForm(ServiceErrorsMixin, forms.Form):
         max_length=5000,
         required=False,
         help_text="Where the model is: s3://…, runs:/<run>/model, models:/…, or a path.",
+        widget=forms.TextInput(attrs={"aria-required": "true"}),
     )
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     metrics = KeyValueField(help_text="Numbers, e.g. accuracy=0.93")

@@ -160,11 +160,12 @@ def registration_count() -> int:
     return ModelRegistration.objects.count()
 
 
-def registration_names(*, limit: int = 500) -> QuerySet:
-    """Distinct model names, for suggestions while typing one."""
-    return (
-        ModelRegistration.objects.order_by("name").values_list("name", flat=True).distinct()[:limit]
-    )
+def registration_names(*, containing: str = "", limit: int = 500) -> QuerySet:
+    """Distinct model names (those containing `containing`), for suggestions while typing one."""
+    names = ModelRegistration.objects.order_by("name")
+    if containing:
+        names = names.filter(name__icontains=containing)
+    return names.values_list("name", flat=True).distinct()[:limit]
 
 
 def registration_addresses() -> Iterator[tuple[str, str]]:

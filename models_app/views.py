@@ -501,12 +501,19 @@ def similar_names(request):
         registry = selectors.registry_get(request.GET.get("registry"))
     except NotFound:
         registry = None
-    name = request.GET.get("name", "")
+    name = request.GET.get("name", "")[:1000]
     similar = selectors.similar_registration_names(registry, name) if registry else []
+    # The suggestions follow what is typed, so every existing model can be offered.
+    names = selectors.registration_names(containing=name.strip(), limit=20)
     return render(
         request,
         "models/register_version.html#similar",
-        {"similar": similar, "warning": _similar_warning(name, similar) if similar else ""},
+        {
+            "similar": similar,
+            "warning": _similar_warning(name, similar) if similar else "",
+            "names": names,
+            "suggest": True,
+        },
     )
 
 

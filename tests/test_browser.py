@@ -367,3 +367,16 @@ def test_pages_fit_a_phone_without_horizontal_scroll(page, demo, screenshot, pat
     width = page.evaluate("document.documentElement.scrollWidth")
     screenshot(page, "21-phone" + path.replace("/", "-").rstrip("-"))
     assert width <= 390, f"{path} is {width} px wide at 390 px"
+
+
+def test_the_register_form_suggests_names_from_the_server(page, demo, screenshot):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, demo)
+    page.goto(f"{demo}/models/register/")
+    expect(page.locator("label[for=id_model_source_uri] .req")).to_be_visible()
+    page.locator("#id_name").press_sequentially("ranker", delay=30)
+    expect(page.locator("#model-names option[value=search-ranker]")).to_have_count(1)
+    expect(page.locator("#model-names option")).to_have_count(1)
+    page.click("button:has-text('Register version')")
+    expect(page.locator("#id_model_source_uri-error")).to_be_visible()
+    screenshot(page, "22-register-required-marks")

@@ -217,3 +217,29 @@ def test_the_models_list_has_one_search_box_numbered_pages_and_newest_first_date
     assert "ordering=registry" in body
     sorted_desc = admin_client.get(reverse("registration_list"), {"ordering": "-updated"})
     assert "ordering=updated" in sorted_desc.content.decode()
+
+
+def test_the_register_form_reports_every_error_at_once_and_marks_required_fields(admin_client, db):
+    data = {"registry": "default", "name": "new-model", "model_source_uri": "", "metrics": "a=x"}
+    body = html.unescape(admin_client.post(reverse("register_version"), data).content.decode())
+    errors = re.findall(r'<div class="field-error" id="id_(\w+)-error">', body)
+    assert {"model_source_uri", "metrics"} <= set(errors), errors
+    page = admin_client.get(reverse("register_version")).content.decode()
+    for field in ("id_registry", "id_name", "id_model_source_uri"):
+        label = re.search(rf'<label for="{field}">.*?</label>', page, re.S).group(0)
+        assert 'class="req"' in label, field
+    assert 'aria-required="true"' in page
+
+
+def test_name_suggestions_come_from_the_server_as_the_user_types(admin_client, registry):
+    services.registrations_bulk_create(
+        registry=registry,
+        registrations=[{"name": f"a-model-{i:03}", "versions": []} for i in range(600)]
+        + [{"name": "zeta-forecaster", "versions": []}],
+        user=None,
+    )
+    body = admin_client.get(
+        reverse("similar_names"), {"registry": "default", "name": "zeta"}, **HTMX
+    ).content.decode()
+    assert 'id="model-names"' in body and 'hx-swap-oob="true"' in body
+    assert '<option value="zeta-forecaster">' in body and "a-model-" not in body
