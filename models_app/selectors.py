@@ -10,7 +10,17 @@ from datetime import datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import (
+    Count,
+    F,
+    IntegerField,
+    Lookup,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import Exact
@@ -28,7 +38,7 @@ from models_app.models import (
     SyncRun,
 )
 from models_app.names import name_key
-from models_app.validation import clean_stage
+from models_app.validation import clean_like_pattern, clean_stage
 
 # Annotation name per stage for "the highest version number in that stage".
 STAGE_ANNOTATIONS = {
@@ -428,3 +438,138 @@ def token_get(*, user, token_id: int | None = None, prefix: str | None = None) -
     if token is None:
         raise NotFound("You have no token with that id.")
     return token
+
+
+# Searches by filter clauses (the MLflow-compatible API parses them with MLflow's parser and
+# checks them against MLflow's rules; these only build the queries). ----------------------
+class MlflowLike(Lookup):
+    """SQL LIKE as MLflow means it: `%` any run, `_` one character, everything else literal
+    (no escape character); case-sensitive, or not for ILIKE. The database's own matcher runs
+    it (GLOB on SQLite, whose LIKE ignores case), in polynomial time, where a regular
+    expression took exponential time on patterns like '%%%%%%%!'."""
+
+    lookup_name = "mlflow_like"
+    prepare_rhs = False
+
+    def __init__(self, lhs, rhs, *, case_sensitive: bool = True):
+        self.case_sensitive = case_sensitive
+        super().__init__(lhs, rhs)
+
+    def as_sql(self, compiler, connection):
+        lhs, params = self.process_lhs(compiler, connection)
+        pattern = self.rhs
+        if connection.vendor == "sqlite" and self.case_sensitive:
+            glob = {"%": "*", "_": "?", "*": "[*]", "?": "[?]", "[": "[[]"}
+            return f"{lhs} GLOB %s", [*params, "".join(glob.get(ch, ch) for ch in pattern)]
+        pattern = pattern.replace("\\", "\\\\")
+        if connection.vendor == "postgresql":
+            operator = "LIKE" if self.case_sensitive else "ILIKE"
+            return f"{lhs} {operator} %s", [*params, pattern]
+        return f"{lhs} LIKE %s ESCAPE '\\'", [*params, pattern]
+
+
+_COMPARISONS = {"=": "exact", ">": "gt", "<": "lt", ">=": "gte", "<=": "lte"}
+
+
+def clause_condition(field, comparator: str, value) -> Q:
+    """One filter clause on a field name, or on an expression such as a tag's text."""
+    if comparator in ("IN", "NOT IN"):
+        condition = Q(**{f"{field}__in": list(value)})
+        return condition if comparator == "IN" else ~condition
+    if comparator in ("LIKE", "ILIKE"):
+        pattern = clean_like_pattern(value, what=f"The {comparator} pattern")
+        target = F(field) if isinstance(field, str) else field
+        return Q(MlflowLike(target, pattern, case_sensitive=comparator == "LIKE"))
+    if isinstance(field, str) and comparator == "!=":
+        return ~Q(**{field: value})
+    if isinstance(field, str) and comparator in _COMPARISONS:
+        return Q(**{f"{field}__{_COMPARISONS[comparator]}": value})
+    where = "here" if isinstance(field, str) else "for tags"
+    raise ValidationError(f"Comparator {comparator} is not supported {where}.")
+
+
+def filter_by_clauses(
+    queryset: QuerySet, clauses, *, fields: Mapping[str, str], tag_field: str = "tags"
+) -> QuerySet:
+    """Rows matching every clause ({"type": "attribute" | "tag", "key", "comparator",
+    "value"}); an attribute's key is looked up in `fields`. A tag clause matches only rows
+    that have the tag, so `tags.k != 'v'` leaves out a row without `k` (as MLflow does)."""
+    for clause in clauses:
+        key, comparator, value = clause["key"], clause["comparator"], clause["value"]
+        if clause["type"] != "tag":
+            queryset = queryset.filter(clause_condition(fields[key], comparator, value))
+            continue
+        has_tag = Q(**{f"{tag_field}__has_key": key})
+        if comparator == "=":
+            queryset = queryset.filter(tags_equal(tag_field, {key: value}))
+        elif comparator == "!=":
+            queryset = queryset.filter(has_tag).exclude(tags_equal(tag_field, {key: value}))
+        else:
+            queryset = queryset.filter(
+                has_tag, clause_condition(KeyTextTransform(key, tag_field), comparator, value)
+            )
+    return queryset
+
+
+def registration_search(*, registry: Registry) -> QuerySet[ModelRegistration]:
+    """A registry's registrations, with what a search answer shows of each."""
+    return ModelRegistration.objects.select_related("registry", "created_by").filter(
+        registry=registry
+    )
+
+
+def version_search(*, registry: Registry) -> QuerySet[ModelVersion]:
+    return ModelVersion.objects.filter(registration__registry=registry)
+
+
+def version_latest_per_stage(
+    *, registrations: list[ModelRegistration], stages: list[str], fields: Iterable[str]
+) -> QuerySet:
+    """The highest version in each of `stages` of each registration, as rows of `fields`
+    (with registration_id), oldest first: one query for the ids, one for the rows."""
+    highest = {
+        f"latest_{index}": Subquery(
+            ModelVersion.objects.filter(registration=OuterRef("pk"), stage=stage)
+            .order_by("-version")
+            .values("pk")[:1]
+        )
+        for index, stage in enumerate(stages)
+    }
+    rows = ModelRegistration.objects.filter(pk__in=[r.pk for r in registrations]).annotate(
+        **highest
+    )
+    ids = [pk for row in rows.values_list(*highest) for pk in row if pk]
+    return (
+        ModelVersion.objects.filter(pk__in=ids)
+        .order_by("version")
+        .values("registration_id", *fields)
+    )
+
+
+def version_rows(*, versions: Iterable[int], fields: Iterable[str]) -> QuerySet:
+    """Versions by primary key as plain rows of `fields`."""
+    return ModelVersion.objects.filter(pk__in=list(versions)).values(*fields)
+
+
+def alias_names_by_version(version_ids: Iterable[int]) -> dict[int, list[str]]:
+    """The alias names pointing at each version, by version id."""
+    names: dict[int, list[str]] = {}
+    for version_id, name in ModelAlias.objects.filter(version_id__in=list(version_ids)).values_list(
+        "version_id", "name"
+    ):
+        names.setdefault(version_id, []).append(name)
+    return names
+
+
+def alias_rows_by_registration(
+    registrations: Iterable[ModelRegistration],
+) -> dict[int, list[tuple[str, int]]]:
+    """(alias, version number) of each registration, by registration id, sorted by alias."""
+    rows: dict[int, list[tuple[str, int]]] = {r.pk: [] for r in registrations}
+    for registration_id, alias, number in (
+        ModelAlias.objects.filter(registration__in=list(rows))
+        .order_by("name")
+        .values_list("registration_id", "name", "version__version")
+    ):
+        rows[registration_id].append((alias, number))
+    return rows
