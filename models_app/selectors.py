@@ -511,11 +511,19 @@ def filter_by_clauses(
     return queryset
 
 
-def registration_search(*, registry: Registry) -> QuerySet[ModelRegistration]:
-    """A registry's registrations, with what a search answer shows of each."""
-    return ModelRegistration.objects.select_related("registry", "created_by").filter(
-        registry=registry
-    )
+def tagged(queryset: QuerySet, key: str, value: str, *, present=True, tag_field="tags"):
+    """Rows whose tag `key` is `value`; with present=False, every other row."""
+    # has_key first: a row without the tag must stay out of NOT(NULL) in the exclude.
+    condition = Q(**{f"{tag_field}__has_key": key}) & tags_equal(tag_field, {key: value})
+    return queryset.filter(condition) if present else queryset.exclude(condition)
+
+
+def registration_search(*, registry: Registry | str) -> QuerySet[ModelRegistration]:
+    """A registry's registrations (by row or name), with what a search answer shows of each."""
+    registrations = ModelRegistration.objects.select_related("registry", "created_by")
+    if isinstance(registry, Registry):
+        return registrations.filter(registry=registry)
+    return registrations.filter(registry__name=registry)
 
 
 def version_search(*, registry: Registry) -> QuerySet[ModelVersion]:
@@ -526,7 +534,7 @@ def version_latest_per_stage(
     *, registrations: list[ModelRegistration], stages: list[str], fields: Iterable[str]
 ) -> QuerySet:
     """The highest version in each of `stages` of each registration, as rows of `fields`
-    (with registration_id), oldest first: one query for the ids, one for the rows."""
+    (name registration_id among them), oldest first: one query for ids, one for the rows."""
     highest = {
         f"latest_{index}": Subquery(
             ModelVersion.objects.filter(registration=OuterRef("pk"), stage=stage)
@@ -539,16 +547,21 @@ def version_latest_per_stage(
         **highest
     )
     ids = [pk for row in rows.values_list(*highest) for pk in row if pk]
-    return (
-        ModelVersion.objects.filter(pk__in=ids)
-        .order_by("version")
-        .values("registration_id", *fields)
-    )
+    return ModelVersion.objects.filter(pk__in=ids).order_by("version").values(*fields)
 
 
 def version_rows(*, versions: Iterable[int], fields: Iterable[str]) -> QuerySet:
     """Versions by primary key as plain rows of `fields`."""
     return ModelVersion.objects.filter(pk__in=list(versions)).values(*fields)
+
+
+def version_rows_at(*, registry: str, name: str, version: int, fields: Iterable[str]) -> list:
+    """One version by its address as a plain row of `fields` in one query ([] if none)."""
+    return list(
+        ModelVersion.objects.filter(
+            registration__registry__name=registry, registration__name=name, version=version
+        ).values(*fields)
+    )
 
 
 def alias_names_by_version(version_ids: Iterable[int]) -> dict[int, list[str]]:

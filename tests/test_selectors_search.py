@@ -51,7 +51,9 @@ def test_latest_per_stage_gives_the_highest_version_in_each_stage(make_version, 
     services.version_transition_stage(version=first, stage="Production", user=None)
     registration = first.registration
     rows = selectors.version_latest_per_stage(
-        registrations=[registration], stages=["Production", "None"], fields=["version"]
+        registrations=[registration],
+        stages=["Production", "None"],
+        fields=["registration_id", "version"],
     )
     assert [row["version"] for row in rows] == [1, 3]
     assert selectors.alias_names_by_version([third.pk]) == {}
