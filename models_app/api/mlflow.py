@@ -17,8 +17,6 @@ from urllib.parse import urlparse
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import F, Lookup, OuterRef, Q, Subquery
-from django.db.models.fields.json import KeyTextTransform
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -27,13 +25,11 @@ from rest_framework.views import APIView
 from models_app import selectors, services
 from models_app.api.authentication import BearerTokenAuthentication, LockoutBasicAuthentication
 from models_app.exceptions import Conflict, ErrorKind, NotFound, describe_error
-from models_app.models import ModelAlias, ModelRegistration, ModelVersion, ModelVersionStage
-from models_app.selectors import tags_equal
+from models_app.models import ModelRegistration, ModelVersion, ModelVersionStage
 from models_app.validation import (
     check_key_count,
     clean_filter_terms,
     clean_filter_text,
-    clean_like_pattern,
     clean_version_number,
 )
 
@@ -131,12 +127,7 @@ def version_rows(rows, with_aliases: bool = True) -> list[dict]:
     """MLflow ModelVersion JSON for rows of VERSION_VALUES (queryset or list), with aliases
     unless `with_aliases` is false (MLflow leaves them out of a model's latest_versions)."""
     rows = list(rows)
-    aliases: dict[int, list[str]] = {}
-    if with_aliases:
-        for version_id, name in ModelAlias.objects.filter(
-            version_id__in=[r["pk"] for r in rows]
-        ).values_list("version_id", "name"):
-            aliases.setdefault(version_id, []).append(name)
+    aliases = selectors.alias_names_by_version(r["pk"] for r in rows) if with_aliases else {}
     return [
         {
             "name": row["registration__name"],
@@ -179,19 +170,12 @@ def model_json(registration: ModelRegistration, latest: list[dict], aliases: lis
 def models_json(registrations: list[ModelRegistration]) -> list[dict]:
     """MLflow RegisteredModel JSON for each registration: three queries for any number."""
     latest = latest_per_stage(registrations)
-    aliases: dict[int, list[dict]] = {registration.pk: [] for registration in registrations}
     # Plain rows: alias objects with their versions would cost more than the rest of a page.
-    for registration_id, alias, number in (
-        ModelAlias.objects.filter(registration__in=list(aliases))
-        .order_by("name")
-        .values_list("registration_id", "name", "version__version")
-    ):
-        aliases[registration_id].append({"alias": alias, "version": str(number)})
+    aliases = {
+        pk: [{"alias": alias, "version": str(number)} for alias, number in rows]
+        for pk, rows in selectors.alias_rows_by_registration(registrations).items()
+    }
     return [model_json(r, latest[r.pk], aliases[r.pk]) for r in registrations]
-
-
-def _models_query():
-    return ModelRegistration.objects.select_related("registry", "created_by")
 
 
 def latest_per_stage(
@@ -203,85 +187,15 @@ def latest_per_stage(
 
     Two indexed queries: the id of the highest version per stage, then those versions.
     """
-    stages = stages or ModelVersionStage.values
-    highest = {
-        f"latest_{index}": Subquery(
-            ModelVersion.objects.filter(registration=OuterRef("pk"), stage=stage)
-            .order_by("-version")
-            .values("pk")[:1]
-        )
-        for index, stage in enumerate(stages)
-    }
-    rows = ModelRegistration.objects.filter(pk__in=[r.pk for r in registrations]).annotate(
-        **highest
+    versions = selectors.version_latest_per_stage(
+        registrations=registrations,
+        stages=stages or ModelVersionStage.values,
+        fields=VERSION_VALUES,
     )
-    ids = [pk for row in rows.values_list(*highest) for pk in row if pk]
     result = {registration.pk: [] for registration in registrations}
-    versions = ModelVersion.objects.filter(pk__in=ids).order_by("version").values(*VERSION_VALUES)
     for row, body in zip(versions, version_rows(versions, with_aliases)):
         result[row["registration_id"]].append(body)
     return result
-
-
-class MlflowLike(Lookup):
-    """SQL LIKE as MLflow means it: `%` any run, `_` one character, everything else literal
-    (no escape character); case-sensitive, or not for ILIKE. The database's own matcher runs
-    it (GLOB on SQLite, whose LIKE ignores case), in polynomial time, where a regular
-    expression took exponential time on patterns like '%%%%%%%!'."""
-
-    lookup_name = "mlflow_like"
-    prepare_rhs = False
-
-    def __init__(self, lhs, rhs, *, case_sensitive: bool = True):
-        self.case_sensitive = case_sensitive
-        super().__init__(lhs, rhs)
-
-    def as_sql(self, compiler, connection):
-        lhs, params = self.process_lhs(compiler, connection)
-        pattern = self.rhs
-        if connection.vendor == "sqlite" and self.case_sensitive:
-            glob = {"%": "*", "_": "?", "*": "[*]", "?": "[?]", "[": "[[]"}
-            return f"{lhs} GLOB %s", [*params, "".join(glob.get(ch, ch) for ch in pattern)]
-        pattern = pattern.replace("\\", "\\\\")
-        if connection.vendor == "postgresql":
-            operator = "LIKE" if self.case_sensitive else "ILIKE"
-            return f"{lhs} {operator} %s", [*params, pattern]
-        return f"{lhs} LIKE %s ESCAPE '\\'", [*params, pattern]
-
-
-def _like(field, comparator: str, pattern) -> Q:
-    try:
-        pattern = clean_like_pattern(pattern, what=f"The {comparator} pattern")
-    except ValidationError as exc:
-        raise MlflowError("INVALID_PARAMETER_VALUE", " ".join(exc.messages))
-    return Q(MlflowLike(field, pattern, case_sensitive=comparator == "LIKE"))
-
-
-def _condition(field, comparator: str, value) -> Q:
-    """One parsed MLflow filter clause on a field name or a JSON tag expression."""
-    if comparator in ("IN", "NOT IN"):
-        condition = Q(**{f"{field}__in": list(value)})
-        return condition if comparator == "IN" else ~condition
-    if comparator in ("LIKE", "ILIKE"):
-        return _like(F(field) if isinstance(field, str) else field, comparator, value)
-    if isinstance(field, str):
-        lookups = {
-            "=": "exact",
-            ">": "gt",
-            "<": "lt",
-            ">=": "gte",
-            "<=": "lte",
-        }
-        if comparator == "!=":
-            return ~Q(**{field: value})
-        if comparator not in lookups:
-            raise MlflowError(
-                "INVALID_PARAMETER_VALUE", f"Comparator {comparator} is not supported here."
-            )
-        return Q(**{f"{field}__{lookups[comparator]}": value})
-    raise MlflowError(
-        "INVALID_PARAMETER_VALUE", f"Comparator {comparator} is not supported for tags."
-    )
 
 
 TAG_COMPARATORS = ("=", "!=", "LIKE", "ILIKE")
@@ -298,8 +212,6 @@ def _parse(parser, text: str | None):
         clauses = clean_filter_terms(parser(text), what="The filter")
     except MlflowException as exc:
         raise MlflowError("INVALID_PARAMETER_VALUE", exc.message)
-    except ValidationError as exc:
-        raise MlflowError("INVALID_PARAMETER_VALUE", " ".join(exc.messages))
     return clauses
 
 
@@ -313,35 +225,22 @@ def _filter(queryset, clauses, check_attribute, attributes: dict[str, str], tag_
     A tag clause matches only rows that have the tag (MLflow joins on the tag rows), so
     `tags.k != 'v'` does not match a row without `k`.
     """
-    # has_key first: a row without the tag must stay out of NOT(NULL) in the exclude.
-    prompts = Q(**{f"{tag_field}__has_key": PROMPT_TAG}) & tags_equal(
-        tag_field, {PROMPT_TAG: "true"}
-    )
-    queryset = queryset.filter(prompts) if _asks_for_prompts(clauses) else queryset.exclude(prompts)
+    checked = []
     for clause in clauses:
         key, comparator, value = clause["key"], clause["comparator"], clause["value"]
-        if clause["type"] == "tag" and key == PROMPT_TAG:
-            if comparator not in TAG_COMPARATORS:
-                raise _invalid(f"Invalid comparator for tag: {comparator}")
-            continue  # MLflow answers this one with prompts or without them, as above
         if clause["type"] == "tag":
             if comparator not in TAG_COMPARATORS:
                 raise _invalid(f"Invalid comparator for tag: {comparator}")
-            has_tag = Q(**{f"{tag_field}__has_key": key})
-            if comparator == "=":
-                queryset = queryset.filter(tags_equal(tag_field, {key: value}))
-            elif comparator == "!=":
-                queryset = queryset.filter(has_tag).exclude(tags_equal(tag_field, {key: value}))
-            else:
-                queryset = queryset.filter(
-                    has_tag, _condition(KeyTextTransform(key, tag_field), comparator, value)
-                )
+            if key != PROMPT_TAG:  # MLflow answers this one with prompts or without them
+                checked.append(clause)
         elif clause["type"] == "attribute":
-            value = check_attribute(key, comparator, value)
-            queryset = queryset.filter(_condition(attributes[key], comparator, value))
+            checked.append({**clause, "value": check_attribute(key, comparator, value)})
         else:
             raise _invalid(f"Invalid token type: {clause['type']}")
-    return queryset
+    queryset = selectors.tagged(
+        queryset, PROMPT_TAG, "true", present=_asks_for_prompts(clauses), tag_field=tag_field
+    )
+    return selectors.filter_by_clauses(queryset, checked, fields=attributes, tag_field=tag_field)
 
 
 PROMPT_TAG = "mlflow.prompt.is_prompt"
@@ -388,12 +287,9 @@ def _check_version_attribute(key, comparator, value):
 
 
 def _bound_order(order_by: list[str]) -> None:
-    try:
-        clean_filter_terms(order_by, what="order_by")
-        for item in order_by:
-            clean_filter_text(item, what="order_by")
-    except ValidationError as exc:
-        raise MlflowError("INVALID_PARAMETER_VALUE", " ".join(exc.messages))
+    clean_filter_terms(order_by, what="order_by")
+    for item in order_by:
+        clean_filter_text(item, what="order_by")
 
 
 def _duplicate_order(order_by: list[str]) -> MlflowError:
@@ -600,12 +496,13 @@ class MlflowRegistryAPI(APIView):
             raise _version_not_found(name, number)
 
     def _model_response(self, registration: ModelRegistration) -> dict:
-        return {"registered_model": models_json([_models_query().get(pk=registration.pk)])[0]}
+        found = selectors.registration_search(registry=self.registry).get(pk=registration.pk)
+        return {"registered_model": models_json([found])[0]}
 
     def _version_response(self, version: ModelVersion) -> dict:
         return {
             "model_version": version_rows(
-                ModelVersion.objects.filter(pk=version.pk).values(*VERSION_VALUES)
+                selectors.version_rows(versions=[version.pk], fields=VERSION_VALUES)
             )[0]
         }
 
@@ -635,8 +532,8 @@ class MlflowRegistryAPI(APIView):
         if "\x00" not in name:
             found = next(
                 iter(
-                    _models_query()
-                    .filter(registry__name=self.registry_name, name=name)
+                    selectors.registration_search(registry=self.registry_name)
+                    .filter(name=name)
                     .order_by()[:1]
                 ),
                 None,
@@ -679,7 +576,7 @@ class MlflowRegistryAPI(APIView):
 
         clauses = _parse(SearchModelUtils.parse_search_filter, params.get("filter"))
         queryset = _filter(
-            _models_query().filter(registry=self.registry),
+            selectors.registration_search(registry=self.registry),
             clauses,
             _check_model_attribute,
             {"name": "name"},
@@ -856,11 +753,9 @@ class MlflowRegistryAPI(APIView):
                 pass
         if number:
             rows = version_rows(
-                ModelVersion.objects.filter(
-                    registration__registry__name=self.registry_name,
-                    registration__name=name,
-                    version=number,
-                ).values(*VERSION_VALUES)
+                selectors.version_rows_at(
+                    registry=self.registry_name, name=name, version=number, fields=VERSION_VALUES
+                )
             )
             if rows:
                 return {"model_version": rows[0]}
@@ -881,7 +776,7 @@ class MlflowRegistryAPI(APIView):
 
         clauses = _parse(SearchModelVersionUtils.parse_search_filter, params.get("filter"))
         queryset = _filter(
-            ModelVersion.objects.filter(registration__registry=self.registry),
+            selectors.version_search(registry=self.registry),
             clauses,
             _check_version_attribute,
             {
@@ -948,17 +843,15 @@ class MlflowRegistryAPI(APIView):
 
 def _latest(registration: ModelRegistration, stage: str | None) -> ModelVersion:
     """`models:/<name>/<stage>` or `models:/<name>/latest`: the highest version (in the stage)."""
-    versions = registration.versions.order_by("-version")
-    if stage and stage.lower() != "latest":
-        versions = versions.filter(stage=_stage(stage))
-    found = versions.first()
-    if found is None:
+    wanted = _stage(stage) if stage and stage.lower() != "latest" else None
+    try:
+        return selectors.version_latest(registration=registration, stage=wanted)
+    except NotFound:
         raise MlflowError(
             "RESOURCE_DOES_NOT_EXIST",
             f"No versions of model with name '{registration.name}' and stage '{stage}' found",
             404,
         )
-    return found
 
 
 def _list(params, key: str) -> list[str]:
