@@ -18,7 +18,7 @@ PYTHON := $(shell for c in python3.14 python3.13 python3.12 python3; do \
 	if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; \
 	then echo $$c; break; fi; done)
 
-.PHONY: help run env test lint test-sqlite test-postgres install install-dev browser clean
+.PHONY: help run env test lint test-sqlite test-postgres install install-dev browser redis clean
 
 help:
 	@echo "make run    install and serve the dashboard with demo data on SQLite (http://$(HOST):$(PORT)/; PORT=... to change)"
@@ -76,7 +76,25 @@ browser:
 	fi
 
 # Lint, then both database passes; both passes always run and each result is reported.
-test: install-dev browser lint
+# The task-queue tests need Redis on 127.0.0.1:6379: started here when it is not answering
+# (installed with apt first when missing, as root).
+redis:
+	@if ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then \
+		if ! command -v redis-server >/dev/null 2>&1; then \
+			if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+				echo "Installing Redis for the task-queue tests"; \
+				apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+			else \
+				echo "Redis is not running on 127.0.0.1:6379 and redis-server is missing: install and start it." >&2; exit 1; \
+			fi; \
+		fi; \
+		echo "Starting Redis on 127.0.0.1:6379 for the tests"; \
+		redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+			--dir /tmp --logfile /tmp/model-registry-test-redis.log; \
+		for _ in $$(seq 1 30); do (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null && break; sleep 1; done; \
+	fi
+
+test: install-dev browser redis lint
 	@$(MAKE) --no-print-directory test-sqlite; sqlite=$$?; \
 	$(MAKE) --no-print-directory test-postgres; postgres=$$?; \
 	echo "== SQLite pass: $$( [ $$sqlite = 0 ] && echo passed || echo FAILED ); PostgreSQL pass: $$(cat $(STAMPS)/postgres-result 2>/dev/null || echo FAILED)"; \
@@ -87,11 +105,11 @@ lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test-sqlite: install-dev browser
+test-sqlite: install-dev browser redis
 	@echo "== Test suite on SQLite"
 	env -u DATABASE_URL $(PY) -m pytest $(PYTEST_ARGS)
 
-test-postgres: install-dev browser
+test-postgres: install-dev browser redis
 	@rm -f $(STAMPS)/postgres-result
 	@if $(PY) -c "import psycopg, sys; psycopg.connect(sys.argv[1], connect_timeout=3).close()" "$(TEST_POSTGRES_URL)" 2>/dev/null; then \
 		echo "== Test suite on PostgreSQL ($(TEST_POSTGRES_URL))"; \
