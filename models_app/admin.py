@@ -1,9 +1,15 @@
 """Admin panel. Every write goes through services; the admin only shows forms and lists."""
 
+import dataclasses
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected
+from django.contrib.admin.options import ActionLocation
+from django.contrib.admin.utils import model_ngettext
 from django.db import models, transaction
 from django.db.models import Count
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
@@ -61,7 +67,66 @@ def _patch(old_map: dict, new_map: dict) -> dict:
     return {**{key: None for key in old_map if key not in new_map}, **new_map}
 
 
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceDeleteAdmin(admin.ModelAdmin):
+    """Deletes through a service and reports only what the service actually deleted.
+
+    Django logs a deletion before it deletes and then announces success; here a refusal
+    (permission, a flavor that cannot delete, a backend that says no) shows the refusal,
+    writes no log entry and leaves the success message out.
+    """
+
+    def delete_through_service(self, request, obj) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def log_deletions(self, request, queryset):
+        """Logged by delete_model once the service has deleted, never before."""
+
+    def delete_model(self, request, obj) -> bool:
+        pk = obj.pk
+        if not _run(request, lambda: self.delete_through_service(request, obj), str(obj)):
+            return False
+        obj.pk = pk  # a deleted instance forgets its key; the log entry names it
+        super().log_deletions(request, [obj])
+        return True
+
+    def delete_queryset(self, request, queryset) -> int:
+        return sum(self.delete_model(request, obj) for obj in queryset)
+
+    def response_delete(self, request, obj_display, obj_id):
+        if self.model._default_manager.filter(pk=obj_id).exists():  # refused: already said why
+            return redirect(
+                reverse(
+                    f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
+                    args=[obj_id],
+                    current_app=self.admin_site.name,
+                )
+            )
+        return super().response_delete(request, obj_display, obj_id)
+
+    def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
+        actions = super().get_actions(request, action_location)
+        if "delete_selected" in actions:
+            actions["delete_selected"] = dataclasses.replace(
+                actions["delete_selected"], func=type(self)._delete_selected
+            )
+        return actions
+
+    def _delete_selected(self, request, queryset):
+        """Django's bulk delete, counting only the objects the service deleted."""
+        _, _, perms_needed, protected = self.get_deleted_objects(queryset, request)
+        if not request.POST.get("post") or perms_needed or protected:
+            return delete_selected(self, request, queryset)  # confirmation page or refusal
+        deleted = self.delete_queryset(request, queryset)
+        if deleted:
+            self.message_user(
+                request,
+                f"Deleted {deleted} {model_ngettext(self.opts, deleted)}.",
+                messages.SUCCESS,
+            )
+        return None
+
+
+class ServiceAdmin(ServiceDeleteAdmin):
     formfield_overrides = {models.JSONField: {"form_class": BoundedJSONField}}
 
     def get_form(self, request, obj=None, **kwargs):
@@ -158,12 +223,8 @@ class RegistryAdmin(ServiceAdmin):
         # Changing the flavor of a registry with models would orphan them in the old backend.
         return (*self.readonly_fields, "name", "flavor") if obj else self.readonly_fields
 
-    def delete_model(self, request, obj):
-        _run(request, lambda: services.registry_delete(registry=obj, user=request.user), str(obj))
-
-    def delete_queryset(self, request, queryset):
-        for registry in queryset:
-            self.delete_model(request, registry)
+    def delete_through_service(self, request, obj):
+        services.registry_delete(registry=obj, user=request.user)
 
 
 class VersionInline(admin.TabularInline):
@@ -217,16 +278,8 @@ class ModelRegistrationAdmin(ServiceAdmin):
         perms_needed.discard(StageTransition._meta.verbose_name)
         return deleted, counts, perms_needed, protected
 
-    def delete_model(self, request, obj):
-        _run(
-            request,
-            lambda: services.registration_delete(registration=obj, user=request.user),
-            str(obj),
-        )
-
-    def delete_queryset(self, request, queryset):
-        for registration in queryset.select_related("registry"):
-            self.delete_model(request, registration)
+    def delete_through_service(self, request, obj):
+        services.registration_delete(registration=obj, user=request.user)
 
 
 class TransitionInline(admin.TabularInline):
@@ -310,16 +363,12 @@ class ModelVersionAdmin(ServiceAdmin):
         # Versions are registered from pipelines, the API, the CLI or the dashboard form.
         return False
 
-    def delete_model(self, request, obj):
-        _run(request, lambda: services.version_delete(version=obj, user=request.user), str(obj))
-
-    def delete_queryset(self, request, queryset):
-        for version in queryset.select_related("registration__registry"):
-            self.delete_model(request, version)
+    def delete_through_service(self, request, obj):
+        services.version_delete(version=obj, user=request.user)
 
 
 @admin.register(ModelAlias)
-class ModelAliasAdmin(admin.ModelAdmin):
+class ModelAliasAdmin(ServiceDeleteAdmin):
     list_display = ("name", "registration", "version", "updated_at")
     search_fields = ("name", "registration__name")
     list_select_related = ("registration__registry", "version__registration__registry")
@@ -328,18 +377,8 @@ class ModelAliasAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    def delete_model(self, request, obj):
-        _run(
-            request,
-            lambda: services.alias_delete(
-                registration=obj.registration, alias=obj.name, user=request.user
-            ),
-            str(obj),
-        )
-
-    def delete_queryset(self, request, queryset):
-        for alias in queryset.select_related("registration__registry"):
-            self.delete_model(request, alias)
+    def delete_through_service(self, request, obj):
+        services.alias_delete(registration=obj.registration, alias=obj.name, user=request.user)
 
 
 @admin.register(StageTransition)

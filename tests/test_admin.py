@@ -188,6 +188,59 @@ def test_deleting_a_registration_asks_first_then_deletes(staff_client, versions)
     assert not ModelRegistration.objects.exists()
 
 
+def _deletion_logs():
+    from django.contrib.admin.models import DELETION, LogEntry
+
+    return LogEntry.objects.filter(action_flag=DELETION)
+
+
+@pytest.fixture
+def append_only(db):
+    """A registry whose flavor cannot delete, with one version."""
+    registry = services.registry_create(
+        name="audit", flavor="tests.example_flavors.NoDeleteFlavor", user=None
+    )
+    return services.version_register(
+        registry=registry, name="m", model_source_uri="s3://x", user=None
+    )
+
+
+@pytest.mark.parametrize("model", ["modelregistration", "modelversion"])
+def test_a_refused_delete_shows_the_refusal_and_logs_nothing(staff_client, append_only, model):
+    obj = append_only.registration if model == "modelregistration" else append_only
+    url = reverse(f"admin:models_app_{model}_delete", args=[obj.pk])
+    page = staff_client.post(url, {"post": "yes"}, follow=True).content.decode()
+    assert "cannot delete" in page
+    assert "deleted successfully" not in page
+    assert not _deletion_logs().exists()
+    assert type(obj).objects.filter(pk=obj.pk).exists()
+
+
+def test_a_refused_bulk_delete_claims_no_success(staff_client, append_only, make_version):
+    deletable = make_version("fraud")
+    response = staff_client.post(
+        reverse("admin:models_app_modelversion_changelist"),
+        {
+            "action": "delete_selected",
+            "post": "yes",
+            "_selected_action": [append_only.pk, deletable.pk],
+        },
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "cannot delete" in page and "Deleted 1 model version." in page
+    assert "Successfully deleted 2" not in page
+    assert list(_deletion_logs().values_list("object_id", flat=True)) == [str(deletable.pk)]
+    assert list(ModelVersion.objects.values_list("pk", flat=True)) == [append_only.pk]
+
+
+def test_a_permitted_delete_is_logged_after_it_happens(staff_client, versions):
+    url = reverse("admin:models_app_modelversion_delete", args=[versions[2].pk])
+    page = staff_client.post(url, {"post": "yes"}, follow=True).content.decode()
+    assert "deleted successfully" in page
+    assert list(_deletion_logs().values_list("object_id", flat=True)) == [str(versions[2].pk)]
+
+
 def test_adding_a_registry_refuses_an_unknown_flavor(staff_client):
     url = reverse("admin:models_app_registry_add")
     response = staff_client.post(
