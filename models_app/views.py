@@ -91,6 +91,16 @@ def favicon(request):
     return redirect(static("favicon.ico"))
 
 
+def run_link(registry: Registry, run_id: str) -> str:
+    """The backend's own link to an experiment run; none when the flavor has no run pages."""
+    if not run_id:
+        return ""
+    try:
+        return redact_uri(registry.get_flavor().run_link(run_id))
+    except ValidationError:  # a custom flavor that no longer loads
+        return ""
+
+
 # Dashboard ----------------------------------------------------------------------------
 @login_required
 def dashboard(request):
@@ -295,12 +305,6 @@ def _move_warning(version: ModelVersion, live_version: int | None) -> str:
 # Versions -----------------------------------------------------------------------------
 def _version_context(request, registration, version) -> dict:
     version = selectors.version_list(registration=registration).get(pk=version.pk)
-    tracking = redact_uri(
-        registration.registry.config.get("tracking_uri", "") if registration.registry.config else ""
-    )
-    run_link = ""
-    if version.experiment_run_id and tracking.startswith("http"):
-        run_link = f"{tracking.rstrip('/')}/#/experiments/0/runs/{version.experiment_run_id}"
     return {
         "registration": registration,
         "version": version,
@@ -310,7 +314,7 @@ def _version_context(request, registration, version) -> dict:
         )[:50],
         "stages": ModelVersionStage.values,
         "live_version": _live_version(registration),
-        "run_link": run_link,
+        "run_link": run_link(registration.registry, version.experiment_run_id),
         "base_url": request.build_absolute_uri("/").rstrip("/"),
     }
 

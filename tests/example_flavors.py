@@ -193,3 +193,12 @@ class OverpromisingFlavor(AppendOnlyFlavor):
     """Declares aliases without implementing them: refused when loaded."""
 
     capabilities = AppendOnlyFlavor.capabilities | {Capability.ALIASES}
+
+
+class RunPagesFlavor(BuiltinFlavor):
+    """Like builtin, with a tracking service of its own that shows experiment runs."""
+
+    name = "run-pages"
+
+    def run_link(self, run_id: str) -> str:
+        return f"https://runs.example/r/{run_id}"

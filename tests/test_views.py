@@ -407,3 +407,37 @@ def test_registries_page_starts_a_sync_and_shows_its_outcome(
     assert ModelRegistration.objects.filter(name="from-mlflow").exists()
     response = admin_client.post(url("registry_sync", "default"), follow=True)
     assert b"Sync not started" in response.content and b"cannot sync" in response.content
+
+
+# Run links come from the registry's flavor ---------------------------------------------
+def _version_with_run(registry):
+    """A version row with a run id (rows only: the page reads the index, not the backend)."""
+    registration = ModelRegistration.objects.create(registry=registry, name="m")
+    return ModelVersion.objects.create(
+        registration=registration, version=1, model_source_uri="s3://x", experiment_run_id="r7"
+    )
+
+
+def test_an_mlflow_run_link_uses_the_registry_ui_uri(admin_client):
+    registry = services.registry_create(
+        name="ml",
+        flavor="mlflow",
+        config={"tracking_uri": "http://tracking.internal:5000", "ui_uri": "https://ml.example/"},
+        user=None,
+    )
+    page = admin_client.get(_version_with_run(registry).get_absolute_url()).content.decode()
+    assert 'href="https://ml.example/#/runs/r7"' in page
+    assert "tracking.internal" not in page and "/#/experiments/0/" not in page
+
+
+def test_a_custom_flavor_gives_its_own_run_link(admin_client):
+    registry = services.registry_create(
+        name="own", flavor="tests.example_flavors.RunPagesFlavor", user=None
+    )
+    page = admin_client.get(_version_with_run(registry).get_absolute_url()).content.decode()
+    assert 'href="https://runs.example/r/r7"' in page
+
+
+def test_a_flavor_without_run_pages_shows_the_run_id_without_a_link(admin_client, registry):
+    page = admin_client.get(_version_with_run(registry).get_absolute_url()).content.decode()
+    assert ">r7<" in page and "#/runs/" not in page and "runs.example" not in page
