@@ -176,7 +176,7 @@ def test_deleting_needs_the_delete_permission(make_version, engineer):
 
 
 def test_latest_version_overall_and_by_stage(make_version):
-    first, second, third = make_version(), make_version(), make_version()
+    first, second, _third = make_version(), make_version(), make_version()
     services.version_transition_stage(version=first, stage="Production", user=None)
     services.version_transition_stage(version=second, stage="Production", user=None)
     registration = first.registration
@@ -185,7 +185,12 @@ def test_latest_version_overall_and_by_stage(make_version):
     assert selectors.version_latest(registration=registration, stage="production").version == 2
     with pytest.raises(NotFound):
         selectors.version_latest(registration=registration, stage="Staging")
-    assert third.stage == "None"
+    # Promoting without archive_existing leaves the first in Production and the third alone.
+    assert list(registration.versions.order_by("version").values_list("stage", flat=True)) == [
+        "Production",
+        "Production",
+        "None",
+    ]
 
 
 def test_version_register_refuses_a_number_the_backend_reuses(registry, make_version):
