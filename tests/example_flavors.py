@@ -19,6 +19,7 @@ class RefusingFlavor(BuiltinFlavor):
     """A backend that refuses every write, as an unreachable server would."""
 
     name = "refusing"
+    writes_only_the_index = False
 
     def _refuse(self, **kwargs):
         raise BackendError("Backend refused: service unavailable.")

@@ -84,6 +84,9 @@ class BaseFlavor:
     name: ClassVar[str]
     description: ClassVar[str] = ""
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    # True only when the backend is the dashboard's own index (builtin): its writes are no-ops,
+    # so rows may be written to the index directly (bulk imports).
+    writes_only_the_index: ClassVar[bool] = False
 
     def __init__(self, registry: Registry):
         self.registry = registry

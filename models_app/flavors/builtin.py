@@ -46,6 +46,7 @@ class BuiltinFlavor(BaseFlavor):
     name = "builtin"
     description = "Keeps models and versions in the dashboard's own database."
     capabilities = frozenset(Capability) - {Capability.SYNC}
+    writes_only_the_index = True
 
     @classmethod
     def validate_config(cls, config: Mapping[str, Any]) -> dict[str, Any]:

@@ -106,6 +106,22 @@ def _lineage_from_source_and_tags(fields: dict[str, Any], clean: Cleaner) -> Non
             fields[field] = value[:LINEAGE_MAX_LENGTH]
 
 
+def clean_new_version(clean: Cleaner, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A new version's registered fields, each through its check, errors collected by `clean`.
+
+    The one rule for what a registered version holds; version_register and the bulk import
+    both use it. A key that is not a registered field is refused.
+    """
+    for unknown in sorted(set(fields) - set(_REGISTERED), key=str):
+        clean.errors.setdefault(str(unknown), []).append("Unknown field.")
+    registered = {}
+    for field in _REGISTERED:
+        check, options = _CLEANERS[field]
+        registered[field] = clean(check, fields.get(field), field=field, **options)
+    _lineage_from_source_and_tags(registered, clean)
+    return registered
+
+
 def version_register(
     *,
     registry: Registry,
@@ -134,11 +150,7 @@ def version_register(
     given = {field: value for field, value in locals().items() if field in _REGISTERED}
     clean = Cleaner()
     name = clean(clean_name, name)
-    fields = {}
-    for field in _REGISTERED:
-        check, options = _CLEANERS[field]
-        fields[field] = clean(check, given[field], field=field, **options)
-    _lineage_from_source_and_tags(fields, clean)
+    fields = clean_new_version(clean, given)
     clean.done()
     flavor = registry.get_flavor()
     flavor.require(Capability.REGISTER_VERSION)
