@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
 from django.contrib.admin.options import ActionLocation
 from django.contrib.admin.utils import model_ngettext
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Count
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -177,16 +177,13 @@ class RegistrationForm(ServiceForm):
                 tags=data["tags"],
                 user=user,
             )
-        with transaction.atomic():
-            registration = services.registration_update(
-                registration=old,
-                description=data["description"],
-                tags=_patch(old.tags, data["tags"] or {}),
-                user=user,
-            )
-            return services.registration_rename(
-                registration=registration, new_name=data["name"], user=user
-            )
+        return services.registration_update(
+            registration=old,
+            description=data["description"],
+            tags=_patch(old.tags, data["tags"] or {}),
+            name=data["name"],
+            user=user,
+        )
 
 
 class VersionForm(ServiceForm):

@@ -1,6 +1,5 @@
 """REST API views: parse, call one service or selector, serialize. No rules live here."""
 
-from django.db import transaction
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -178,18 +177,14 @@ class RegistrationDetail(RegistrationMixin, APIView):
     @extend_schema(request=s.RegistrationUpdateInput, responses=s.RegistrationSerializer)
     def patch(self, request, registry, name):
         data = _input(request, s.RegistrationUpdateInput)
-        with transaction.atomic():
-            registration = services.registration_update(
-                registration=self.get_registration(),
-                description=data.get("description"),
-                tags=data.get("tags"),
-                protected_aliases=data.get("protected_aliases", services.UNSET),
-                user=request.user,
-            )
-            if "name" in data:
-                registration = services.registration_rename(
-                    registration=registration, new_name=data["name"], user=request.user
-                )
+        registration = services.registration_update(
+            registration=self.get_registration(),
+            description=data.get("description"),
+            tags=data.get("tags"),
+            protected_aliases=data.get("protected_aliases", services.UNSET),
+            name=data.get("name"),
+            user=request.user,
+        )
         return Response(s.RegistrationSerializer(_annotated(registration)).data)
 
     @extend_schema(responses={204: None})

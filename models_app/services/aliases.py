@@ -12,6 +12,7 @@ from models_app.models import (
     ModelVersion,
     TransitionCause,
 )
+from models_app.services._backend import registration_write
 from models_app.services._common import (
     _lock_registration,
     _require,
@@ -30,8 +31,7 @@ def alias_set(*, version: ModelVersion, alias: str, move: bool = True, user) -> 
     alias = clean_alias(alias)
     flavor = version.registration.registry.get_flavor()
     flavor.require(Capability.ALIASES)
-    with transaction.atomic():
-        registration = _lock_registration(version.registration_id)
+    with registration_write(version.registration) as registration:
         _require_promote_gate(user, registration=registration, aliases=[alias])
         version = ModelVersion.objects.get(pk=version.pk)
         current = registration.aliases.select_related("version").filter(name=alias).first()
@@ -41,23 +41,25 @@ def alias_set(*, version: ModelVersion, alias: str, move: bool = True, user) -> 
                 f"'{registration.name}'."
             )
         flavor.set_alias(name=registration.name, alias=alias, version=version.version)
-        found, _ = ModelAlias.objects.update_or_create(
-            registration=registration, name=alias, defaults={"version": version}
-        )
-        if current and current.version_id == version.pk:
-            return found
-        previous = current.version.version if current else None
-        _record(
-            version,
-            version.stage,
-            user=user,
-            comment=f"Alias '{alias}' moved from version {previous}."
-            if previous
-            else f"Alias '{alias}' set.",
-            cause=TransitionCause.ALIAS_SET,
-            alias=alias,
-            alias_from_version=previous,
-        ).save()
+        with transaction.atomic():
+            registration = _lock_registration(registration.pk)
+            found, _ = ModelAlias.objects.update_or_create(
+                registration=registration, name=alias, defaults={"version": version}
+            )
+            if current and current.version_id == version.pk:
+                return found
+            previous = current.version.version if current else None
+            _record(
+                version,
+                version.stage,
+                user=user,
+                comment=f"Alias '{alias}' moved from version {previous}."
+                if previous
+                else f"Alias '{alias}' set.",
+                cause=TransitionCause.ALIAS_SET,
+                alias=alias,
+                alias_from_version=previous,
+            ).save()
         return found
 
 
@@ -65,20 +67,21 @@ def alias_delete(*, registration: ModelRegistration, alias: str, user) -> None:
     _require(user, "change_modelversion")
     flavor = registration.registry.get_flavor()
     flavor.require(Capability.ALIASES)
-    with transaction.atomic():
-        registration = _lock_registration(registration.pk)
+    with registration_write(registration) as registration:
         _require_promote_gate(user, registration=registration, aliases=[alias])
         current = registration.aliases.select_related("version").filter(name=alias).first()
         if current is None:
             raise NotFound(f"Model '{registration.name}' has no alias '{alias}'.")
         flavor.delete_alias(name=registration.name, alias=alias)
-        current.delete()
-        _record(
-            current.version,
-            current.version.stage,
-            user=user,
-            comment=f"Alias '{alias}' deleted.",
-            cause=TransitionCause.ALIAS_DELETED,
-            alias=alias,
-            alias_from_version=current.version.version,
-        ).save()
+        with transaction.atomic():
+            _lock_registration(registration.pk)
+            current.delete()
+            _record(
+                current.version,
+                current.version.stage,
+                user=user,
+                comment=f"Alias '{alias}' deleted.",
+                cause=TransitionCause.ALIAS_DELETED,
+                alias=alias,
+                alias_from_version=current.version.version,
+            ).save()

@@ -1,4 +1,7 @@
-"""Registrations: create, update, rename, delete."""
+"""Registrations: create, update (with rename), delete.
+
+Each write runs in the frame of services._backend: the backend first, the local index after.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from models_app.models import (
     ModelRegistration,
     Registry,
 )
+from models_app.services._backend import name_write, registration_write
 from models_app.services._common import (
     UNSET,
     _lock_registration,
@@ -30,6 +34,10 @@ from models_app.validation import (
 )
 
 
+def _taken(registry: Registry, name: str) -> Conflict:
+    return Conflict(f"Model '{name}' already exists in registry '{registry.name}'.")
+
+
 def registration_create(
     *,
     registry: Registry,
@@ -46,13 +54,15 @@ def registration_create(
     clean.done()
     flavor = registry.get_flavor()
     flavor.require(Capability.REGISTER_MODEL)
-    with transaction.atomic():
-        _refuse_case_clash(registry, name)
+    with name_write(registry, name):
+        with transaction.atomic():  # it locks the registry row: a short transaction of its own
+            _refuse_case_clash(registry, name)
         if ModelRegistration.objects.filter(registry=registry, name=name).exists():
-            raise Conflict(f"Model '{name}' already exists in registry '{registry.name}'.")
+            raise _taken(registry, name)
         flavor.register_model(name=name, description=description, tags=tags)
         try:
             with transaction.atomic():
+                _refuse_case_clash(registry, name)
                 return ModelRegistration.objects.create(
                     registry=registry,
                     name=name,
@@ -61,7 +71,7 @@ def registration_create(
                     created_by=_real_user(user),
                 )
         except IntegrityError:
-            raise Conflict(f"Model '{name}' already exists in registry '{registry.name}'.")
+            raise _taken(registry, name)
 
 
 def registration_update(
@@ -70,12 +80,20 @@ def registration_update(
     description: str | None = None,
     tags: Mapping[str, str | None] | None = None,
     protected_aliases: list[str] | None = UNSET,
+    name: str | None = None,
     user,
 ) -> ModelRegistration:
-    """Change the description; merge `tags` (a None value removes that tag).
+    """Change the description, merge `tags` (a None value removes that tag), and rename to
+    `name` if given and different.
 
     `protected_aliases` replaces the aliases only promoters may move (None: the default
-    from settings); changing it needs the promote permission, or the gate would be moot."""
+    from settings); changing it needs the promote permission, or the gate would be moot.
+
+    The rename reaches the backend first and is committed locally at once, then the other
+    changes: if the second backend call fails, the backend and the index both hold the new
+    name and neither holds the other changes. The rename goes first because it is the change
+    a backend most often refuses (a name taken there), and then nothing has changed anywhere.
+    """
     _require(user, "change_modelregistration")
     clean = Cleaner()
     if description is not None:
@@ -83,53 +101,54 @@ def registration_update(
     tags = clean(clean_str_map, tags, field="tags", allow_delete=True)
     if protected_aliases is not UNSET and protected_aliases is not None:
         protected_aliases = clean(clean_alias_list, protected_aliases, field="protected_aliases")
+    if name is not None:
+        name = clean(clean_name, name)
     clean.done()
     if protected_aliases is not UNSET:
         _require(user, "promote_modelversion")
-    flavor = registration.registry.get_flavor()
-    flavor.require(Capability.UPDATE_MODEL)
-    with transaction.atomic():
-        registration = _lock_registration(registration.pk)
+    registry = registration.registry
+    flavor = registry.get_flavor()
+    remote_changes = description is not None or bool(tags)
+    if remote_changes or protected_aliases is not UNSET or name is None:
+        flavor.require(Capability.UPDATE_MODEL)
+    if name is not None and name != registration.name:
+        flavor.require(Capability.RENAME_MODEL)
+    with registration_write(registration, *([name] if name else [])) as registration:
         # Merged first: a result over the limits is refused before the backend is written.
-        merged_tags = merge_patch(registration.tags, tags or {}, field="tags")
-        if description is not None or tags:
+        merge_patch(registration.tags, tags or {}, field="tags")
+        if name is not None and name != registration.name:
+            with transaction.atomic():
+                _refuse_case_clash(registry, name, exclude_pk=registration.pk)
+            if ModelRegistration.objects.filter(registry=registry, name=name).exists():
+                raise _taken(registry, name)
+            flavor.rename_model(name=registration.name, new_name=name)
+            try:
+                with transaction.atomic():
+                    _refuse_case_clash(registry, name, exclude_pk=registration.pk)
+                    registration = _lock_registration(registration.pk)
+                    registration.name = name
+                    registration.save()
+            except IntegrityError:  # taken by a concurrent rename or create
+                raise _taken(registry, name)
+        if remote_changes:
             flavor.update_model(name=registration.name, description=description, tags=tags or None)
-        if protected_aliases is not UNSET:
-            registration.protected_aliases = protected_aliases
-        if description is not None:
-            registration.description = description
-        if tags:
-            registration.tags = merged_tags
-        registration.save()
+        if remote_changes or protected_aliases is not UNSET:
+            with transaction.atomic():
+                registration = _lock_registration(registration.pk)
+                if protected_aliases is not UNSET:
+                    registration.protected_aliases = protected_aliases
+                if description is not None:
+                    registration.description = description
+                if tags:
+                    registration.tags = merge_patch(registration.tags, tags, field="tags")
+                registration.save()
     return registration
 
 
 def registration_rename(
     *, registration: ModelRegistration, new_name: str, user
 ) -> ModelRegistration:
-    _require(user, "change_modelregistration")
-    new_name = clean_name(new_name)
-    flavor = registration.registry.get_flavor()
-    flavor.require(Capability.RENAME_MODEL)
-    with transaction.atomic():
-        registration = _lock_registration(registration.pk)
-        if new_name == registration.name:
-            return registration
-        _refuse_case_clash(registration.registry, new_name, exclude_pk=registration.pk)
-        if ModelRegistration.objects.filter(registry=registration.registry, name=new_name).exists():
-            raise Conflict(
-                f"Model '{new_name}' already exists in registry '{registration.registry.name}'."
-            )
-        flavor.rename_model(name=registration.name, new_name=new_name)
-        registration.name = new_name
-        try:
-            with transaction.atomic():
-                registration.save()
-        except IntegrityError:  # taken by a concurrent rename or create
-            raise Conflict(
-                f"Model '{new_name}' already exists in registry '{registration.registry.name}'."
-            )
-    return registration
+    return registration_update(registration=registration, name=new_name, user=user)
 
 
 def registration_delete(*, registration: ModelRegistration, user) -> None:
@@ -138,8 +157,7 @@ def registration_delete(*, registration: ModelRegistration, user) -> None:
     _require(user, "delete_modelregistration")
     flavor = registration.registry.get_flavor()
     flavor.require(Capability.DELETE_MODEL)
-    with transaction.atomic():
-        registration = _lock_registration(registration.pk)
+    with registration_write(registration) as registration:
         _require_promote_gate(
             user,
             registration=registration,
@@ -147,4 +165,5 @@ def registration_delete(*, registration: ModelRegistration, user) -> None:
             aliases=registration.aliases.values_list("name", flat=True),
         )
         flavor.delete_model(name=registration.name)
-        registration.delete()
+        with transaction.atomic():
+            _lock_registration(registration.pk).delete()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -13,6 +15,7 @@ from models_app.models import (
     StageTransition,
     TransitionCause,
 )
+from models_app.services._backend import registration_write
 from models_app.services._common import (
     ACTIVE_STAGES,
     _actor_name,
@@ -53,21 +56,7 @@ def _record(
     )
 
 
-def version_transition_stage(
-    *,
-    version: ModelVersion,
-    stage: str,
-    archive_existing: bool = False,
-    comment: str = "",
-    user,
-    cause: str = TransitionCause.DIRECT,
-) -> ModelVersion:
-    """Move a version to `stage`, recording a StageTransition for every change.
-
-    With `archive_existing`, every other version of the registration in the target stage
-    moves to Archived in the same transaction (only for Staging and Production, as MLflow).
-    Moving into or out of Production needs the promote permission.
-    """
+def clean_transition(stage, comment, archive_existing) -> tuple[str, str]:
     stage = clean_stage(stage)
     comment = clean_text(comment, field="comment", max_length=5000)
     if archive_existing and stage not in ACTIVE_STAGES:
@@ -77,29 +66,51 @@ def version_transition_stage(
                 f"existing versions, not to {stage}."
             }
         )
-    flavor = version.registration.registry.get_flavor()
-    flavor.require(Capability.TRANSITION_STAGE)
+    return stage, comment
+
+
+@dataclasses.dataclass
+class _Move:
+    """A stage change checked against the current state, ready to be made."""
+
+    version: ModelVersion
+    stage: str
+    rivals: list[ModelVersion]
+    archive_existing: bool
+
+
+def plan_transition(
+    registration, version: ModelVersion, *, stage: str, archive_existing: bool, user
+) -> _Move:
+    """Inside a write frame: read the versions involved and check the permissions."""
+    version = ModelVersion.objects.get(pk=version.pk)
+    rivals = []
+    if archive_existing:
+        rivals = list(
+            registration.versions.filter(stage=stage).exclude(pk=version.pk).order_by("version")
+        )
+    _require(user, "change_modelversion")
+    _require_promote_gate(
+        user,
+        registration=registration,
+        stages={stage, version.stage, *(rival.stage for rival in rivals)},
+    )
+    return _Move(version, stage, rivals, archive_existing)
+
+
+def make_transition(
+    flavor, registration, move: _Move, *, user, comment: str, cause: str
+) -> ModelVersion:
+    """Inside a write frame: the backend's stage change, then the local one with its history."""
+    version, stage, rivals = move.version, move.stage, move.rivals
+    flavor.transition_stage(
+        name=registration.name,
+        version=version.version,
+        stage=stage,
+        archive_existing=move.archive_existing,
+    )
     with transaction.atomic():
-        # The registration lock serialises promotions, so archive_existing sees every rival.
-        registration = _lock_registration(version.registration_id)
-        version = ModelVersion.objects.get(pk=version.pk)
-        rivals = []
-        if archive_existing:
-            rivals = list(
-                registration.versions.filter(stage=stage).exclude(pk=version.pk).order_by("version")
-            )
-        _require(user, "change_modelversion")
-        _require_promote_gate(
-            user,
-            registration=registration,
-            stages={stage, version.stage, *(rival.stage for rival in rivals)},
-        )
-        flavor.transition_stage(
-            name=registration.name,
-            version=version.version,
-            stage=stage,
-            archive_existing=archive_existing,
-        )
+        registration = _lock_registration(registration.pk)
         now = timezone.now()
         records = []
         if version.stage != stage:
@@ -123,3 +134,29 @@ def version_transition_stage(
         StageTransition.objects.bulk_create(records)
         registration.save(update_fields=["updated_at"])
     return version
+
+
+def version_transition_stage(
+    *,
+    version: ModelVersion,
+    stage: str,
+    archive_existing: bool = False,
+    comment: str = "",
+    user,
+    cause: str = TransitionCause.DIRECT,
+) -> ModelVersion:
+    """Move a version to `stage`, recording a StageTransition for every change.
+
+    With `archive_existing`, every other version of the registration in the target stage
+    moves to Archived in the same transaction (only for Staging and Production, as MLflow).
+    Moving into or out of Production needs the promote permission.
+    """
+    stage, comment = clean_transition(stage, comment, archive_existing)
+    flavor = version.registration.registry.get_flavor()
+    flavor.require(Capability.TRANSITION_STAGE)
+    # The write frame serialises promotions, so archive_existing sees every rival.
+    with registration_write(version.registration) as registration:
+        move = plan_transition(
+            registration, version, stage=stage, archive_existing=archive_existing, user=user
+        )
+        return make_transition(flavor, registration, move, user=user, comment=comment, cause=cause)

@@ -1,4 +1,7 @@
-"""Versions: register, update, delete."""
+"""Versions: register, update (with a stage change), delete.
+
+Each write runs in the frame of services._backend: the backend first, the local index after.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from models_app.models import (
     Registry,
     TransitionCause,
 )
+from models_app.services._backend import name_write, registration_write
 from models_app.services._common import (
     UNSET,
     _lock_registration,
@@ -27,7 +31,12 @@ from models_app.services._common import (
 )
 from models_app.services.lineage import copied_version, lineage_from_tags, run_in_source
 from models_app.services.run_data import run_data_request
-from models_app.services.transitions import _record
+from models_app.services.transitions import (
+    _record,
+    clean_transition,
+    make_transition,
+    plan_transition,
+)
 from models_app.validation import (
     LINEAGE_MAX_LENGTH,
     Cleaner,
@@ -154,25 +163,28 @@ def version_register(
     clean.done()
     flavor = registry.get_flavor()
     flavor.require(Capability.REGISTER_VERSION)
-    with transaction.atomic():
-        registration, created = _lock_or_create_registration(registry, name, user)
-        if created:
+    with name_write(registry, name):
+        if not ModelRegistration.objects.filter(registry=registry, name=name).exists():
+            with transaction.atomic():  # it locks the registry row: a short transaction
+                _refuse_case_clash(registry, name)
             flavor.require(Capability.REGISTER_MODEL)
             flavor.register_model(name=name)
         assigned = flavor.register_model_version(
             info=ModelVersionInfo(registered_model_name=name, **fields)
         )
         fields["storage_location"] = _storage_location(registry, fields["model_source_uri"])
-        number = assigned.version or registration.last_version_number + 1
-        if ModelVersion.objects.filter(registration=registration, version=number).exists():
-            raise Conflict(f"Model '{name}' already has a version {number}.")
-        registration.last_version_number = max(registration.last_version_number, number)
-        registration.save(update_fields=["last_version_number", "updated_at"])
-        version = ModelVersion.objects.create(
-            registration=registration, version=number, created_by=_real_user(user), **fields
-        )
-        run_data_request(registry=registry, versions=[version])
-        return version
+        with transaction.atomic():
+            registration, _ = _lock_or_create_registration(registry, name, user)
+            number = assigned.version or registration.last_version_number + 1
+            if ModelVersion.objects.filter(registration=registration, version=number).exists():
+                raise Conflict(f"Model '{name}' already has a version {number}.")
+            registration.last_version_number = max(registration.last_version_number, number)
+            registration.save(update_fields=["last_version_number", "updated_at"])
+            version = ModelVersion.objects.create(
+                registration=registration, version=number, created_by=_real_user(user), **fields
+            )
+            run_data_request(registry=registry, versions=[version])
+            return version
 
 
 def _storage_location(registry: Registry, source: str) -> str:
@@ -188,6 +200,17 @@ def _storage_location(registry: Registry, source: str) -> str:
         .first()
     )
     return (origin[0] or origin[1]) if origin else ""
+
+
+def _merged(version: ModelVersion, **patches) -> dict[str, dict]:
+    """The version's tags, metrics and metadata with the patches applied, within the limits."""
+    clean = Cleaner()
+    merged = {
+        field: clean(merge_patch, getattr(version, field), patch or {}, field=field)
+        for field, patch in patches.items()
+    }
+    clean.done()
+    return merged
 
 
 def version_update(
@@ -206,12 +229,19 @@ def version_update(
     step_name: Any = UNSET,
     experiment_run_id: Any = UNSET,
     code_version: Any = UNSET,
+    stage: str | None = None,
+    archive_existing: bool = False,
+    comment: str = "",
     user,
 ) -> ModelVersion:
-    """Change description; merge tags, metrics and metadata (a None value removes a key).
+    """Change description; merge tags, metrics and metadata (a None value removes a key);
+    with `stage`, also move the version there (as version_transition_stage).
 
     The artifact URI, parameters and lineage are immutable: passing a different value is
-    refused, so a caller cannot believe it changed them.
+    refused, so a caller cannot believe it changed them. Every check, the stage change's
+    permissions included, runs before anything is written. Then the edits reach the backend
+    and the index, then the stage change: if the backend refuses the stage change, both
+    sides hold the edits and neither the new stage (a builtin registry writes all or nothing).
     """
     _require(user, "change_modelversion")
     given = locals()
@@ -227,32 +257,50 @@ def version_update(
     tags = clean(clean_str_map, tags, field="tags", allow_delete=True)
     metrics = clean(clean_metrics, metrics, allow_delete=True)
     metadata = clean(clean_metadata, metadata, allow_delete=True)
+    move_to = clean(clean_transition, stage, comment, archive_existing) if stage else None
     clean.done()
+    if move_to:
+        stage, comment = move_to
     flavor = version.registration.registry.get_flavor()
-    flavor.require(Capability.UPDATE_VERSION)
-    with transaction.atomic():
-        _lock_registration(version.registration_id)
+    edits = description is not None or bool(tags or metrics or metadata) or stage is None
+    if edits:
+        flavor.require(Capability.UPDATE_VERSION)
+    if stage is not None:
+        flavor.require(Capability.TRANSITION_STAGE)
+    with registration_write(version.registration) as registration:
+        move = None
+        if stage is not None:
+            move = plan_transition(
+                registration, version, stage=stage, archive_existing=archive_existing, user=user
+            )
         version = ModelVersion.objects.select_related("registration__registry").get(pk=version.pk)
-        # Merged first: a result over the limits is refused before the backend is written.
-        clean = Cleaner()
-        merged = {
-            field: clean(merge_patch, getattr(version, field), patch or {}, field=field)
-            for field, patch in (("tags", tags), ("metrics", metrics), ("metadata", metadata))
-        }
-        clean.done()
-        flavor.update_model_version(
-            name=version.registration.name,
-            version=version.version,
-            description=description,
-            tags=tags or None,
-            metrics=metrics or None,
-            metadata=metadata or None,
-        )
-        if description is not None:
-            version.description = description
-        version.tags, version.metrics = merged["tags"], merged["metrics"]
-        version.metadata = merged["metadata"]
-        version.save()
+        if edits:
+            # Merged first: a result over the limits is refused before the backend is written.
+            _merged(version, tags=tags, metrics=metrics, metadata=metadata)
+            flavor.update_model_version(
+                name=registration.name,
+                version=version.version,
+                description=description,
+                tags=tags or None,
+                metrics=metrics or None,
+                metadata=metadata or None,
+            )
+            with transaction.atomic():
+                _lock_registration(registration.pk)
+                version = ModelVersion.objects.select_related("registration__registry").get(
+                    pk=version.pk
+                )
+                if description is not None:
+                    version.description = description
+                merged = _merged(version, tags=tags, metrics=metrics, metadata=metadata)
+                version.tags, version.metrics = merged["tags"], merged["metrics"]
+                version.metadata = merged["metadata"]
+                version.save()
+        if move is not None:
+            move.version = version
+            version = make_transition(
+                flavor, registration, move, user=user, comment=comment, cause=TransitionCause.DIRECT
+            )
     return version
 
 
@@ -263,8 +311,7 @@ def version_delete(*, version: ModelVersion, user) -> None:
     _require(user, "delete_modelversion")
     flavor = version.registration.registry.get_flavor()
     flavor.require(Capability.DELETE_VERSION)
-    with transaction.atomic():
-        registration = _lock_registration(version.registration_id)
+    with registration_write(version.registration) as registration:
         version = ModelVersion.objects.get(pk=version.pk)
         _require_promote_gate(
             user,
@@ -273,12 +320,14 @@ def version_delete(*, version: ModelVersion, user) -> None:
             aliases=version.aliases.values_list("name", flat=True),
         )
         flavor.delete_model_version(name=registration.name, version=version.version)
-        _record(
-            version,
-            ModelVersionStage.NONE,
-            user=user,
-            comment=f"Version {version.version} deleted (was {version.stage}).",
-            cause=TransitionCause.VERSION_DELETED,
-        ).save()
-        ModelVersion.objects.filter(pk=version.pk).delete()
-        registration.save(update_fields=["updated_at"])
+        with transaction.atomic():
+            registration = _lock_registration(registration.pk)
+            _record(
+                version,
+                ModelVersionStage.NONE,
+                user=user,
+                comment=f"Version {version.version} deleted (was {version.stage}).",
+                cause=TransitionCause.VERSION_DELETED,
+            ).save()
+            ModelVersion.objects.filter(pk=version.pk).delete()
+            registration.save(update_fields=["updated_at"])

@@ -8,7 +8,6 @@ from datetime import datetime, time
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 from django.db.models import JSONField
 from django.utils.dateparse import parse_date, parse_datetime
 from tqdm import tqdm
@@ -407,17 +406,13 @@ class Command(BaseCommand):
     def do_models_update(self, options):
         registration = self._registration(options)
         tags = {**{key: None for key in options.get("rm") or []}, **pairs(options.get("tag"))}
-        with transaction.atomic():
-            registration = services.registration_update(
-                registration=registration,
-                description=options.get("description"),
-                tags=tags,
-                user=self.user,
-            )
-            if options.get("new_name"):
-                registration = services.registration_rename(
-                    registration=registration, new_name=options["new_name"], user=self.user
-                )
+        registration = services.registration_update(
+            registration=registration,
+            description=options.get("description"),
+            tags=tags,
+            name=options.get("new_name") or None,
+            user=self.user,
+        )
         self._out(registration_dict(registration), f"Updated model '{registration.name}'.")
 
     def do_models_delete(self, options):
@@ -504,25 +499,19 @@ class Command(BaseCommand):
         metrics = pairs(options.get("metric"))
         if options["archive_existing"] and not options.get("stage"):
             raise CommandError("--archive-existing needs -s/--stage.")
-        # One transaction: a refused stage change leaves the other edits unapplied too.
-        with transaction.atomic():
-            if options.get("description") is not None or metadata or tags or metrics:
-                version = services.version_update(
-                    version=version,
-                    description=options.get("description"),
-                    tags=tags,
-                    metrics=metrics,
-                    metadata=metadata,
-                    user=self.user,
-                )
-            if options.get("stage"):
-                version = services.version_transition_stage(
-                    version=version,
-                    stage=options["stage"],
-                    archive_existing=options["archive_existing"],
-                    comment=options["comment"],
-                    user=self.user,
-                )
+        edits = options.get("description") is not None or metadata or tags or metrics
+        if edits or options.get("stage"):
+            version = services.version_update(
+                version=version,
+                description=options.get("description"),
+                tags=tags,
+                metrics=metrics,
+                metadata=metadata,
+                stage=options.get("stage") or None,
+                archive_existing=options["archive_existing"],
+                comment=options["comment"],
+                user=self.user,
+            )
         version = selectors.version_get(registration=version.registration, version=version.version)
         self._show_version(version)
 
