@@ -11,6 +11,10 @@ os.environ["DJANGO_ENV_FILE"] = ""
 from registry_site.settings import *  # noqa: F403
 from registry_site.settings import DATABASES
 
+# The live server's handler threads outlive a test while a client keeps its connection alive;
+# closing their database connection after each request lets teardown drop the test database.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so threads and the live server share one database.
     DATABASES["default"]["TEST"] = {
