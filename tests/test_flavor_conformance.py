@@ -1,5 +1,6 @@
 """Conformance suite: what every flavor must do, checked through the services and then in the
-flavor's own backend. Runs for builtin, mlflow (a real server) and the example dict flavor.
+flavor's own backend. Runs for mlflow (a real server) and the example dict flavor; builtin, whose
+backend is the index, has its own read check.
 
 Check your own flavor by pointing the suite at it:
 
