@@ -119,9 +119,10 @@ def _thread_lock(key: int, name: str) -> Iterator[None]:
 @contextlib.contextmanager
 def model_lock(registry: Registry, *names: str) -> Iterator[None]:
     """Hold the backend lock of each named model of `registry` (sorted, so never a deadlock)."""
+    in_memory = str(connection.settings_dict["NAME"]).startswith((":memory:", "file:"))
     if connection.vendor == "postgresql":
         take = _postgres_lock
-    elif connection.vendor == "sqlite":
+    elif connection.vendor == "sqlite" and not in_memory:
         take = _file_lock
     else:
         take = _thread_lock
