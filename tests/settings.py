@@ -39,6 +39,7 @@ MODEL_REGISTRY_FLAVORS = {
     "no-delete": "tests.example_flavors.NoDeleteFlavor",
     "refusing": "tests.example_flavors.RefusingFlavor",
     "dict": "tests.example_flavors.DictFlavor",
+    "run-pages": "tests.example_flavors.RunPagesFlavor",
     "append-only": "tests.example_flavors.AppendOnlyFlavor",
     "overpromising": "tests.example_flavors.OverpromisingFlavor",
 }

@@ -197,9 +197,7 @@ def _deletion_logs():
 @pytest.fixture
 def append_only(db):
     """A registry whose flavor cannot delete, with one version."""
-    registry = services.registry_create(
-        name="audit", flavor="tests.example_flavors.NoDeleteFlavor", user=None
-    )
+    registry = services.registry_create(name="audit", flavor="no-delete", user=None)
     return services.version_register(
         registry=registry, name="m", model_source_uri="s3://x", user=None
     )

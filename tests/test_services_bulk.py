@@ -100,7 +100,7 @@ def test_a_taken_name_is_a_conflict_and_writes_nothing(registry):
     "flavor,config",
     [
         ("mlflow", {"tracking_uri": "http://127.0.0.1:9/"}),
-        ("tests.example_flavors.DictFlavor", {}),
+        ("dict", {}),
     ],
 )
 def test_a_registry_with_its_own_backend_refuses_bulk_writes(db, flavor, config):

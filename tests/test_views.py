@@ -431,9 +431,7 @@ def test_an_mlflow_run_link_uses_the_registry_ui_uri(admin_client):
 
 
 def test_a_custom_flavor_gives_its_own_run_link(admin_client):
-    registry = services.registry_create(
-        name="own", flavor="tests.example_flavors.RunPagesFlavor", user=None
-    )
+    registry = services.registry_create(name="own", flavor="run-pages", user=None)
     page = admin_client.get(_version_with_run(registry).get_absolute_url()).content.decode()
     assert 'href="https://runs.example/r/r7"' in page
 
