@@ -54,6 +54,21 @@ def grant(user, *codenames: str):
 
 
 @pytest.fixture
+def admin_user(django_user_model):
+    return django_user_model.objects.create_superuser("root", password="root-pass-123")
+
+
+@pytest.fixture
+def api(admin_user):
+    """The REST API as the administrator (modules may override it, e.g. with a token)."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(admin_user)
+    return client
+
+
+@pytest.fixture
 def registry(db):
     return selectors.registry_get()
 

@@ -37,11 +37,6 @@ def reader(outsider):
 
 
 @pytest.fixture
-def admin_user(django_user_model):
-    return django_user_model.objects.create_superuser("root", password="root-pass-123")
-
-
-@pytest.fixture
 def api(admin_user):
     return client_for(admin_user)
 

@@ -10,7 +10,6 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
-from rest_framework.test import APIClient
 
 from models_app import services
 from models_app.models import ModelRegistration, ModelVersion
@@ -24,18 +23,6 @@ MLFLOW = "/api/2.0/mlflow"
 def mlflow_imported():
     """The MLflow API imports MLflow's search utilities on first use (seconds, once)."""
     import mlflow.utils.search_utils  # noqa: F401
-
-
-@pytest.fixture
-def admin_user(django_user_model):
-    return django_user_model.objects.create_superuser("root", password="root-pass-123")
-
-
-@pytest.fixture
-def api(admin_user):
-    client = APIClient()
-    client.force_authenticate(admin_user)
-    return client
 
 
 @pytest.fixture

@@ -136,11 +136,6 @@ def test_the_registration_form_warns_about_a_lookalike_name(client, registry, ad
     assert ModelRegistration.objects.filter(name="CHURN").exists()
 
 
-@pytest.fixture
-def admin_user(django_user_model):
-    return django_user_model.objects.create_superuser("root", password="root-pass-123")
-
-
 def test_the_migration_reports_clashes_instead_of_failing(registry, capsys):
     from django.apps import apps
 

@@ -11,25 +11,12 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from models_app import services
 from models_app.exceptions import BackendError
 from models_app.flavors.base import ModelVersionInfo
 from models_app.models import ModelVersion, Registry, SyncRun
 from models_app.validation import clean_backend_uri, clean_uri
-
-
-@pytest.fixture
-def admin_user(django_user_model):
-    return django_user_model.objects.create_superuser("root", password="root-pass-123")
-
-
-@pytest.fixture
-def api(admin_user):
-    client = APIClient()
-    client.force_authenticate(admin_user)
-    return client
 
 
 @pytest.fixture
