@@ -8,7 +8,7 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Exists, FloatField, OuterRef, Q
+from django.db.models import Exists, F, FloatField, OuterRef, Q
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.db.models.lookups import (
@@ -29,7 +29,7 @@ from models_app.models import (
     StageTransition,
     TransitionCause,
 )
-from models_app.selectors import tags_equal
+from models_app.selectors import STAGE_COUNT_ANNOTATIONS, tags_equal
 from models_app.validation import clean_filter_terms, clean_filter_text, clean_moment
 
 _OPERATOR_CHARS = "<>=!"
@@ -188,6 +188,23 @@ class AnyWhenEmptyFilterSet(django_filters.FilterSet):
         super().__init__(data, *args, **kwargs)
 
 
+class RegistrationOrdering(django_filters.OrderingFilter):
+    """Model with no version last either way, and name as the tie-break, so pages are stable."""
+
+    def filter(self, qs, value):
+        if value in (None, "", [], ()):
+            return qs
+        ordering = []
+        for param in value:
+            field = self.get_ordering_value(param)
+            descending = field.startswith("-")
+            expression = F(field.lstrip("-"))
+            ordering.append(
+                expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)
+            )
+        return qs.order_by(*ordering, "registry__name", "name")
+
+
 class RegistrationFilterSet(AnyWhenEmptyFilterSet):
     q = BoundedCharFilter(method="filter_q", label="Search")
     registry = django_filters.ModelChoiceFilter(
@@ -200,13 +217,19 @@ class RegistrationFilterSet(AnyWhenEmptyFilterSet):
         choices=ModelVersionStage.choices, method="filter_stage", label="Has a version in stage"
     )
     alias = BoundedCharFilter(method="filter_alias", label="Has alias")
-    ordering = django_filters.OrderingFilter(
+    ordering = RegistrationOrdering(
         fields=(
             ("name", "name"),
             ("registry__name", "registry"),
             ("created_at", "created"),
             ("updated_at", "updated"),
+            ("latest_version", "latest"),
+            ("version_count", "versions"),
+            *((annotation, stage.lower()) for stage, annotation in STAGE_COUNT_ANNOTATIONS.items()),
         ),
+        help_text="Sort by name, registry, created, updated, latest (version number), versions "
+        "(count), or the number of versions in a stage: production, staging, archived, none. "
+        "A leading '-' sorts descending.",
     )
 
     class Meta:

@@ -47,6 +47,13 @@ STAGE_ANNOTATIONS = {
     ModelVersionStage.ARCHIVED.value: "archived_version",
     ModelVersionStage.NONE.value: "none_version",
 }
+# Annotation name per stage for "how many versions are in that stage".
+STAGE_COUNT_ANNOTATIONS = {
+    ModelVersionStage.PRODUCTION.value: "production_count",
+    ModelVersionStage.STAGING.value: "staging_count",
+    ModelVersionStage.ARCHIVED.value: "archived_count",
+    ModelVersionStage.NONE.value: "none_count",
+}
 
 
 def protected_aliases(registration: ModelRegistration) -> list[str]:
@@ -300,24 +307,30 @@ def _highest_version(stage: str | None = None) -> Subquery:
     )
 
 
+def _version_count(stage: str | None = None) -> Coalesce:
+    versions = ModelVersion.objects.filter(registration=OuterRef("pk"))
+    if stage:
+        versions = versions.filter(stage=stage)
+    counted = versions.order_by().values("registration").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
 def registration_list(
     *,
     registry: Registry | None = None,
     name: str | None = None,
     tags: Mapping[str, str] | None = None,
 ) -> QuerySet[ModelRegistration]:
-    """Registrations with their latest version and the highest version in each stage."""
-    version_count = (
-        ModelVersion.objects.filter(registration=OuterRef("pk"))
-        .order_by()
-        .values("registration")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
+    """Registrations with their latest version, the highest version in each stage and how
+    many versions each stage holds (subqueries on the registration/stage index)."""
     registrations = ModelRegistration.objects.select_related("registry").annotate(
         latest_version=_highest_version(),
-        version_count=Coalesce(Subquery(version_count, output_field=IntegerField()), 0),
+        version_count=_version_count(),
         **{annotation: _highest_version(stage) for stage, annotation in STAGE_ANNOTATIONS.items()},
+        **{
+            annotation: _version_count(stage)
+            for stage, annotation in STAGE_COUNT_ANNOTATIONS.items()
+        },
     )
     if registry is not None:
         registrations = registrations.filter(registry=registry)

@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from models_app import selectors
 from models_app.models import ModelVersion, ModelVersionStage, RunDataState
-from models_app.selectors import STAGE_ANNOTATIONS
+from models_app.selectors import STAGE_ANNOTATIONS, STAGE_COUNT_ANNOTATIONS
 from models_app.validation import check_key_count
 
 
@@ -187,6 +187,17 @@ StagesSerializer = type(
 )
 
 
+# How many versions each stage holds, from the annotations of registration_list.
+StageCountsSerializer = type(
+    "VersionCountsByStage",
+    (serializers.Serializer,),
+    {
+        stage: serializers.IntegerField(source=annotation, read_only=True)
+        for stage, annotation in STAGE_COUNT_ANNOTATIONS.items()
+    },
+)
+
+
 class RegistrationSerializer(serializers.Serializer):
     registry = serializers.CharField(source="registry.name")
     name = serializers.CharField()
@@ -195,6 +206,7 @@ class RegistrationSerializer(serializers.Serializer):
     latest_version = serializers.IntegerField(allow_null=True)
     latest_versions_by_stage = StagesSerializer(source="*")
     version_count = serializers.IntegerField()
+    version_count_by_stage = StageCountsSerializer(source="*")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
@@ -218,6 +230,10 @@ class RegistrationSerializer(serializers.Serializer):
                 for stage, annotation in STAGE_ANNOTATIONS.items()
             },
             "version_count": registration.version_count,
+            "version_count_by_stage": {
+                stage: getattr(registration, annotation)
+                for stage, annotation in STAGE_COUNT_ANNOTATIONS.items()
+            },
             "created_at": iso(registration.created_at),
             "updated_at": iso(registration.updated_at),
             "created_by": registration.created_by.username if registration.created_by_id else None,
