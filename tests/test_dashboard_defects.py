@@ -125,6 +125,18 @@ def test_revoking_a_token_asks_first(client, django_user_model):
     assert "<summary" in form and 'name="revoke"' in form.split("</summary>")[1]
 
 
+def test_revoking_all_tokens_asks_first(client, django_user_model):
+    user = django_user_model.objects.create_user("carol", password="carol-pass-123")
+    client.force_login(user)
+    client.post(reverse("tokens"), {"name": "ci"})
+    body = client.get(reverse("tokens")).content.decode()
+    box = body.split('<details class="confirm revoke-all">')[1].split("</details>")[0]
+    summary, confirm = box.split("</summary>")
+    assert "Revoke all 1 active token" in summary and "revoke_all" not in summary
+    assert 'name="revoke_all"' in confirm and "refused from now on" in confirm
+    assert body.count('name="revoke_all"') == 1
+
+
 @pytest.mark.parametrize(
     "asked,message",
     [
