@@ -393,6 +393,11 @@ def version_list(
     return versions.order_by("-created_at", "-id")
 
 
+def version_numbers(*, registration: ModelRegistration, limit: int = 500) -> list[tuple[int, str]]:
+    """(number, stage) of a registration's versions, newest first, for pickers."""
+    return list(registration.versions.order_by("-version").values_list("version", "stage")[:limit])
+
+
 def version_stage_counts() -> Counter:
     """How many versions are in each stage, across every registry."""
     return Counter(

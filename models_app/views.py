@@ -400,9 +400,60 @@ def compare(request, registry, name):
     if len(versions) < 2:
         messages.info(request, "Tick at least two versions to compare them.")
         return redirect(registration.get_absolute_url())
-    return render(
-        request, "models/compare.html", {"registration": registration, **comparison(versions)}
-    )
+    context = {
+        "registration": registration,
+        **comparison(versions),
+        **_compare_controls(request, registration, versions),
+    }
+    return render(request, "models/compare.html", context)
+
+
+COMPARE_GROUPS = ("metrics", "parameters", "tags", "metadata", "lineage")
+
+
+def _compare_controls(request, registration, versions: list[ModelVersion]) -> dict:
+    """What the compare page offers around the table: versions to add, a link to remove each
+    one, "differences only" per group, a metric plot and the stage-change dialog."""
+    shown = [version.version for version in versions]
+    only = [group for group in request.GET.getlist("only")[:10] if group in COMPARE_GROUPS]
+    base = request.GET.copy()
+    base.setlist("v", [str(number) for number in shown])
+    base.pop("only", None)
+
+    def query(**changes) -> str:
+        query = base.copy()
+        for key, values in changes.items():
+            query.setlist(key, [str(value) for value in values])
+        return query.urlencode()
+
+    for version in versions:
+        version.remove_query = (
+            query(v=[n for n in shown if n != version.version], only=only) if len(shown) > 2 else ""
+        )
+    toggles = {
+        group: query(only=[g for g in only if g != group] if group in only else [*only, group])
+        for group in COMPARE_GROUPS
+    }
+    rows = [(version.version, version.stage, version.metrics) for version in versions]
+    return {
+        "addable": [
+            (number, stage)
+            for number, stage in selectors.version_numbers(registration=registration)
+            if number not in shown
+        ],
+        "compare_full": len(shown) >= COMPARE_LIMIT,
+        "only": only,
+        "toggles": toggles,
+        "chart": metrics.chart(rows, request.GET.get("metric")),
+        "chart_query": query(only=only, metric=[]),
+        "capabilities": capabilities(registration.registry),
+        "stages": ModelVersionStage.values,
+        "live_version": next(
+            (v.version for v in versions if v.stage == ModelVersionStage.PRODUCTION),
+            _live_version(registration),
+        ),
+        "here": request.get_full_path(),
+    }
 
 
 def comparison(versions: list[ModelVersion]) -> dict:
@@ -443,9 +494,14 @@ def comparison(versions: list[ModelVersion]) -> dict:
         for field in ModelVersion.IMMUTABLE_FIELDS
         if field != "parameters"  # a map: compared key by key above
     ]
+    metric_rows = rows("metrics", best=True)
+    for index, version in enumerate(versions):
+        # "Which version should go to Production and why": how many metrics each one leads.
+        version.best_count = sum(row["cells"][index]["best"] for row in metric_rows)
     return {
         "versions": versions,
-        "metric_rows": rows("metrics", best=True),
+        "metric_count": len(metric_rows),
+        "metric_rows": metric_rows,
         "parameter_rows": rows("parameters"),
         "tag_rows": rows("tags"),
         "metadata_rows": rows("metadata"),

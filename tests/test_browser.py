@@ -305,6 +305,16 @@ def test_reloading_after_creating_a_token_creates_nothing(page, demo, screenshot
     expect(page.locator("table")).to_contain_text("revoked")
     assert ApiToken.objects.get(name="nightly-training").revoked_at is not None
 
+    # So does "Revoke all": the first click only opens the question.
+    page.get_by_label("Token name").fill("second")
+    page.get_by_role("button", name="Create token").click()
+    page.get_by_text("Revoke all 1 active token…").click()
+    screenshot(page, "17b-token-revoke-all-confirm")
+    assert ApiToken.objects.get(name="second").revoked_at is None
+    page.get_by_role("button", name="Yes, revoke all 1").click()
+    expect(page.locator(".alert-success")).to_contain_text("1 token revoked")
+    assert ApiToken.objects.get(name="second").revoked_at is not None
+
 
 def test_compare_names_a_missing_version(page, demo, screenshot):
     page.set_viewport_size({"width": 1280, "height": 900})
@@ -314,6 +324,46 @@ def test_compare_names_a_missing_version(page, demo, screenshot):
     page.goto(f"{demo}/models/default/fraud-detector/compare/?v=5&v=7&v=8")
     expect(page.locator("td.changed").first).to_be_visible()
     screenshot(page, "18-compare-three")
+
+
+def test_compare_adds_removes_narrows_plots_and_promotes(page, demo, screenshot):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, demo)
+    page.goto(f"{demo}/models/default/fraud-detector/compare/?v=5&v=7")
+    page.get_by_label("Add a version").select_option("8")
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(page.locator("th.version-head")).to_have_count(3)
+    page.get_by_label("Remove v5 from the comparison").click()
+    expect(page.locator("th.version-head")).to_have_count(2)
+    expect(page).not_to_have_url(re.compile(r"v=5"))
+    # Differences only, in one group.
+    group = page.locator("#group-parameters")
+    group.get_by_role("link", name="Differences only").click()
+    expect(page.locator("#group-parameters")).to_have_class(re.compile("only-differs"))
+    expect(page.locator("#group-metrics")).not_to_have_class(re.compile("only-differs"))
+    # The plot follows the picked metric without a Show click.
+    chart = page.locator("#compare-chart")
+    expect(chart.locator("circle")).to_have_count(2)
+    picker = chart.get_by_label("Metric")
+    other = picker.locator("option:not([selected])").first.get_attribute("value")
+    picker.select_option(other)
+    expect(page).to_have_url(re.compile(rf"metric={other}"))
+    screenshot(page, "18b-compare-controls")
+    # Promote from the compare page: the dialog, then back on the same comparison.
+    page.locator('th.version-head[data-version="8"]').get_by_role("link", name="Move to…").click()
+    dialog = page.locator("#move-dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("radio", name="Production").check()
+    if dialog.get_by_label("Yes, change what is in Production").is_visible():
+        dialog.get_by_label("Yes, change what is in Production").check()
+    dialog.locator("textarea[name=comment]").fill("best on the comparison")
+    dialog.get_by_role("button", name="Move v8 to Production").click()
+    expect(page.locator("h1")).to_have_text("Compare fraud-detector")
+    expect(page.locator("#messages")).to_contain_text("Version 8 moved to Production")
+    expect(page.locator('th.version-head[data-version="8"]')).to_contain_text("Production")
+    assert ModelVersion.objects.get(registration__name="fraud-detector", version=8).stage == (
+        "Production"
+    )
 
 
 def test_the_404_page_keeps_the_navigation_and_a_skip_link_comes_first(page, demo, screenshot):

@@ -94,7 +94,8 @@ document.addEventListener("htmx:afterSettle", fadeToasts);
 
   document.addEventListener("submit", (event) => {
     const d = dialog();
-    if (!d || !d.contains(event.target) || d.classList.contains("static") || !window.htmx) return;
+    // A dialog without a target (the compare page) posts normally and comes back to the page.
+    if (!d || !d.contains(event.target) || d.classList.contains("static") || !window.htmx || !d.dataset.target) return;
     event.preventDefault();
     const form = event.target;
     htmx.ajax("POST", form.action, { source: form, target: d.dataset.target, swap: "outerHTML" })
@@ -106,3 +107,11 @@ document.addEventListener("htmx:afterSettle", fadeToasts);
     if (d && d.open) update(d);
   });
 })();
+
+// A picker that applies itself (<select data-autosubmit>); its form keeps a submit button
+// for pages without JavaScript.
+document.addEventListener("change", (event) => {
+  if (event.target.matches && event.target.matches("select[data-autosubmit]")) {
+    event.target.form.requestSubmit();
+  }
+});
