@@ -303,6 +303,65 @@ class StageTransition(models.Model):
         super().save(*args, **kwargs)
 
 
+class RoleName(models.TextChoices):
+    VIEWER = "viewer", "Viewer"
+    CONTRIBUTOR = "contributor", "Contributor"
+    APPROVER = "approver", "Approver"
+    OWNER = "owner", "Owner"
+
+
+class RegistrationRole(models.Model):
+    """A role on one registration, granted to a user or to a group (exactly one of them)."""
+
+    registration = models.ForeignKey(
+        ModelRegistration, on_delete=models.CASCADE, related_name="roles"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="registration_roles",
+    )
+    group = models.ForeignKey(
+        "auth.Group",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="registration_roles",
+    )
+    role = models.CharField(max_length=16, choices=RoleName.choices)
+    granted_at = models.DateTimeField(default=timezone.now, editable=False)
+    granted_by = models.CharField(max_length=150, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["registration", "group__name", "user__username"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=True) ^ Q(group__isnull=True),
+                name="role_user_xor_group",
+            ),
+            models.UniqueConstraint(
+                fields=["registration", "user"],
+                condition=Q(user__isnull=False),
+                name="unique_role_per_user",
+            ),
+            models.UniqueConstraint(
+                fields=["registration", "group"],
+                condition=Q(group__isnull=False),
+                name="unique_role_per_group",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.principal} is {self.role} of {self.registration}"
+
+    @property
+    def principal(self) -> str:
+        """`alice` for a user, `@reviewers` for a group, as the CLI and API spell them."""
+        return f"@{self.group.name}" if self.group_id else self.user.get_username()
+
+
 class ApiToken(models.Model):
     """A bearer token for pipelines and CI. Only a SHA-256 digest of the secret is stored."""
 

@@ -229,6 +229,8 @@ MODEL_REGISTRY_FLAVORS: dict[str, str] = {
 # The promote gate: aliases that only users allowed to promote may set, move or delete
 # (a registration may list its own instead).
 MODEL_REGISTRY_PROTECTED_ALIASES = envlist("MODEL_REGISTRY_PROTECTED_ALIASES", "champion")
+# The role every signed-in user holds on every registration unless granted more: viewer or none.
+MODEL_REGISTRY_DEFAULT_ROLE = os.environ.get("MODEL_REGISTRY_DEFAULT_ROLE", "viewer")
 # Backends (MLflow tracking URIs) on loopback, private or link-local addresses are refused
 # unless this is on: the server would otherwise fetch whatever internal address a user names.
 MODEL_REGISTRY_ALLOW_PRIVATE_BACKENDS = envbool("MODEL_REGISTRY_ALLOW_PRIVATE_BACKENDS", False)

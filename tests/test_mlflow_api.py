@@ -9,7 +9,7 @@ from mlflow.exceptions import MlflowException
 from rest_framework.test import APIClient
 
 from models_app import services
-from models_app.models import ModelRegistration, ModelVersion, StageTransition
+from models_app.models import ModelRegistration, ModelVersion, Registry, StageTransition
 from tests import example_models
 from tests.conftest import grant
 
@@ -178,7 +178,8 @@ def test_basic_auth_and_permissions_map_to_users(live_server, django_user_model,
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "dev")
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "dev-pass-123")
     client = MlflowClient(tracking_uri=live_server.url, registry_uri=live_server.url)
-    client.create_registered_model("m")
+    # Created by someone else: its creator would own it, and owners may promote.
+    services.registration_create(registry=Registry.objects.get(name="default"), name="m", user=None)
     client.create_model_version("m", "s3://m/1")
     client.transition_model_version_stage("m", "1", "Staging")
     with pytest.raises(MlflowException) as excinfo:

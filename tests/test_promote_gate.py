@@ -59,15 +59,20 @@ def mlflow_call(user, method, path, body):
 
 
 # Deleting the Production version ------------------------------------------------------------
-def test_deleting_the_production_version_needs_the_promote_permission(in_production, contributor):
-    v1, _ = in_production
-    with pytest.raises(PermissionDenied, match="promote"):
-        services.version_delete(version=v1, user=contributor)
+def test_deleting_a_version_needs_the_owner_role(in_production, contributor):
+    """A delete permission without the promote one makes only a contributor: deleting is an
+    owner's action, and owners may promote, so deleting never bypasses the gate."""
+    v1, v2 = in_production
+    for version in (v1, v2):
+        with pytest.raises(PermissionDenied, match="needs the owner role"):
+            services.version_delete(version=version, user=contributor)
     assert ModelVersion.objects.filter(pk=v1.pk, stage="Production").exists()
+    assert ModelVersion.objects.filter(pk=v2.pk).exists()
 
 
-def test_deleting_a_version_outside_production_needs_only_delete(in_production, contributor):
+def test_an_owner_by_grant_deletes_a_version_outside_production(in_production, contributor):
     _, v2 = in_production
+    services.role_grant(registration=v2.registration, principal="carol", role="owner", user=None)
     services.version_delete(version=v2, user=contributor)
     assert not ModelVersion.objects.filter(pk=v2.pk).exists()
 
@@ -125,7 +130,7 @@ def test_archiving_the_production_version_needs_promote(in_production, contribut
 # Protected aliases --------------------------------------------------------------------------
 def test_champion_is_protected_by_default(in_production, contributor, releaser):
     v1, v2 = in_production
-    with pytest.raises(PermissionDenied, match="promote"):
+    with pytest.raises(PermissionDenied, match="protected alias.*needs the approver role"):
         services.alias_set(version=v2, alias="champion", user=contributor)
     assert not ModelAlias.objects.exists()
     services.alias_set(version=v1, alias="champion", user=releaser)
@@ -227,7 +232,7 @@ def test_page_protected_alias_is_refused_without_promote(client, in_production, 
     response = client.post(
         reverse("alias_set", args=["default", "churn", 2]), {"alias": "champion"}, follow=True
     )
-    assert b"Alias not set" in response.content and b"promote" in response.content
+    assert b"Alias not set" in response.content and b"approver role" in response.content
     assert not ModelAlias.objects.exists()
 
 

@@ -17,6 +17,7 @@ from models_app.services.registrations import (
     registration_update,
 )
 from models_app.services.registries import registry_create, registry_delete, registry_update
+from models_app.services.roles import role_grant, role_revoke
 from models_app.services.run_data import (
     run_data_fetch,
     run_data_request,
@@ -53,6 +54,8 @@ __all__ = [
     "registry_delete",
     "registry_sync",
     "registry_update",
+    "role_grant",
+    "role_revoke",
     "run_data_fetch",
     "run_data_request",
     "run_data_retry",

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 
-from models_app import selectors
+from models_app import access, selectors
+from models_app.access import Role
 from models_app.exceptions import Conflict
 from models_app.models import (
     ModelRegistration,
@@ -61,9 +62,19 @@ def _require_promote_gate(
     """The promote gate, for every path by which a version reaches or leaves Production:
     a stage change into or out of it (archiving included), deleting a Production version,
     and setting, moving or deleting a protected alias (aliases deploy too)."""
+    stages = set(stages)
     touches_alias = bool(_protected_aliases(registration) & {a.casefold() for a in aliases})
-    if ModelVersionStage.PRODUCTION in set(stages) or touches_alias:
-        _require(user, "promote_modelversion")
+    if ModelVersionStage.PRODUCTION in stages:
+        access.require(
+            user,
+            registration,
+            Role.APPROVER,
+            "promote a version to Production or move one out of it",
+        )
+    elif ModelVersionStage.ARCHIVED in stages:
+        access.require(user, registration, Role.APPROVER, "archive a version or bring one back")
+    if touches_alias:
+        access.require(user, registration, Role.APPROVER, "change a protected alias")
 
 
 def _refuse_case_clash(registry: Registry, name: str, *, exclude_pk: int | None = None) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from models_app import access
+from models_app.access import Role
 from models_app.exceptions import Conflict, NotFound
 from models_app.flavors import Capability
 from models_app.models import (
@@ -15,7 +17,6 @@ from models_app.models import (
 from models_app.services._backend import registration_write
 from models_app.services._common import (
     _lock_registration,
-    _require,
     _require_promote_gate,
 )
 from models_app.services.transitions import _record
@@ -27,7 +28,7 @@ from models_app.validation import (
 def alias_set(*, version: ModelVersion, alias: str, move: bool = True, user) -> ModelAlias:
     """Point `alias` at this version; if it points at another one, move it (or, with
     move=False, refuse with a Conflict). A protected alias needs the promote permission."""
-    _require(user, "change_modelversion")
+    access.require(user, version.registration, Role.CONTRIBUTOR, "set an alias")
     alias = clean_alias(alias)
     flavor = version.registration.registry.get_flavor()
     flavor.require(Capability.ALIASES)
@@ -64,7 +65,7 @@ def alias_set(*, version: ModelVersion, alias: str, move: bool = True, user) -> 
 
 
 def alias_delete(*, registration: ModelRegistration, alias: str, user) -> None:
-    _require(user, "change_modelversion")
+    access.require(user, registration, Role.CONTRIBUTOR, "delete an alias")
     flavor = registration.registry.get_flavor()
     flavor.require(Capability.ALIASES)
     with registration_write(registration) as registration:

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 
 from django.db import IntegrityError, transaction
 
+from models_app import access
+from models_app.access import Role
 from models_app.exceptions import Conflict
 from models_app.flavors import Capability
 from models_app.models import (
@@ -24,6 +26,7 @@ from models_app.services._common import (
     _require,
     _require_promote_gate,
 )
+from models_app.services.roles import grant_owner_to_creator
 from models_app.validation import (
     Cleaner,
     clean_alias_list,
@@ -63,13 +66,15 @@ def registration_create(
         try:
             with transaction.atomic():
                 _refuse_case_clash(registry, name)
-                return ModelRegistration.objects.create(
+                registration = ModelRegistration.objects.create(
                     registry=registry,
                     name=name,
                     description=description,
                     tags=tags,
                     created_by=_real_user(user),
                 )
+                grant_owner_to_creator(registration, user)
+                return registration
         except IntegrityError:
             raise _taken(registry, name)
 
@@ -94,7 +99,7 @@ def registration_update(
     name and neither holds the other changes. The rename goes first because it is the change
     a backend most often refuses (a name taken there), and then nothing has changed anywhere.
     """
-    _require(user, "change_modelregistration")
+    access.require(user, registration, Role.CONTRIBUTOR, "edit it")
     clean = Cleaner()
     if description is not None:
         description = clean(clean_text, description, field="description")
@@ -105,7 +110,9 @@ def registration_update(
         name = clean(clean_name, name)
     clean.done()
     if protected_aliases is not UNSET:
-        _require(user, "promote_modelversion")
+        access.require(user, registration, Role.OWNER, "choose its protected aliases")
+    if name is not None and name != registration.name:
+        access.require(user, registration, Role.OWNER, "rename it")
     registry = registration.registry
     flavor = registry.get_flavor()
     remote_changes = description is not None or bool(tags)
@@ -154,7 +161,7 @@ def registration_rename(
 def registration_delete(*, registration: ModelRegistration, user) -> None:
     """Delete a registration with its versions, aliases and stage history (with a version
     in Production or a protected alias, only a user allowed to promote may)."""
-    _require(user, "delete_modelregistration")
+    access.require(user, registration, Role.OWNER, "delete it")
     flavor = registration.registry.get_flavor()
     flavor.require(Capability.DELETE_MODEL)
     with registration_write(registration) as registration:

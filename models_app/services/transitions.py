@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from models_app import access
+from models_app.access import Role
 from models_app.flavors import Capability
 from models_app.models import (
     ModelVersion,
@@ -21,7 +23,6 @@ from models_app.services._common import (
     _actor_name,
     _lock_registration,
     _real_user,
-    _require,
     _require_promote_gate,
 )
 from models_app.validation import (
@@ -89,7 +90,7 @@ def plan_transition(
         rivals = list(
             registration.versions.filter(stage=stage).exclude(pk=version.pk).order_by("version")
         )
-    _require(user, "change_modelversion")
+    access.require(user, registration, Role.CONTRIBUTOR, "change a version's stage")
     _require_promote_gate(
         user,
         registration=registration,

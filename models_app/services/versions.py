@@ -10,6 +10,8 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from models_app import access
+from models_app.access import Role
 from models_app.exceptions import Conflict
 from models_app.flavors import Capability
 from models_app.flavors.base import ModelVersionInfo
@@ -30,6 +32,7 @@ from models_app.services._common import (
     _require_promote_gate,
 )
 from models_app.services.lineage import copied_version, lineage_from_tags, run_in_source
+from models_app.services.roles import grant_owner_to_creator
 from models_app.services.run_data import run_data_request
 from models_app.services.transitions import (
     _record,
@@ -68,6 +71,7 @@ def _lock_or_create_registration(
             created = ModelRegistration.objects.create(
                 registry=registry, name=name, created_by=_real_user(user)
             )
+            grant_owner_to_creator(created, user)
         return _lock_registration(created.pk), True
     except IntegrityError:
         # Another transaction created it first; wait for its lock.
@@ -155,7 +159,11 @@ def version_register(
     The number is the registration's next one, taken under a row lock, so concurrent
     registrations never collide and numbers of deleted versions are never handed out again.
     """
-    _require(user, "add_modelversion")
+    existing = ModelRegistration.objects.filter(registry=registry, name=name).first()
+    if existing is not None:
+        access.require(user, existing, Role.CONTRIBUTOR, "register a version")
+    else:
+        _require(user, "add_modelversion")
     given = {field: value for field, value in locals().items() if field in _REGISTERED}
     clean = Cleaner()
     name = clean(clean_name, name)
@@ -243,7 +251,7 @@ def version_update(
     and the index, then the stage change: if the backend refuses the stage change, both
     sides hold the edits and neither the new stage (a builtin registry writes all or nothing).
     """
-    _require(user, "change_modelversion")
+    access.require(user, version.registration, Role.CONTRIBUTOR, "edit its versions")
     given = locals()
     clean = Cleaner()
     for field in ModelVersion.IMMUTABLE_FIELDS:
@@ -308,7 +316,7 @@ def version_delete(*, version: ModelVersion, user) -> None:
     """Delete one version; its stage history stays with the registration and records the
     deletion. A version in Production, or holding a protected alias, needs the promote
     permission: deleting it takes it out of deployment as surely as archiving it."""
-    _require(user, "delete_modelversion")
+    access.require(user, version.registration, Role.OWNER, "delete a version")
     flavor = version.registration.registry.get_flavor()
     flavor.require(Capability.DELETE_VERSION)
     with registration_write(version.registration) as registration:
