@@ -428,3 +428,78 @@ class SyncRun(models.Model):
             f"models +{self.models_created} ~{self.models_updated} -{self.models_removed}, "
             f"versions +{self.versions_created} ~{self.versions_updated} -{self.versions_removed}"
         )
+
+
+class WebhookEvent(models.TextChoices):
+    """What a webhook can subscribe to (the `event` of each delivery)."""
+
+    VERSION_REGISTERED = "version.registered", "Version registered"
+    STAGE_CHANGED = "version.stage_changed", "Stage changed"
+    ALIAS_SET = "alias.set", "Alias set"
+    REQUEST_CREATED = "request.created", "Request created"
+    REQUEST_APPROVED = "request.approved", "Request approved"
+    REQUEST_REJECTED = "request.rejected", "Request rejected"
+    # Sent only by "send test event", whatever the webhook subscribes to.
+    TEST = "test", "Test event"
+
+
+class Webhook(models.Model):
+    """A subscription: events of one registration (or of every registration, when global)
+    delivered as signed JSON to a URL."""
+
+    name = models.CharField(max_length=100, blank=True)
+    url = models.CharField(max_length=1000)
+    # None: a global webhook, for the events of every registration.
+    registration = models.ForeignKey(
+        ModelRegistration,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="webhooks",
+    )
+    # Event names (WebhookEvent values); checked by the service.
+    events = models.JSONField(default=list)
+    # The HMAC key: the server must sign with it, so it is kept, but shown only once.
+    secret = models.CharField(max_length=100, editable=False)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name or self.url
+
+
+class WebhookDelivery(models.Model):
+    """One event sent (or being sent) to one webhook: the delivery log."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Delivered"
+        FAILED = "failed", "Failed"
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    # Sent as X-Registry-Delivery; a receiver uses it to drop repeats.
+    uuid = models.UUIDField(unique=True, editable=False)
+    event = models.CharField(max_length=50)
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [models.Index(fields=["webhook", "-created_at"], name="delivery_webhook_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event} to {self.webhook} ({self.status})"

@@ -1,4 +1,4 @@
-"""Background work, run by a tasks worker (`manage.py db_worker`), never inside a request."""
+"""Background work, run by a tasks worker (`manage.py tasks_worker`), never inside a request."""
 
 from django.tasks import task
 
@@ -19,3 +19,9 @@ def sync_registry_task(run_id: int) -> str:
 def fetch_run_data_task(version_ids: list[int], attempt: int = 1) -> dict[str, int]:
     """Copy run metrics and parameters from the tracking server into these versions."""
     return services.run_data_fetch(version_ids=version_ids, attempt=attempt)
+
+
+@task
+def deliver_webhook_task(delivery_id: int) -> str:
+    """One attempt at a webhook delivery; a failed one queues the next attempt itself."""
+    return services.webhook_deliver(delivery_id=delivery_id)

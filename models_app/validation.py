@@ -325,6 +325,59 @@ def short_reason(message: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _clean_http_uri(
+    value: Any, *, field: str, credentials_hint: str
+) -> tuple[str, str, int | None]:
+    """An http(s) URI the server will call: no control characters, no user-info, a host and
+    a valid port. Returns the URI, its host and port."""
+    uri = clean_text(value, field=field, max_length=URI_MAX_LENGTH, required=True).strip()
+    if _has_control_chars(uri) or has_invisible_chars(uri):
+        raise ValidationError({field: "Must not contain control or invisible characters."})
+    parts = urlsplit(uri)
+    if parts.scheme.lower() not in {"http", "https"}:
+        raise ValidationError({field: "Must be an http(s) URI."})
+    if "@" in parts.netloc:
+        raise ValidationError({field: f"Must not hold credentials{credentials_hint}."})
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise ValidationError({field: "Has an invalid port."})
+    if not host:
+        raise ValidationError({field: "Must name a host."})
+    return uri, host, port
+
+
+def outbound_addresses(
+    host: str, port: int | None, *, field: str, allow_private: bool, setting: str
+) -> list[str]:
+    """The one rule for every address the server connects to on a user's behalf (MLflow
+    backends, webhook receivers): the host's addresses, by literal or by DNS, refused if any
+    is loopback, private, link-local, reserved or a metadata host, unless an administrator
+    allows them with `setting` (then they are returned unchecked)."""
+    refused = ValidationError(
+        {
+            field: "Must not point at a loopback, private or link-local address (an "
+            f"administrator may allow them with {setting})."
+        }
+    )
+    if not allow_private and _is_internal_host(host):
+        raise refused
+    literal = _ip(host)
+    if literal is not None:
+        return [str(literal)]
+    try:
+        found = socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        raise ValidationError({field: f"Host '{host[:100]}' cannot be resolved."})
+    addresses = []
+    for *_, address in found:
+        ip = _ip(address[0].split("%")[0])
+        if ip is None or (not allow_private and _is_internal_address(ip)):
+            raise refused
+        addresses.append(str(ip))
+    return addresses
+
+
 def clean_backend_uri(value: Any, *, field: str = "tracking_uri", resolve: bool = True) -> str:
     """A backend's address (an MLflow tracking server): http(s) or databricks, no user-info
     (credentials come from the environment), and, unless an administrator allows it with
@@ -333,46 +386,47 @@ def clean_backend_uri(value: Any, *, field: str = "tracking_uri", resolve: bool 
     uri = clean_text(value, field=field, max_length=URI_MAX_LENGTH, required=True).strip()
     if _has_control_chars(uri) or has_invisible_chars(uri):
         raise ValidationError({field: "Must not contain control or invisible characters."})
-    parts = urlsplit(uri)
-    scheme = parts.scheme.lower()
+    scheme = urlsplit(uri).scheme.lower()
     if scheme == "databricks" or uri == "databricks":
         if "@" in uri:
             raise ValidationError({field: "Must not hold credentials."})
         return uri
     if scheme not in {"http", "https"}:
         raise ValidationError({field: "Must be an http(s) URI (or databricks)."})
-    if "@" in parts.netloc:
-        raise ValidationError(
-            {
-                field: "Must not hold credentials: set MLFLOW_TRACKING_TOKEN or "
-                "MLFLOW_TRACKING_USERNAME/PASSWORD in the server's environment instead."
-            }
-        )
-    try:
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        raise ValidationError({field: "Has an invalid port."})
-    if not host:
-        raise ValidationError({field: "Must name a host."})
+    uri, host, port = _clean_http_uri(
+        uri,
+        field=field,
+        credentials_hint=": set MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD "
+        "in the server's environment instead",
+    )
     if settings.MODEL_REGISTRY_ALLOW_PRIVATE_BACKENDS:
         return uri
-    refused = ValidationError(
-        {
-            field: "Must not point at a loopback, private or link-local address (an "
-            "administrator may allow them with MODEL_REGISTRY_ALLOW_PRIVATE_BACKENDS)."
-        }
-    )
-    if _is_internal_host(host):
-        raise refused
-    if resolve and _ip(host) is None:
-        try:
-            found = socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)
-        except (OSError, UnicodeError):
-            raise ValidationError({field: f"Host '{host[:100]}' cannot be resolved."})
-        for *_, address in found:
-            ip = _ip(address[0].split("%")[0])
-            if ip is None or _is_internal_address(ip):
-                raise refused
+    if resolve or _is_internal_host(host):
+        outbound_addresses(
+            host,
+            port,
+            field=field,
+            allow_private=False,
+            setting="MODEL_REGISTRY_ALLOW_PRIVATE_BACKENDS",
+        )
+    return uri
+
+
+def clean_webhook_url(value: Any, *, field: str = "url", resolve: bool = True) -> str:
+    """Where a webhook delivers: http(s), no user-info, and by the same rule as backends no
+    internal address unless MODEL_REGISTRY_ALLOW_PRIVATE_WEBHOOKS is on (checked again, with
+    DNS, at each delivery; the delivery connects to the address it checked)."""
+    uri, host, port = _clean_http_uri(value, field=field, credentials_hint="")
+    if urlsplit(uri).fragment:
+        raise ValidationError({field: "Must not have a fragment ('#...')."})
+    if resolve:
+        outbound_addresses(
+            host,
+            port,
+            field=field,
+            allow_private=settings.MODEL_REGISTRY_ALLOW_PRIVATE_WEBHOOKS,
+            setting="MODEL_REGISTRY_ALLOW_PRIVATE_WEBHOOKS",
+        )
     return uri
 
 

@@ -234,6 +234,14 @@ MODEL_REGISTRY_DEFAULT_ROLE = os.environ.get("MODEL_REGISTRY_DEFAULT_ROLE", "vie
 # Backends (MLflow tracking URIs) on loopback, private or link-local addresses are refused
 # unless this is on: the server would otherwise fetch whatever internal address a user names.
 MODEL_REGISTRY_ALLOW_PRIVATE_BACKENDS = envbool("MODEL_REGISTRY_ALLOW_PRIVATE_BACKENDS", False)
+# Webhooks: receivers on such addresses are refused by the same rule unless this is on (kept
+# apart from backends: an administrator names backends, a model's owner names a webhook).
+MODEL_REGISTRY_ALLOW_PRIVATE_WEBHOOKS = envbool("MODEL_REGISTRY_ALLOW_PRIVATE_WEBHOOKS", False)
+# A delivery that fails is tried again after WEBHOOK_RETRY_SECONDS, then twice that, and so
+# on, WEBHOOK_MAX_ATTEMPTS times in all; each request gives up after WEBHOOK_TIMEOUT_SECONDS.
+WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", 6)
+WEBHOOK_RETRY_SECONDS = envint("WEBHOOK_RETRY_SECONDS", 30)
+WEBHOOK_TIMEOUT_SECONDS = envint("WEBHOOK_TIMEOUT_SECONDS", 10)
 # Artifact URIs: the schemes accepted (http/https only to public hosts), and the absolute
 # folders under which local paths (plain or file://) are accepted; none by default.
 MODEL_REGISTRY_ARTIFACT_SCHEMES = envlist(

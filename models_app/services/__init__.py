@@ -34,6 +34,13 @@ from models_app.services.tokens import (
 )
 from models_app.services.transitions import version_transition_stage
 from models_app.services.versions import version_delete, version_register, version_update
+from models_app.services.webhooks import emit as webhook_emit
+from models_app.services.webhooks import (
+    webhook_create,
+    webhook_delete,
+    webhook_deliver,
+    webhook_test,
+)
 
 __all__ = [
     "ACTIVE_STAGES",
@@ -69,4 +76,9 @@ __all__ = [
     "version_register",
     "version_transition_stage",
     "version_update",
+    "webhook_create",
+    "webhook_delete",
+    "webhook_deliver",
+    "webhook_emit",
+    "webhook_test",
 ]

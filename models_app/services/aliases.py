@@ -13,9 +13,12 @@ from models_app.models import (
     ModelRegistration,
     ModelVersion,
     TransitionCause,
+    WebhookEvent,
 )
+from models_app.services import webhooks
 from models_app.services._backend import registration_write
 from models_app.services._common import (
+    _actor_name,
     _lock_registration,
     _require_promote_gate,
 )
@@ -61,6 +64,16 @@ def alias_set(*, version: ModelVersion, alias: str, move: bool = True, user) -> 
                 alias=alias,
                 alias_from_version=previous,
             ).save()
+            webhooks.emit(
+                WebhookEvent.ALIAS_SET,
+                registration,
+                {
+                    **webhooks.version_summary(version),
+                    "alias": alias,
+                    "previous_version": previous,
+                    "actor": _actor_name(user),
+                },
+            )
         return found
 
 

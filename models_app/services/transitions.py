@@ -16,7 +16,9 @@ from models_app.models import (
     ModelVersionStage,
     StageTransition,
     TransitionCause,
+    WebhookEvent,
 )
+from models_app.services import webhooks
 from models_app.services._backend import registration_write
 from models_app.services._common import (
     ACTIVE_STAGES,
@@ -134,7 +136,26 @@ def make_transition(
             )
         StageTransition.objects.bulk_create(records)
         registration.save(update_fields=["updated_at"])
+        _emit_stage_changes(registration, records, version, rivals, user=user, comment=comment)
     return version
+
+
+def _emit_stage_changes(registration, records, version, rivals, *, user, comment: str) -> None:
+    moved = {v.pk: v for v in [version, *rivals]}
+    for record in records:
+        changed = moved[record.version_id]
+        webhooks.emit(
+            WebhookEvent.STAGE_CHANGED,
+            registration,
+            {
+                **webhooks.version_summary(changed),
+                "stage": record.to_stage,
+                "from_stage": record.from_stage,
+                "cause": record.cause,
+                "comment": record.comment,
+                "actor": _actor_name(user),
+            },
+        )
 
 
 def version_transition_stage(

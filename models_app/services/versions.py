@@ -21,10 +21,13 @@ from models_app.models import (
     ModelVersionStage,
     Registry,
     TransitionCause,
+    WebhookEvent,
 )
+from models_app.services import webhooks
 from models_app.services._backend import name_write, registration_write
 from models_app.services._common import (
     UNSET,
+    _actor_name,
     _lock_registration,
     _real_user,
     _refuse_case_clash,
@@ -192,6 +195,11 @@ def version_register(
                 registration=registration, version=number, created_by=_real_user(user), **fields
             )
             run_data_request(registry=registry, versions=[version])
+            webhooks.emit(
+                WebhookEvent.VERSION_REGISTERED,
+                registration,
+                {**webhooks.version_summary(version), "actor": _actor_name(user)},
+            )
             return version
 
 
