@@ -6,7 +6,7 @@ from django.urls import reverse_lazy
 
 from models_app import selectors
 from models_app.exceptions import describe_error
-from models_app.models import ModelVersionStage
+from models_app.models import CARD_SECTIONS, ModelVersionStage
 from models_app.services import ACTIVE_STAGES
 from models_app.validation import limit_message
 
@@ -128,6 +128,28 @@ class RegistrationEditForm(ServiceErrorsMixin, forms.Form):
         """The merge patch that turns `current` into the tags typed in."""
         wanted = self.cleaned_data["tags"]
         return {**{key: None for key in current if key not in wanted}, **wanted}
+
+
+class ModelCardForm(ServiceErrorsMixin, forms.Form):
+    """One Markdown box per model-card section; fields are named as the service reports
+    errors (`card.<section>`), so a refusal shows next to its box."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for key, label in CARD_SECTIONS.items():
+            self.fields[f"card.{key}"] = forms.CharField(
+                label=label,
+                required=False,
+                strip=False,
+                widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Markdown"}),
+            )
+
+    @classmethod
+    def from_registration(cls, registration):
+        return cls(initial={f"card.{key}": text for key, text in registration.card.items()})
+
+    def card_patch(self) -> dict[str, str]:
+        return {key: self.cleaned_data[f"card.{key}"] for key in CARD_SECTIONS}
 
 
 class RegisterVersionForm(ServiceErrorsMixin, forms.Form):

@@ -89,6 +89,18 @@ class RegistrationQuerySet(models.QuerySet):
         return super().bulk_create(objs, *args, **kwargs)
 
 
+# Sections of a model card, in the order a card shows them (after Model Cards for Model
+# Reporting, Mitchell et al. 2019).
+CARD_SECTIONS = {
+    "intended_use": "Intended use",
+    "limitations": "Limitations",
+    "training_data": "Training data",
+    "evaluation": "Evaluation",
+    "ethical_considerations": "Ethical considerations",
+}
+CARD_SECTION_MAX_LENGTH = 20_000
+
+
 class ModelRegistration(models.Model):
     """A named group of versions of one model."""
 
@@ -110,6 +122,9 @@ class ModelRegistration(models.Model):
     # Aliases that only a user with the promote permission may set, move or delete;
     # None means settings.MODEL_REGISTRY_PROTECTED_ALIASES.
     protected_aliases = models.JSONField(null=True, blank=True, default=None)
+    # The model card: Markdown text per section of CARD_SECTIONS (absent: not written yet).
+    # Kept by the dashboard only; no backend has a place for it.
+    card = models.JSONField(default=dict, blank=True)
 
     objects = RegistrationQuerySet.as_manager()
 

@@ -17,6 +17,7 @@ urlpatterns = [
     path("models/register/similar/", views.similar_names, name="similar_names"),
     path(MODEL, views.registration_detail, name="registration_detail"),
     path(MODEL + "edit/", views.registration_edit, name="registration_edit"),
+    path(MODEL + "card/", views.registration_card_edit, name="registration_card_edit"),
     path(MODEL + "compare/", views.compare, name="compare"),
     path(VERSION, views.version_detail, name="version_detail"),
     path(VERSION + "transition/", views.version_transition, name="version_transition"),

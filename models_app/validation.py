@@ -166,6 +166,26 @@ def clean_text(value: Any, *, field: str, max_length: int | None = None, require
     return value
 
 
+def clean_card(value: Any, *, field: str = "card") -> dict[str, str | None]:
+    """A model-card patch: known section -> Markdown text (empty or None removes it)."""
+    from models_app.models import CARD_SECTION_MAX_LENGTH, CARD_SECTIONS
+
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValidationError({field: "Must be an object of section: text."})
+    unknown = [str(key)[:50] for key in value if key not in CARD_SECTIONS]
+    if unknown:
+        raise ValidationError(
+            {field: f"Unknown section {unknown[0]!r}; the sections are {', '.join(CARD_SECTIONS)}."}
+        )
+    patch = {}
+    for key, text in value.items():
+        text = clean_text(text, field=f"{field}.{key}", max_length=CARD_SECTION_MAX_LENGTH)
+        patch[key] = text if text.strip() else None
+    return patch
+
+
 def clean_uri(value: Any, *, field: str = "model_source_uri") -> str:
     """An artifact URI, checked as every entry point checks it: see clean_artifact_uri."""
     uri = clean_text(value, field=field, max_length=URI_MAX_LENGTH, required=True).strip()

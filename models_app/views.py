@@ -19,8 +19,14 @@ from models_app import metrics, selectors, services
 from models_app.exceptions import DOMAIN_ERRORS, NotFound, describe_error
 from models_app.filters import RegistrationFilterSet, VersionFilterSet
 from models_app.flavors import Capability, describe_flavors
-from models_app.forms import RegisterVersionForm, RegistrationEditForm, TransitionForm
+from models_app.forms import (
+    ModelCardForm,
+    RegisterVersionForm,
+    RegistrationEditForm,
+    TransitionForm,
+)
 from models_app.models import (
+    CARD_SECTIONS,
     ModelRegistration,
     ModelVersion,
     ModelVersionStage,
@@ -208,6 +214,8 @@ def registration_detail(request, registry, name):
         "chart": _chart_context(registration, request.GET.get("metric")),
         "transitions": selectors.transition_list(registration=registration)[:20],
         "edit_form": RegistrationEditForm.from_registration(registration),
+        "card_form": ModelCardForm.from_registration(registration),
+        "card_sections": _card_sections(registration),
     }
     if request.htmx and partial == "versions":
         return render(request, "models/registration_detail.html#versions", context)
@@ -236,6 +244,42 @@ def registration_edit(request, registry, name):
         return redirect(registration.get_absolute_url())
     context = {**_registration_context(request, registration), "edit_form": form}
     return render(request, "models/registration_detail.html#header", context)
+
+
+def _card_sections(registration: ModelRegistration) -> list[tuple[str, str, str]]:
+    """(key, heading, Markdown) of each section written so far, in the card's order."""
+    return [
+        (key, label, registration.card[key])
+        for key, label in CARD_SECTIONS.items()
+        if registration.card.get(key)
+    ]
+
+
+@login_required
+@require_POST
+def registration_card_edit(request, registry, name):
+    """Save the model card's sections; htmx gets the card back in place."""
+    registration = _get_registration(registry, name)
+    form = ModelCardForm(request.POST)
+    if form.is_valid():
+        try:
+            registration = services.registration_update(
+                registration=registration, card=form.card_patch(), user=request.user
+            )
+            messages.success(request, "Model card saved.")
+        except DOMAIN_ERRORS as exc:
+            form.add_service_error(exc)
+    if not request.htmx:
+        if form.errors:
+            messages.error(request, describe_error(ValidationError(form.errors)).message)
+        return redirect(registration.get_absolute_url() + "#card")
+    context = {
+        "registration": registration,
+        "capabilities": capabilities(registration.registry),
+        "card_form": form if form.errors else ModelCardForm.from_registration(registration),
+        "card_sections": _card_sections(registration),
+    }
+    return render(request, "models/registration_detail.html#card", context)
 
 
 # Transitions --------------------------------------------------------------------------

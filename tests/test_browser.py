@@ -430,3 +430,29 @@ def test_the_register_form_suggests_names_from_the_server(page, demo, screenshot
     page.click("button:has-text('Register version')")
     expect(page.locator("#id_model_source_uri-error")).to_be_visible()
     screenshot(page, "22-register-required-marks")
+
+
+def test_the_model_card_is_edited_in_place_and_rendered_safely(
+    page, demo, csp_violations, screenshot
+):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, demo)
+    page.goto(f"{demo}/models/default/fraud-detector/")
+    card = page.locator("#card")
+    card.get_by_text("Edit the model card").click()
+    card.get_by_label("Intended use").fill(
+        "Flags **card fraud** for review.\n\n<script>window.__ran = 1</script>"
+        "\n\n[bad](javascript:window.__ran=2)"
+    )
+    card.get_by_label("Limitations").fill("- EU card data only\n- not for wire transfers")
+    card.get_by_role("button", name="Save the card").click()
+    expect(page.locator("#card strong")).to_have_text("card fraud")
+    expect(page.locator("#card li").first).to_have_text("EU card data only")
+    expect(page.locator("#messages")).to_contain_text("Model card saved")
+    expect(page.locator("#card script")).to_have_count(0)
+    expect(page.locator('#card a[href^="javascript"]')).to_have_count(0)
+    page.locator("#card-intended_use").get_by_text("[bad]").click()
+    assert page.evaluate("window.__ran") is None
+    screenshot(page, "19-model-card")
+    page.reload()
+    expect(page.locator("#card-intended_use")).to_contain_text("card fraud")

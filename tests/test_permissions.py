@@ -91,6 +91,9 @@ ROUTES: dict[str, list[Check]] = {
     "models/register/similar/": [Check(query="registry=default&name=M")],
     MODEL: [Check()],
     MODEL + "edit/": [Check("post", {"description": "new"}, ("change_modelregistration",))],
+    MODEL + "card/": [
+        Check("post", {"card.intended_use": "Scoring churn"}, ("change_modelregistration",))
+    ],
     MODEL + "compare/": [Check(query="v=1&v=2")],
     VERSION: [Check()],
     VERSION + "transition/": [Check("post", {"stage": "Staging"}, ("change_modelversion",))],

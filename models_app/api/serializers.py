@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from models_app import selectors
-from models_app.models import ModelVersion, ModelVersionStage, RunDataState
+from models_app.models import CARD_SECTIONS, ModelVersion, ModelVersionStage, RunDataState
 from models_app.selectors import STAGE_ANNOTATIONS, STAGE_COUNT_ANNOTATIONS
 from models_app.validation import check_key_count
 
@@ -214,6 +214,11 @@ class RegistrationSerializer(serializers.Serializer):
         help_text="Aliases that only users allowed to promote may set, move or delete."
     )
 
+    card = StringMap(
+        help_text="The model card: section -> Markdown source (only sections written so far). "
+        "Sections: " + ", ".join(CARD_SECTIONS) + "."
+    )
+
     def get_protected_aliases(self, registration) -> list[str]:
         return selectors.protected_aliases(registration)
 
@@ -238,6 +243,7 @@ class RegistrationSerializer(serializers.Serializer):
             "updated_at": iso(registration.updated_at),
             "created_by": registration.created_by.username if registration.created_by_id else None,
             "protected_aliases": selectors.protected_aliases(registration),
+            "card": registration.card,
         }
 
 
@@ -321,6 +327,11 @@ class RegistrationCreateInput(serializers.Serializer):
 
 class RegistrationUpdateInput(serializers.Serializer):
     name = _text(required=False, help_text="Rename the model.")
+    card = StringPatch(
+        required=False,
+        help_text="Merge patch of the model card: section -> Markdown (null or empty "
+        "removes it). Sections: " + ", ".join(CARD_SECTIONS) + ".",
+    )
     description = _text(required=False)
     tags = StringPatch(required=False)
     protected_aliases = AliasList(

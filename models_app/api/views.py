@@ -183,6 +183,7 @@ class RegistrationDetail(RegistrationMixin, APIView):
             tags=data.get("tags"),
             protected_aliases=data.get("protected_aliases", services.UNSET),
             name=data.get("name"),
+            card=data.get("card"),
             user=request.user,
         )
         return Response(s.RegistrationSerializer(_annotated(registration)).data)

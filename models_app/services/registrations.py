@@ -30,6 +30,7 @@ from models_app.services.roles import grant_owner_to_creator
 from models_app.validation import (
     Cleaner,
     clean_alias_list,
+    clean_card,
     clean_name,
     clean_str_map,
     clean_text,
@@ -86,6 +87,7 @@ def registration_update(
     tags: Mapping[str, str | None] | None = None,
     protected_aliases: list[str] | None = UNSET,
     name: str | None = None,
+    card: Mapping[str, str | None] | None = None,
     user,
 ) -> ModelRegistration:
     """Change the description, merge `tags` (a None value removes that tag), and rename to
@@ -98,6 +100,9 @@ def registration_update(
     changes: if the second backend call fails, the backend and the index both hold the new
     name and neither holds the other changes. The rename goes first because it is the change
     a backend most often refuses (a name taken there), and then nothing has changed anywhere.
+
+    `card` patches the model card (section -> Markdown; empty or None removes a section);
+    it is kept locally only, in the same transaction as the other local changes.
     """
     access.require(user, registration, Role.CONTRIBUTOR, "edit it")
     clean = Cleaner()
@@ -108,6 +113,7 @@ def registration_update(
         protected_aliases = clean(clean_alias_list, protected_aliases, field="protected_aliases")
     if name is not None:
         name = clean(clean_name, name)
+    card = clean(clean_card, card)
     clean.done()
     if protected_aliases is not UNSET:
         access.require(user, registration, Role.OWNER, "choose its protected aliases")
@@ -139,7 +145,7 @@ def registration_update(
                 raise _taken(registry, name)
         if remote_changes:
             flavor.update_model(name=registration.name, description=description, tags=tags or None)
-        if remote_changes or protected_aliases is not UNSET:
+        if remote_changes or protected_aliases is not UNSET or card:
             with transaction.atomic():
                 registration = _lock_registration(registration.pk)
                 if protected_aliases is not UNSET:
@@ -148,6 +154,12 @@ def registration_update(
                     registration.description = description
                 if tags:
                     registration.tags = merge_patch(registration.tags, tags, field="tags")
+                if card:
+                    registration.card = {
+                        key: text
+                        for key, text in {**registration.card, **card}.items()
+                        if text is not None
+                    }
                 registration.save()
     return registration
 

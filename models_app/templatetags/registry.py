@@ -1,5 +1,6 @@
 from django import template
 
+from models_app.rendering import markdown_html
 from models_app.validation import redact_uri as _redact_uri
 
 register = template.Library()
@@ -21,3 +22,9 @@ def pyrepr(value):
 def redact_uri(value):
     """A URI without its user-info: credentials are never shown."""
     return _redact_uri(value)
+
+
+@register.filter
+def markdown(value):
+    """Markdown rendered to sanitised HTML (no raw HTML, no script, only safe links)."""
+    return markdown_html(value)
