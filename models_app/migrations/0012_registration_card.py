@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('models_app', '0011_webhooks'),
+        ("models_app", "0011_webhooks"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='modelregistration',
-            name='card',
+            model_name="modelregistration",
+            name="card",
             field=models.JSONField(blank=True, default=dict),
         ),
     ]
