@@ -26,6 +26,7 @@ class TransitionCause(models.TextChoices):
     VERSION_DELETED = "version_deleted", "Version deleted"
     ALIAS_SET = "alias_set", "Alias set or moved"
     ALIAS_DELETED = "alias_deleted", "Alias deleted"
+    ROLLBACK = "rollback", "Rolled back to the previous Production version"
 
 
 class RunDataState(models.TextChoices):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -20,14 +21,16 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Window,
 )
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, RowNumber
 from django.db.models.lookups import Exact
 
 from models_app.exceptions import NotFound
 from models_app.models import (
     DEFAULT_REGISTRY,
+    NAME_MAX_LENGTH,
     ApiToken,
     ModelAlias,
     ModelRegistration,
@@ -36,6 +39,7 @@ from models_app.models import (
     Registry,
     StageTransition,
     SyncRun,
+    TransitionCause,
 )
 from models_app.names import name_key
 from models_app.validation import clean_like_pattern, clean_stage
@@ -604,3 +608,237 @@ def alias_rows_by_registration(
     ):
         rows[registration_id].append((alias, number))
     return rows
+
+
+# The stage ledger: what the append-only history says held a stage or an alias at a moment.
+# Stage entries are the history rows without an alias; a deletion ends a version (and every
+# alias on it). A version with no entry yet at that moment sits in its first stage since it
+# was created: the `from_stage` of its first entry, or its stage now if it has none (versions
+# imported straight into a stage have no entry).
+_ALIAS_CAUSES = (TransitionCause.ALIAS_SET, TransitionCause.ALIAS_DELETED)
+
+
+@dataclasses.dataclass(frozen=True)
+class LedgerAnswer:
+    """Which version held `stage` (or `alias`) of a registration at `at`.
+
+    `version` is, for a stage, the highest-numbered version in it (what `versions/latest`
+    would have answered then), `versions` every version in it; for an alias, the version it
+    pointed at. `since` is when that version entered the stage or got the alias (None when
+    it already had it before the history began), `transition` the history entry that put it
+    there (None when there is none: it was registered or imported like that), and `exists`
+    whether the version still exists now."""
+
+    at: datetime
+    stage: str | None
+    alias: str | None
+    version: int | None
+    versions: list[int]
+    since: datetime | None
+    transition: StageTransition | None
+    exists: bool
+
+    def as_dict(self) -> dict:
+        entry = self.transition
+        return {
+            "at": self.at.isoformat(),
+            "stage": self.stage,
+            "alias": self.alias,
+            "version": self.version,
+            "versions": self.versions,
+            "since": self.since.isoformat() if self.since else None,
+            "exists": self.exists,
+            "transition": None
+            if entry is None
+            else {
+                "id": entry.pk,
+                "from_stage": entry.from_stage,
+                "to_stage": entry.to_stage,
+                "actor": entry.actor_name,
+                "cause": entry.cause,
+                "comment": entry.comment,
+                "created_at": entry.created_at.isoformat(),
+            },
+        }
+
+
+def _stage_entries(registration: ModelRegistration) -> QuerySet[StageTransition]:
+    return StageTransition.objects.filter(registration=registration, alias="")
+
+
+def _one_per_version(entries: QuerySet[StageTransition], *, newest: bool) -> QuerySet:
+    """The newest (or oldest) of `entries` of each version number, in one query."""
+    order = ("-created_at", "-id") if newest else ("created_at", "id")
+    return entries.annotate(
+        rank=Window(
+            RowNumber(),
+            partition_by=[F("version_number")],
+            order_by=[F(key[1:]).desc() if key[0] == "-" else F(key).asc() for key in order],
+        )
+    ).filter(rank=1)
+
+
+def _deleted_lower_bound(registration, number: int, existing: dict[int, tuple]) -> datetime:
+    """A deleted version's creation time is gone with it; numbers are handed out in order,
+    so it came no earlier than the newest existing version below it (or the registration)."""
+    below = [created for n, (created, _) in existing.items() if n < number]
+    return max([registration.created_at, *below])
+
+
+def ledger_at(
+    *,
+    registration: ModelRegistration,
+    at: datetime,
+    stage: str | None = None,
+    alias: str | None = None,
+) -> LedgerAnswer:
+    """Which version was in `stage` (default Production), or held `alias`, at moment `at`.
+
+    A constant number of queries (three for a stage, at most four for an alias), each reading
+    at most one row per version of this registration."""
+    if alias:
+        return _alias_at(registration, at, alias)
+    stage = clean_stage(stage or ModelVersionStage.PRODUCTION)
+    empty = LedgerAnswer(at, stage, None, None, [], None, None, False)
+    if at < registration.created_at:
+        return empty
+    entries = _stage_entries(registration)
+    last = {
+        row["version_number"]: row
+        for row in _one_per_version(entries.filter(created_at__lte=at), newest=True).values(
+            "id", "version_number", "to_stage", "cause", "created_at"
+        )
+    }
+    first = dict(
+        _one_per_version(entries, newest=False).values_list("version_number", "from_stage")
+    )
+    existing = {
+        number: (created, now)
+        for number, created, now in registration.versions.values_list(
+            "version", "created_at", "stage"
+        )
+    }
+    holders: dict[int, tuple[datetime | None, int | None]] = {}
+    for number, row in last.items():
+        if row["cause"] != TransitionCause.VERSION_DELETED and row["to_stage"] == stage:
+            holders[number] = (row["created_at"], row["id"])
+    for number in (set(existing) | set(first)) - set(last):
+        initial = first[number] if number in first else existing[number][1]
+        created = (
+            existing[number][0]
+            if number in existing
+            else _deleted_lower_bound(registration, number, existing)
+        )
+        if initial == stage and created <= at:
+            holders[number] = (created if number in existing else None, None)
+    if not holders:
+        return empty
+    version = max(holders)
+    since, entry_id = holders[version]
+    entry = StageTransition.objects.get(pk=entry_id) if entry_id else None
+    return LedgerAnswer(
+        at, stage, None, version, sorted(holders), since, entry, version in existing
+    )
+
+
+def _alias_at(registration: ModelRegistration, at: datetime, alias: str) -> LedgerAnswer:
+    if not isinstance(alias, str) or len(alias) > NAME_MAX_LENGTH or "\x00" in alias:
+        raise ValidationError({"alias": "Not an alias name."})
+    empty = LedgerAnswer(at, None, alias, None, [], None, None, False)
+    if at < registration.created_at:
+        return empty
+    entries = StageTransition.objects.filter(
+        registration=registration, alias=alias, cause__in=_ALIAS_CAUSES
+    )
+    entry = entries.filter(created_at__lte=at).order_by("-created_at", "-id").first()
+    since = None
+    if entry is not None:
+        if entry.cause == TransitionCause.ALIAS_DELETED:
+            return empty
+        number, since = entry.version_number, entry.created_at
+    else:
+        later = entries.filter(created_at__gt=at).order_by("created_at", "id").first()
+        if later is not None:
+            # Its first entry says where it pointed before (set at import, unrecorded).
+            number = later.alias_from_version
+        else:
+            current = (
+                ModelAlias.objects.filter(registration=registration, name=alias)
+                .values_list("version__version", "created_at")
+                .first()
+            )
+            number = current[0] if current and current[1] <= at else None
+            since = current[1] if number else None
+    if number is None:
+        return empty
+    created = (
+        registration.versions.filter(version=number).values_list("created_at", flat=True).first()
+    )
+    deleted = _stage_entries(registration).filter(
+        version_number=number, cause=TransitionCause.VERSION_DELETED, created_at__lte=at
+    )
+    if (created is not None and created > at) or deleted.exists():
+        return empty
+    return LedgerAnswer(at, None, alias, number, [number], since, entry, created is not None)
+
+
+@dataclasses.dataclass(frozen=True)
+class RollbackPlan:
+    """What a rollback of a registration would do, or why it cannot.
+
+    `current` is the version that entered Production most recently (the promotion being
+    undone); every version now in Production (`production`) is archived, and `previous`, the
+    version that most recently left Production (by any path), returns to it."""
+
+    current: ModelVersion | None
+    production: list[int]
+    previous: ModelVersion | None
+    refusal: str
+
+
+def rollback_plan(*, registration: ModelRegistration) -> RollbackPlan:
+    """Three queries at most; reads one row per version in Production and one history row."""
+    production = list(
+        registration.versions.filter(stage=ModelVersionStage.PRODUCTION).order_by("version")
+    )
+    numbers = [v.version for v in production]
+    if not production:
+        return RollbackPlan(
+            None,
+            [],
+            None,
+            f"No version of '{registration.name}' is in Production: nothing to roll back.",
+        )
+    entered = dict(
+        _stage_entries(registration)
+        .filter(version_number__in=numbers, to_stage=ModelVersionStage.PRODUCTION)
+        .order_by("created_at", "id")
+        .values_list("version_number", "created_at")
+    )
+    current = max(production, key=lambda v: (entered.get(v.version, v.created_at), v.version))
+    left = (
+        _stage_entries(registration)
+        .filter(from_stage=ModelVersionStage.PRODUCTION)
+        .exclude(version_number__in=numbers)
+        .order_by("-created_at", "-id")
+        .values_list("version_number", flat=True)
+        .first()
+    )
+    if left is None:
+        return RollbackPlan(
+            current,
+            numbers,
+            None,
+            f"No other version of '{registration.name}' was in Production before version "
+            f"{current.version}: nothing to roll back to.",
+        )
+    previous = registration.versions.filter(version=left).first()
+    if previous is None:
+        return RollbackPlan(
+            current,
+            numbers,
+            None,
+            f"Version {left}, the previous Production version of '{registration.name}', was "
+            "deleted: nothing to roll back to.",
+        )
+    return RollbackPlan(current, numbers, previous, "")

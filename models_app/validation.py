@@ -153,6 +153,39 @@ def clean_moment(value: datetime, *, field: str) -> datetime:
         raise ValidationError({field: "Date and time out of range."})
 
 
+INSTANT_MAX_LENGTH = 40
+# ISO 8601 as Python reads it (dates, times with or without seconds/fractions, offsets, Z);
+# only these characters, checked before parsing, so nothing else reaches the parser.
+_INSTANT = re.compile(r"^[0-9][0-9T:.,+\-Z ]*$")
+INSTANT_EXAMPLE = "2026-11-24T12:00:00+01:00"
+
+
+def clean_instant(value: Any, *, field: str = "at") -> datetime:
+    """A moment given as ISO 8601 text, as an aware UTC datetime.
+
+    A time without an offset is read in the server's time zone (settings.TIME_ZONE); a date
+    alone means its midnight there. Length-capped and parsed in linear time."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ValidationError({field: f"Give a time in ISO 8601, e.g. {INSTANT_EXAMPLE}."})
+    if not isinstance(value, str):
+        raise ValidationError({field: "Must be a string."})
+    text = value.strip()
+    if len(text) > INSTANT_MAX_LENGTH:
+        raise ValidationError({field: f"Must be at most {INSTANT_MAX_LENGTH} characters."})
+    try:
+        if not _INSTANT.match(text):
+            raise ValueError
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError({field: f"Not an ISO 8601 time; write it like {INSTANT_EXAMPLE}."})
+    if timezone.is_naive(moment):
+        try:
+            moment = timezone.make_aware(moment, timezone.get_default_timezone())
+        except (OverflowError, ValueError):
+            raise ValidationError({field: "Date and time out of range."})
+    return clean_moment(moment, field=field)
+
+
 def clean_text(value: Any, *, field: str, max_length: int | None = None, required=False) -> str:
     if value is None:
         value = ""

@@ -133,7 +133,11 @@ ROUTES: dict[str, list[Check]] = {
         Check("patch", {"description": "d"}, ("change_modelregistration",)),
         Check("delete", perms=("delete_modelregistration", "promote_modelversion"), status=204),
     ],
-    API_MODEL + "history/": [Check()],
+    API_MODEL + "history/": [Check(), Check(query="at=2026-11-24T12:00:00%2B01:00&alias=champion")],
+    # Nothing in Production in `site`, so a permitted rollback is refused as a conflict.
+    API_MODEL + "rollback/": [
+        Check("post", {"comment": "c"}, ("change_modelversion", "promote_modelversion"), status=409)
+    ],
     API_MODEL + "aliases/": [
         Check(),
         Check("post", {"alias": "best", "version": 1}, ("change_modelversion",), status=201),

@@ -376,3 +376,54 @@ class AliasCreateInput(AliasInput):
 
 class TokenInput(serializers.Serializer):
     name = _text(default="", max_length=100)
+
+
+class LedgerEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    from_stage = serializers.ChoiceField(choices=ModelVersionStage.choices)
+    to_stage = serializers.ChoiceField(choices=ModelVersionStage.choices)
+    actor = serializers.CharField(source="actor_name")
+    cause = serializers.CharField()
+    comment = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class LedgerAnswerSerializer(serializers.Serializer):
+    """selectors.LedgerAnswer: which version held a stage or an alias at a moment."""
+
+    at = serializers.DateTimeField(help_text="The moment asked about, in UTC.")
+    stage = serializers.ChoiceField(
+        choices=ModelVersionStage.choices, allow_null=True, help_text="The stage asked about."
+    )
+    alias = serializers.CharField(allow_null=True, help_text="The alias asked about.")
+    version = serializers.IntegerField(
+        allow_null=True,
+        help_text="The version then: for a stage the highest-numbered one in it (as "
+        "versions/latest would have answered), for an alias the one it pointed at; null if none.",
+    )
+    versions = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Every version in the stage then, ascending."
+    )
+    since = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When `version` entered the stage (or got the alias); null if before the "
+        "history began.",
+    )
+    exists = serializers.BooleanField(help_text="Whether `version` still exists (not deleted).")
+    transition = LedgerEntrySerializer(
+        allow_null=True, help_text="The history entry that put `version` there, if any."
+    )
+
+
+class TransitionPageSerializer(serializers.Serializer):
+    """One page of stage history (the answer of history/ without `at`)."""
+
+    count = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = TransitionSerializer(many=True)
+
+
+class RollbackInput(serializers.Serializer):
+    comment = _text(default="", help_text="Why (kept in the history with cause rollback).")

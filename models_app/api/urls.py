@@ -18,6 +18,9 @@ urlpatterns = [
     path("models/", views.RegistrationList.as_view(), name="api-registration-list"),
     path(MODEL, views.RegistrationDetail.as_view(), name="api-registration-detail"),
     path(MODEL + "history/", views.RegistrationHistory.as_view(), name="api-registration-history"),
+    path(
+        MODEL + "rollback/", views.RegistrationRollback.as_view(), name="api-registration-rollback"
+    ),
     path(MODEL + "aliases/", views.AliasList.as_view(), name="api-alias-list"),
     path(MODEL + "aliases/<str:alias>/", views.AliasDetail.as_view(), name="api-alias-detail"),
     path(MODEL + "versions/", views.VersionList.as_view(), name="api-version-list"),

@@ -1,8 +1,14 @@
 """REST API views: parse, call one service or selector, serialize. No rules live here."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,8 +17,8 @@ from models_app import selectors, services
 from models_app.api import serializers as s
 from models_app.filters import RegistrationFilterSet, TransitionFilterSet, VersionFilterSet
 from models_app.flavors import describe_flavors
-from models_app.models import SyncRun
-from models_app.validation import MAX_VERSION_NUMBER, clean_version_number
+from models_app.models import ModelVersionStage, SyncRun
+from models_app.validation import MAX_VERSION_NUMBER, clean_instant, clean_version_number
 
 REGISTRY = OpenApiParameter(
     "registry", OpenApiTypes.STR, OpenApiParameter.PATH, description="Registry name."
@@ -342,7 +348,37 @@ class AliasDetail(RegistrationMixin, APIView):
 
 
 # History and flat searches ------------------------------------------------------------
-@extend_schema(tags=["history"], parameters=[REGISTRY, NAME])
+@extend_schema(
+    tags=["history"],
+    parameters=[
+        REGISTRY,
+        NAME,
+        OpenApiParameter(
+            "at",
+            OpenApiTypes.STR,
+            description="Ask the stage ledger instead of listing: which version was in `stage` "
+            "(or held `alias`) at this moment. ISO 8601, e.g. 2026-11-24T12:00:00+01:00; a time "
+            "without offset is in the server's time zone (DJANGO_TIME_ZONE), a date alone is "
+            "its midnight.",
+        ),
+        OpenApiParameter(
+            "stage",
+            OpenApiTypes.STR,
+            enum=ModelVersionStage.values,
+            description="With `at`: the stage asked about (default Production).",
+        ),
+        OpenApiParameter(
+            "alias", OpenApiTypes.STR, description="With `at`: the alias asked about."
+        ),
+    ],
+    responses=PolymorphicProxySerializer(
+        component_name="HistoryAnswer",
+        serializers=[s.TransitionPageSerializer, s.LedgerAnswerSerializer],
+        resource_type_field_name=None,
+    ),
+    description="Without `at`: the registration's history, newest first (stage changes, alias "
+    "moves, deletions). With `at`: the ledger's answer for that moment.",
+)
 class RegistrationHistory(RegistrationMixin, generics.ListAPIView):
     serializer_class = s.TransitionSerializer
 
@@ -350,6 +386,43 @@ class RegistrationHistory(RegistrationMixin, generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):
             return selectors.transition_list().none()
         return selectors.transition_list(registration=self.get_registration())
+
+    def get(self, request, *args, **kwargs):
+        params = request.query_params
+        if "at" not in params:
+            if "stage" in params or "alias" in params:
+                raise DjangoValidationError({"at": "Give `at` with `stage` or `alias`."})
+            return super().get(request, *args, **kwargs)
+        if params.get("stage") and params.get("alias"):
+            raise DjangoValidationError({"alias": "Ask about a stage or an alias, not both."})
+        at = clean_instant(params.get("at"))
+        answer = selectors.ledger_at(
+            registration=self.get_registration(),
+            at=at,
+            stage=params.get("stage") or None,
+            alias=params.get("alias") or None,
+        )
+        return Response(s.LedgerAnswerSerializer(answer).data)
+
+
+@extend_schema(tags=["history"], parameters=[REGISTRY, NAME])
+class RegistrationRollback(RegistrationMixin, APIView):
+    @extend_schema(
+        request=s.RollbackInput,
+        responses=s.VersionSerializer,
+        description=(
+            "Put the previous Production version back in Production and archive the versions "
+            "there now, recorded in the history with cause `rollback`; answers the restored "
+            "version. 409 when there is nothing to roll back to (nothing in Production, no "
+            "earlier Production version, or it was deleted). Needs the promote permission."
+        ),
+    )
+    def post(self, request, registry, name):
+        data = _input(request, s.RollbackInput)
+        restored = services.registration_rollback(
+            registration=self.get_registration(), user=request.user, comment=data["comment"]
+        )
+        return self.version_response(restored)
 
 
 @extend_schema(tags=["history"], parameters=[REGISTRY, NAME, VERSION])

@@ -18,6 +18,7 @@ from models_app.services.registrations import (
 )
 from models_app.services.registries import registry_create, registry_delete, registry_update
 from models_app.services.roles import role_grant, role_revoke
+from models_app.services.rollback import registration_rollback
 from models_app.services.run_data import (
     run_data_fetch,
     run_data_request,
@@ -55,6 +56,7 @@ __all__ = [
     "registration_create",
     "registration_delete",
     "registration_rename",
+    "registration_rollback",
     "registration_update",
     "registrations_bulk_create",
     "registry_create",

@@ -297,7 +297,21 @@ def _sync_removals(
     ]
     run.versions_removed = len(gone_versions)
     for start in range(0, len(gone_versions), 500):
-        ModelVersion.objects.filter(pk__in=gone_versions[start : start + 500]).delete()
+        chunk = ModelVersion.objects.filter(pk__in=gone_versions[start : start + 500])
+        # Recorded like a deletion here, so the stage ledger knows when the version ended.
+        StageTransition.objects.bulk_create(
+            _record(
+                version,
+                ModelVersionStage.NONE,
+                user=None,
+                comment=f"Version {version.version} removed from the backend (was "
+                f"{version.stage}); found by a sync.",
+                cause=TransitionCause.VERSION_DELETED,
+                actor_name=SYNC_ACTOR,
+            )
+            for version in chunk.only("pk", "registration_id", "version", "stage")
+        )
+        chunk.delete()
 
 
 def _sync_aliases(registry: Registry, wanted: dict[str, Mapping[str, int]]) -> None:

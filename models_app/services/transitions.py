@@ -102,9 +102,20 @@ def plan_transition(
 
 
 def make_transition(
-    flavor, registration, move: _Move, *, user, comment: str, cause: str
+    flavor,
+    registration,
+    move: _Move,
+    *,
+    user,
+    comment: str,
+    cause: str,
+    rival_cause: str = TransitionCause.ARCHIVED_BY_PROMOTION,
+    rival_comment: str = "",
 ) -> ModelVersion:
-    """Inside a write frame: the backend's stage change, then the local one with its history."""
+    """Inside a write frame: the backend's stage change, then the local one with its history.
+
+    The versions archived on the way are recorded with `rival_cause` and `rival_comment`
+    (by default: archived because this version was promoted)."""
     version, stage, rivals = move.version, move.stage, move.rivals
     flavor.transition_stage(
         name=registration.name,
@@ -126,8 +137,9 @@ def make_transition(
                     rival,
                     ModelVersionStage.ARCHIVED,
                     user=user,
-                    comment=f"Archived because version {version.version} moved to {stage}.",
-                    cause=TransitionCause.ARCHIVED_BY_PROMOTION,
+                    comment=rival_comment
+                    or f"Archived because version {version.version} moved to {stage}.",
+                    cause=rival_cause,
                 )
             )
         if rivals:

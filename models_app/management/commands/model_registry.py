@@ -17,7 +17,7 @@ from models_app.exceptions import DOMAIN_ERRORS, describe_error
 from models_app.flavors import Capability, describe_flavors
 from models_app.models import ModelRegistration, ModelVersion
 from models_app.names import name_report
-from models_app.validation import clean_moment, clean_version_number
+from models_app.validation import clean_instant, clean_moment, clean_version_number
 
 # Version fields given as KEY VALUE pairs on the command line.
 MAP_FIELDS = frozenset(
@@ -270,6 +270,32 @@ class Command(BaseCommand):
         p.add_argument("name")
         p.add_argument("-v", "--version", required=True)
         p.add_argument("-y", "--yes", action="store_true", help="Do not ask for confirmation.")
+
+        p = self._leaf(
+            models,
+            "history",
+            "Which version was in a stage (default Production), or held an alias, at a time.",
+            **common,
+        )
+        p.add_argument("name")
+        p.add_argument(
+            "--at",
+            required=True,
+            help="ISO 8601, e.g. 2026-11-24T12:00:00+01:00; without an offset it is in the "
+            "server's time zone (DJANGO_TIME_ZONE), a date alone is its midnight.",
+        )
+        which = p.add_mutually_exclusive_group()
+        which.add_argument("-s", "--stage", help="The stage asked about (default Production).")
+        which.add_argument("-a", "--alias", help="The alias asked about.")
+
+        p = self._leaf(
+            models,
+            "rollback",
+            "Put the previous Production version back in Production (archiving the current one).",
+            **common,
+        )
+        p.add_argument("name")
+        p.add_argument("--comment", default="", help="Why (kept in history, cause rollback).")
 
     def _leaf(self, group, name, help_text, *, registry, json):
         parser = group.add_parser(name, help=help_text, description=help_text)
@@ -524,6 +550,43 @@ class Command(BaseCommand):
         self._out(
             {"deleted": {"name": options["name"], "version": version.version}},
             f"Deleted version {version.version} of model '{options['name']}'.",
+        )
+
+    def do_models_history(self, options):
+        registration = self._registration(options)
+        answer = selectors.ledger_at(
+            registration=registration,
+            at=clean_instant(options["at"]),
+            stage=options.get("stage"),
+            alias=options.get("alias"),
+        )
+        data = answer.as_dict()
+        held = f"alias '{answer.alias}'" if answer.alias else answer.stage
+        if answer.version is None:
+            text = f"No version of '{registration.name}' held {held} at {data['at']}."
+        else:
+            since = f" since {data['since']}" if answer.since else ""
+            others = (
+                f" (all in {held}: {', '.join(map(str, answer.versions))})"
+                if len(answer.versions) > 1
+                else ""
+            )
+            gone = " (deleted since)" if not answer.exists else ""
+            text = (
+                f"Version {answer.version}{gone} of '{registration.name}' held {held} at "
+                f"{data['at']}{since}{others}."
+            )
+        self._out(data, text)
+
+    def do_models_rollback(self, options):
+        registration = self._registration(options)
+        restored = services.registration_rollback(
+            registration=registration, user=self.user, comment=options["comment"]
+        )
+        restored = selectors.version_get(registration=registration, version=restored.version)
+        self._out(
+            version_dict(restored),
+            f"Rolled back '{registration.name}': version {restored.version} is in Production.",
         )
 
     # registries --------------------------------------------------------------------------
