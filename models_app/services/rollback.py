@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from models_app import selectors
+from models_app import access, selectors
+from models_app.access import Role
 from models_app.exceptions import Conflict
 from models_app.flavors import Capability
 from models_app.models import ModelRegistration, ModelVersion, ModelVersionStage, TransitionCause
 from models_app.services._backend import registration_write
-from models_app.services._common import _require, _require_promote_gate
 from models_app.services.transitions import make_transition, plan_transition
 from models_app.validation import clean_text
 
@@ -17,7 +17,7 @@ def registration_rollback(
 ) -> ModelVersion:
     """Put the previous Production version back in Production and archive the versions there
     now (see selectors.rollback_plan), recorded with cause `rollback`; returns the restored
-    version. A Conflict when there is nothing to roll back to. Needs the promote permission.
+    version. A Conflict when there is nothing to roll back to. Needs the approver role.
 
     One stage change with archive_existing, so the backend (MLflow too) makes it in one call:
     there is never a moment with nothing in Production, nor a half-done rollback."""
@@ -26,10 +26,7 @@ def registration_rollback(
     flavor.require(Capability.TRANSITION_STAGE)
     with registration_write(registration) as registration:
         # Permission first, so only those allowed learn whether there is anything to undo.
-        _require(user, "change_modelversion")
-        _require_promote_gate(
-            user, registration=registration, stages=[ModelVersionStage.PRODUCTION]
-        )
+        access.require(user, registration, Role.APPROVER, "roll back its Production version")
         plan = selectors.rollback_plan(registration=registration)
         if plan.refusal:
             raise Conflict(plan.refusal)
