@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import (
     Count,
+    Exists,
     F,
     IntegerField,
     Lookup,
@@ -341,6 +342,32 @@ def registration_list(
     if name:
         registrations = registrations.filter(name=name)
     return registrations.filter(tags_equal("tags", tags))
+
+
+def search_registrations(text: str) -> QuerySet[ModelRegistration]:
+    """Registrations whose name, description, or a tag key or value contains `text` (any
+    case), with registration_list's annotations, most recently updated first. Callers bound
+    `text` (clean_filter_text); LIKE with escaped wildcards runs in time linear in the rows."""
+    return (
+        registration_list()
+        .filter(Q(name__icontains=text) | Q(description__icontains=text) | Q(tags__icontains=text))
+        .order_by("-updated_at", "name")
+    )
+
+
+def search_versions(text: str) -> QuerySet[ModelVersion]:
+    """Versions whose experiment run id or pipeline run id is `text` or starts with it, or
+    that an alias named `text` (a leading @ ignored) points at; newest first."""
+    alias = text.removeprefix("@")
+    return (
+        version_list()
+        .filter(
+            Q(experiment_run_id__istartswith=text)
+            | Q(pipeline_run_id__istartswith=text)
+            | Q(Exists(ModelAlias.objects.filter(version=OuterRef("pk"), name=alias)))
+        )
+        .order_by("-created_at", "-id")
+    )
 
 
 def registration_summary(*, registry: Registry | str | None, name: str) -> ModelRegistration:

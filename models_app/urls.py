@@ -13,6 +13,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("favicon.ico", views.favicon, name="favicon"),
     path("models/", views.registration_list, name="registration_list"),
+    path("search/", views.search, name="search"),
     path("models/register/", views.register_version, name="register_version"),
     path("models/register/similar/", views.similar_names, name="similar_names"),
     path(MODEL, views.registration_detail, name="registration_detail"),

@@ -15,7 +15,7 @@ from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from models_app import metrics, selectors, services
+from models_app import access, metrics, selectors, services
 from models_app.exceptions import DOMAIN_ERRORS, NotFound, describe_error
 from models_app.filters import RegistrationFilterSet, VersionFilterSet
 from models_app.flavors import Capability, describe_flavors
@@ -32,7 +32,7 @@ from models_app.models import (
     ModelVersionStage,
     Registry,
 )
-from models_app.validation import clean_version_number, redact_uri
+from models_app.validation import clean_filter_text, clean_version_number, redact_uri
 
 PAGE_SIZE = 25
 COMPARE_LIMIT = 20  # columns that still read side by side
@@ -147,6 +147,37 @@ def registration_list(request):
         "models/registration_list.html#table" if request.htmx else "models/registration_list.html"
     )
     return render(request, template, context)
+
+
+SEARCH_VERSIONS_SHOWN = 25
+
+
+@login_required
+def search(request):
+    """The top search: models by name, description, tag key or value; versions by run id
+    (experiment or pipeline, whole or a prefix) or alias."""
+    text, problem = request.GET.get("q", "").strip(), ""
+    try:
+        clean_filter_text(text, what="Search")
+    except ValidationError as exc:
+        problem, text = describe_error(exc).message, ""
+    registrations = ModelRegistration.objects.none()
+    versions = ModelVersion.objects.none()
+    if text:
+        registrations = access.readable_registrations(
+            request.user, selectors.search_registrations(text)
+        )
+        versions = access.readable_versions(request.user, selectors.search_versions(text))
+    found_versions = [] if request.htmx else list(versions[: SEARCH_VERSIONS_SHOWN + 1])
+    context = {
+        "q": text,
+        "problem": problem,
+        "page": _page(request, registrations),
+        "versions": found_versions[:SEARCH_VERSIONS_SHOWN],
+        "more_versions": len(found_versions) > SEARCH_VERSIONS_SHOWN,
+        "query_without_page": _query_without(request, "page"),
+    }
+    return render(request, "search.html#models" if request.htmx else "search.html", context)
 
 
 def _registration_context(request, registration: ModelRegistration) -> dict:

@@ -179,6 +179,7 @@ def test_every_main_page_runs_under_the_csp(page, demo, csp_violations, screensh
         "/models/default/fraud-detector/versions/8/",
         "/models/default/fraud-detector/compare/?v=7&v=8",
         "/models/register/",
+        "/search/?q=fraud",
         "/registries/",
         "/tokens/",
         "/admin/",
@@ -456,3 +457,17 @@ def test_the_model_card_is_edited_in_place_and_rendered_safely(
     screenshot(page, "19-model-card")
     page.reload()
     expect(page.locator("#card-intended_use")).to_contain_text("card fraud")
+
+
+def test_the_top_search_finds_a_version_by_alias_and_a_model_by_tag(page, demo, screenshot):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, demo)
+    box = page.get_by_role("searchbox", name="Search models, tags, run ids and aliases")
+    box.fill("@champion")
+    box.press("Enter")
+    expect(page.locator("h1")).to_have_text("Search")
+    expect(page.locator("#search-versions")).to_contain_text("fraud-detector v7")
+    screenshot(page, "20-search-alias")
+    page.get_by_role("searchbox").first.fill("risk")
+    page.get_by_role("searchbox").first.press("Enter")
+    expect(page.locator("#search-models")).to_contain_text("fraud-detector")

@@ -80,6 +80,7 @@ ROUTES: dict[str, list[Check]] = {
     "healthz": [Check(perms=PUBLIC)],
     "favicon.ico": [Check(perms=PUBLIC)],
     "models/": [Check()],
+    "search/": [Check(query="q=m")],
     "models/register/": [
         Check(),
         Check(
