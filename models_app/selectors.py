@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.db.models import (
     Count,
@@ -28,6 +28,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, RowNumber
 from django.db.models.lookups import Exact
 
+from models_app import access
 from models_app.exceptions import NotFound
 from models_app.models import (
     DEFAULT_REGISTRY,
@@ -37,10 +38,14 @@ from models_app.models import (
     ModelRegistration,
     ModelVersion,
     ModelVersionStage,
+    RegistrationRole,
     Registry,
+    RoleName,
     StageTransition,
     SyncRun,
     TransitionCause,
+    Webhook,
+    WebhookDelivery,
 )
 from models_app.names import name_key
 from models_app.validation import clean_like_pattern, clean_stage
@@ -869,3 +874,57 @@ def rollback_plan(*, registration: ModelRegistration) -> RollbackPlan:
             "deleted: nothing to roll back to.",
         )
     return RollbackPlan(current, numbers, previous, "")
+
+
+# Webhooks -------------------------------------------------------------------------------
+def webhook_list(*, user, registration: ModelRegistration | None = None) -> QuerySet[Webhook]:
+    """The webhooks this user may manage: global ones with the webhook view permission, a
+    registration's ones with the Owner role on it (`user=None`: every one). Each carries
+    `last_status` and `last_delivery_at`, its latest delivery's."""
+    latest = WebhookDelivery.objects.filter(webhook=OuterRef("pk")).order_by("-created_at", "-id")
+    hooks = (
+        Webhook.objects.select_related("registration__registry", "created_by")
+        .annotate(
+            last_status=Subquery(latest.values("status")[:1]),
+            last_delivery_at=Subquery(latest.values("created_at")[:1]),
+        )
+        .order_by("-created_at", "-id")
+    )
+    if registration is not None:
+        hooks = hooks.filter(registration=registration)
+    if user is None:
+        return hooks
+    if not (user.is_authenticated and user.is_active):
+        return hooks.none()
+    visible = Q(pk__in=[])
+    if user.has_perm("models_app.view_webhook"):
+        visible |= Q(registration__isnull=True)
+    if access.base_role(user) >= access.Role.OWNER:
+        visible |= Q(registration__isnull=False)
+    else:
+        owned = RegistrationRole.objects.filter(
+            Q(user=user) | Q(group__user=user), role=RoleName.OWNER
+        )
+        visible |= Q(registration__in=owned.values("registration"))
+    return hooks.filter(visible)
+
+
+def webhook_get(*, user, webhook_id: int | None) -> Webhook:
+    """One webhook, if the user may manage it: NotFound if there is none (or its model is
+    hidden from the user), PermissionDenied if they may see but not manage it."""
+    webhook = webhook_list(user=None).filter(pk=webhook_id).first() if webhook_id else None
+    if webhook is None:
+        raise NotFound("No webhook with that id.")
+    if webhook.registration is None:
+        if user is not None and not (user.is_active and user.has_perm("models_app.view_webhook")):
+            raise PermissionDenied(
+                "You do not have permission to see global webhooks (needs view_webhook)."
+            )
+    else:
+        access.require(user, webhook.registration, access.Role.OWNER, "manage its webhooks")
+    return webhook
+
+
+def webhook_deliveries(*, webhook: Webhook) -> QuerySet[WebhookDelivery]:
+    """The delivery log of one webhook, newest first."""
+    return WebhookDelivery.objects.filter(webhook=webhook).order_by("-created_at", "-id")

@@ -47,6 +47,8 @@ MODEL_REGISTRY_FLAVORS = {
 # The tests run MLflow servers on 127.0.0.1 and the MLflow client registers local paths:
 # allowed here explicitly (tests/test_registry_security.py proves the defaults refuse them).
 MODEL_REGISTRY_ALLOW_PRIVATE_BACKENDS = True
+# Webhook receivers in tests listen on loopback (tests/test_webhooks.py proves the default).
+MODEL_REGISTRY_ALLOW_PRIVATE_WEBHOOKS = True
 MODEL_REGISTRY_ARTIFACT_LOCAL_ROOTS = [tempfile.gettempdir(), str(BASE_DIR)]  # noqa: F405
 
 # The suite makes thousands of API calls from one client; tests/test_security.py lowers the

@@ -19,6 +19,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from models_app import services
 from models_app.models import ApiToken, Registry, SyncRun
 
+# A global webhook to a loopback port nothing listens on (tests allow loopback receivers).
+WEBHOOK = {"url": "http://127.0.0.1:9/hook", "events": ["alias.set"]}
 PUBLIC = None  # anyone, signed in or not
 SIGNED_IN = ()  # any signed-in user; otherwise a tuple of the permission codenames needed
 PROTECTED_ALIAS = ("change_modelversion", "promote_modelversion")
@@ -172,6 +174,20 @@ ROUTES: dict[str, list[Check]] = {
     API + "tokens/": [Check(), Check("post", {"name": "ci"}, status=201)],
     API + "tokens/<str:token_id>/": [Check("delete", status=204)],
     API + "me/": [Check()],
+    # Global webhooks need the webhook permissions (a model's own ones, its Owner role:
+    # tests/test_webhooks.py).
+    API + "webhooks/": [
+        Check(),
+        Check("post", WEBHOOK, ("add_webhook",), status=201),
+    ],
+    API + "webhooks/<str:webhook_id>/": [
+        Check(perms=("view_webhook",)),
+        Check("delete", perms=("view_webhook", "delete_webhook"), status=204),
+    ],
+    API + "webhooks/<str:webhook_id>/deliveries/": [Check(perms=("view_webhook",))],
+    API + "webhooks/<str:webhook_id>/test/": [
+        Check("post", perms=("view_webhook", "change_webhook"), status=202)
+    ],
     # MLflow-compatible API, and the same under the MLflow UI's path
     MLFLOW: _mlflow(),
     AJAX: _mlflow(),
@@ -240,6 +256,9 @@ def _address(route: str, check: Check, site: dict, user) -> str:
         owner = user or _user(get_user_model(), username="owner")
         token, _ = services.token_create(owner=owner, name="mine", user=owner)
         values["token_id"] = str(token.pk)
+    if "<str:webhook_id>" in route:
+        webhook, _ = services.webhook_create(**WEBHOOK, user=None)
+        values["webhook_id"] = str(webhook.pk)
     path = "/" + route
     for key, value in values.items():
         path = path.replace(f"<str:{key}>", value).replace(f"<path:{key}>", value)

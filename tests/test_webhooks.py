@@ -12,11 +12,14 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import StringIO
 
 import pytest
 from asgiref.local import Local
 from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.tasks import task_backends
 
@@ -477,3 +480,175 @@ def test_failed_attempts_wait_longer_each_time_then_give_up(tasks, allow_loopbac
     # A finished delivery is not sent again if its task runs twice.
     assert services.webhook_deliver(delivery_id=delivery.pk) == "nothing to deliver"
     assert len(hook.received) == 4
+
+
+# REST API and CLI ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def owned(make_version, outsider):
+    """Model `churn`, owned by eve (who holds no global permission), and model `other`."""
+    churn = make_version("churn").registration
+    make_version("other")
+    services.role_grant(registration=churn, principal="eve", role="owner", user=None)
+    return churn
+
+
+@pytest.fixture
+def eve_api(outsider):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(outsider)
+    return client
+
+
+@pytest.mark.django_db
+def test_api_creates_a_global_webhook_showing_its_secret_once(api, tasks):
+    tasks(DUMMY)
+    response = api.post(
+        "/api/v1/webhooks/",
+        {"url": "http://127.0.0.1:9/hook", "events": ["version.registered"], "name": "CI"},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    created = response.json()
+    assert response["Cache-Control"] == "no-store"
+    assert created["secret"] == Webhook.objects.get().secret
+    assert (created["model"], created["registry"], created["events"]) == (
+        None,
+        None,
+        ["version.registered"],
+    )
+    listed = api.get("/api/v1/webhooks/").json()["results"]
+    assert [w["id"] for w in listed] == [created["id"]] and "secret" not in listed[0]
+    detail = api.get(f"/api/v1/webhooks/{created['id']}/").json()
+    assert "secret" not in detail and detail["created_by"] == "root"
+
+    tested = api.post(f"/api/v1/webhooks/{created['id']}/test/")
+    assert tested.status_code == 202 and tested.json()["event"] == "test"
+    log = api.get(f"/api/v1/webhooks/{created['id']}/deliveries/").json()["results"]
+    assert [(d["event"], d["status"], d["attempts"]) for d in log] == [("test", "pending", 0)]
+    assert api.get("/api/v1/webhooks/").json()["results"][0]["last_status"] == "pending"
+
+    assert api.delete(f"/api/v1/webhooks/{created['id']}/").status_code == 204
+    assert not Webhook.objects.exists() and not WebhookDelivery.objects.exists()
+
+
+@pytest.mark.django_db
+def test_api_refuses_bad_webhooks_in_its_error_shape(api, defaults):
+    cases = [
+        ({"url": "http://10.0.0.1/", "events": ["alias.set"]}, "url"),
+        ({"url": "ftp://hooks.example/", "events": ["alias.set"]}, "url"),
+        ({"url": "http://1.1.1.1/", "events": ["version.deleted"]}, "events"),
+        ({"url": "http://1.1.1.1/", "events": []}, "events"),
+        ({"url": "http://1.1.1.1/", "events": "alias.set"}, "events"),
+        ({"url": "http://1.1.1.1/", "events": ["test"]}, "events"),
+        ({"url": 5, "events": ["alias.set"]}, "url"),
+    ]
+    for body, field in cases:
+        response = api.post("/api/v1/webhooks/", body, format="json")
+        assert response.status_code == 400, (body, response.json())
+        assert field in response.json()["errors"], (body, response.json())
+    missing = api.post(
+        "/api/v1/webhooks/",
+        {"url": "http://1.1.1.1/", "events": ["alias.set"], "model": "nope"},
+        format="json",
+    )
+    assert missing.status_code == 404
+    assert api.get("/api/v1/webhooks/99999999999999999999/").status_code == 404
+    assert not Webhook.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_models_owner_manages_its_webhooks_and_nothing_else(api, eve_api, owned, tasks):
+    tasks(DUMMY)
+    mine = eve_api.post(
+        "/api/v1/webhooks/",
+        {"url": "http://127.0.0.1:9/", "events": ["alias.set"], "model": "churn"},
+        format="json",
+    )
+    assert mine.status_code == 201, mine.json()
+    assert (mine.json()["registry"], mine.json()["model"]) == ("default", "churn")
+    for model in (None, "other"):
+        refused = eve_api.post(
+            "/api/v1/webhooks/",
+            {"url": "http://127.0.0.1:9/", "events": ["alias.set"], "model": model},
+            format="json",
+        )
+        assert refused.status_code == 403, refused.json()
+    global_hook = api.post(
+        "/api/v1/webhooks/", {"url": "http://127.0.0.1:9/", "events": ["alias.set"]}, format="json"
+    ).json()
+    # Eve lists only her model's webhook; the administrator sees both.
+    assert [w["id"] for w in eve_api.get("/api/v1/webhooks/").json()["results"]] == [
+        mine.json()["id"]
+    ]
+    assert len(api.get("/api/v1/webhooks/").json()["results"]) == 2
+    gid = global_hook["id"]
+    assert eve_api.get(f"/api/v1/webhooks/{gid}/").status_code == 403
+    assert eve_api.get(f"/api/v1/webhooks/{gid}/deliveries/").status_code == 403
+    assert eve_api.post(f"/api/v1/webhooks/{gid}/test/").status_code == 403
+    assert eve_api.delete(f"/api/v1/webhooks/{gid}/").status_code == 403
+    assert eve_api.post(f"/api/v1/webhooks/{mine.json()['id']}/test/").status_code == 202
+    assert eve_api.delete(f"/api/v1/webhooks/{mine.json()['id']}/").status_code == 204
+    assert list(Webhook.objects.values_list("pk", flat=True)) == [gid]
+
+
+@pytest.mark.django_db
+def test_the_webhook_list_reads_in_constant_queries(api, owned, django_assert_max_num_queries):
+    for n in range(15):
+        webhook, _ = services.webhook_create(
+            url=f"http://127.0.0.1:9/{n}",
+            events=["alias.set"],
+            registration=owned if n % 2 else None,
+            user=None,
+        )
+        WebhookDelivery.objects.create(webhook=webhook, uuid=uuid.uuid4(), event="test")
+    with django_assert_max_num_queries(6):
+        rows = api.get("/api/v1/webhooks/").json()["results"]
+    assert len(rows) == 15 and {r["last_status"] for r in rows} == {"pending"}
+
+
+def cli(*args: str) -> str:
+    out = StringIO()
+    call_command("model_registry", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_cli_creates_lists_tests_and_deletes_webhooks(owned, tasks, outsider):
+    tasks(DUMMY)
+    created = json.loads(
+        cli(
+            "webhooks", "create", "http://127.0.0.1:9/hook", "-e", "alias.set",
+            "-e", "version.registered,version.stage_changed", "--model", "churn", "--json",
+        )
+    )  # fmt: skip
+    assert created["secret"].startswith("whsec_")
+    assert created["events"] == ["version.registered", "version.stage_changed", "alias.set"]
+    text = cli("webhooks", "create", "http://127.0.0.1:9/all", "-e", "alias.set")
+    assert "Secret (shown once" in text and Webhook.objects.count() == 2
+    listed = json.loads(cli("webhooks", "list", "--model", "churn", "--json"))
+    assert [w["id"] for w in listed] == [created["id"]]
+    assert len(json.loads(cli("webhooks", "list", "--json"))) == 2
+    # Eve owns churn: she sees its webhook only, and may not touch the global one.
+    as_eve = json.loads(cli("webhooks", "list", "--json", "--user", "eve"))
+    assert [w["id"] for w in as_eve] == [created["id"]]
+    global_id = str(Webhook.objects.get(registration=None).pk)
+    with pytest.raises(CommandError, match="view_webhook"):
+        cli("webhooks", "test", global_id, "--user", "eve")
+    with pytest.raises(CommandError, match="add_webhook"):
+        cli("webhooks", "create", "http://127.0.0.1:9/", "-e", "alias.set", "--user", "eve")
+
+    queued = json.loads(cli("webhooks", "test", str(created["id"]), "--json", "--user", "eve"))
+    assert queued["event"] == "test" and queued["status"] == "pending"
+    log = json.loads(cli("webhooks", "deliveries", str(created["id"]), "--json"))
+    assert [d["uuid"] for d in log] == [queued["uuid"]]
+    assert "test" in cli("webhooks", "deliveries", str(created["id"]))
+    with pytest.raises(CommandError, match="not-a-url|http"):
+        cli("webhooks", "create", "not-a-url", "-e", "alias.set")
+    with pytest.raises(CommandError, match="No webhook"):
+        cli("webhooks", "delete", "abc", "-y")
+    cli("webhooks", "delete", str(created["id"]), "-y")
+    assert list(Webhook.objects.values_list("pk", flat=True)) == [int(global_id)]

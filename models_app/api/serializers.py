@@ -8,7 +8,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from models_app import selectors
-from models_app.models import CARD_SECTIONS, ModelVersion, ModelVersionStage, RunDataState
+from models_app.models import (
+    CARD_SECTIONS,
+    ModelVersion,
+    ModelVersionStage,
+    RunDataState,
+    WebhookEvent,
+)
 from models_app.selectors import STAGE_ANNOTATIONS, STAGE_COUNT_ANNOTATIONS
 from models_app.validation import check_key_count
 
@@ -427,3 +433,65 @@ class TransitionPageSerializer(serializers.Serializer):
 
 class RollbackInput(serializers.Serializer):
     comment = _text(default="", help_text="Why (kept in the history with cause rollback).")
+
+
+# Webhooks -------------------------------------------------------------------------------
+class WebhookSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    url = serializers.CharField()
+    events = serializers.ListField(child=serializers.CharField())
+    registry = serializers.CharField(
+        source="registration.registry.name", allow_null=True, default=None
+    )
+    model = serializers.CharField(
+        source="registration.name",
+        allow_null=True,
+        default=None,
+        help_text="The model whose events it receives; null for a global webhook.",
+    )
+    active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
+    last_status = serializers.CharField(
+        allow_null=True, default=None, help_text="Status of the latest delivery."
+    )
+    last_delivery_at = serializers.DateTimeField(allow_null=True, default=None)
+
+
+class NewWebhookSerializer(WebhookSerializer):
+    secret = serializers.CharField(
+        help_text="The HMAC key of X-Registry-Signature; shown only in this response."
+    )
+
+
+class WebhookInput(serializers.Serializer):
+    url = _text(help_text="http(s) URL receiving the events as POSTed JSON.")
+    events = serializers.ListField(
+        child=_text(),
+        max_length=20,
+        help_text="Events to receive: " + ", ".join(WebhookEvent.values[:-1]) + ".",
+    )
+    name = _text(default="")
+    registry = serializers.CharField(default="default", help_text="Registry of `model`.")
+    model = serializers.CharField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Receive this model's events only; omit for a global webhook (administrators).",
+    )
+
+
+class WebhookDeliverySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    uuid = serializers.UUIDField(help_text="Sent as X-Registry-Delivery.")
+    event = serializers.CharField()
+    status = serializers.ChoiceField(choices=["pending", "succeeded", "failed"])
+    attempts = serializers.IntegerField()
+    response_status = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField()
+    duration_ms = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    last_attempt_at = serializers.DateTimeField(allow_null=True)
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+    payload = serializers.JSONField()

@@ -43,4 +43,12 @@ urlpatterns = [
     path("tokens/", views.TokenList.as_view(), name="api-token-list"),
     path("tokens/<str:token_id>/", views.TokenDetail.as_view(), name="api-token-detail"),
     path("me/", views.Me.as_view(), name="api-me"),
+    path("webhooks/", views.WebhookList.as_view(), name="api-webhook-list"),
+    path("webhooks/<str:webhook_id>/", views.WebhookDetail.as_view(), name="api-webhook-detail"),
+    path(
+        "webhooks/<str:webhook_id>/deliveries/",
+        views.WebhookDeliveryList.as_view(),
+        name="api-webhook-deliveries",
+    ),
+    path("webhooks/<str:webhook_id>/test/", views.WebhookTest.as_view(), name="api-webhook-test"),
 ]

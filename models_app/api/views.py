@@ -509,3 +509,76 @@ class Me(APIView):
                 "permissions": sorted(request.user.get_all_permissions()),
             }
         )
+
+
+# Webhooks -------------------------------------------------------------------------------
+WEBHOOK_ID = OpenApiParameter("webhook_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+
+
+def _webhook(request, webhook_id: str):
+    return selectors.webhook_get(user=request.user, webhook_id=_row_id(webhook_id))
+
+
+@extend_schema(tags=["webhooks"])
+class WebhookList(generics.ListAPIView):
+    """Webhooks you manage: global ones (administrators) and those of models you own."""
+
+    serializer_class = s.WebhookSerializer
+
+    def get_queryset(self):
+        return selectors.webhook_list(user=self.request.user)
+
+    @extend_schema(request=s.WebhookInput, responses={201: s.NewWebhookSerializer})
+    def post(self, request):
+        data = _input(request, s.WebhookInput)
+        registration = None
+        if data["model"] is not None:
+            registration = selectors.registration_get(registry=data["registry"], name=data["model"])
+        webhook, secret = services.webhook_create(
+            url=data["url"],
+            events=data["events"],
+            name=data["name"],
+            registration=registration,
+            user=request.user,
+        )
+        fresh = selectors.webhook_list(user=None).get(pk=webhook.pk)
+        body = {**s.WebhookSerializer(fresh).data, "secret": secret}
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
+
+
+@extend_schema(tags=["webhooks"], parameters=[WEBHOOK_ID])
+class WebhookDetail(APIView):
+    @extend_schema(responses=s.WebhookSerializer)
+    def get(self, request, webhook_id):
+        return Response(s.WebhookSerializer(_webhook(request, webhook_id)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, webhook_id):
+        services.webhook_delete(webhook=_webhook(request, webhook_id), user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["webhooks"], parameters=[WEBHOOK_ID])
+class WebhookDeliveryList(generics.ListAPIView):
+    """The webhook's delivery log, newest first."""
+
+    serializer_class = s.WebhookDeliverySerializer
+
+    def get_queryset(self):
+        return selectors.webhook_deliveries(
+            webhook=_webhook(self.request, self.kwargs["webhook_id"])
+        )
+
+
+@extend_schema(
+    tags=["webhooks"],
+    parameters=[WEBHOOK_ID],
+    request=None,
+    responses={202: s.WebhookDeliverySerializer},
+)
+class WebhookTest(APIView):
+    """Send a `test` event to this webhook (queued; see its deliveries for the outcome)."""
+
+    def post(self, request, webhook_id):
+        delivery = services.webhook_test(webhook=_webhook(request, webhook_id), user=request.user)
+        return Response(s.WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)

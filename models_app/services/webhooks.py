@@ -35,6 +35,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from models_app import access
 from models_app.models import (
     ModelRegistration,
     ModelVersion,
@@ -66,8 +67,6 @@ def _require_manage(user, registration: ModelRegistration | None, perm: str, doi
     if registration is None:
         _require(user, perm)
         return
-    from models_app import access
-
     access.require(user, registration, access.Role.OWNER, doing)
 
 

@@ -13,6 +13,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from tqdm import tqdm
 
 from models_app import selectors, services
+from models_app.api.serializers import WebhookDeliverySerializer, WebhookSerializer
 from models_app.exceptions import DOMAIN_ERRORS, describe_error
 from models_app.flavors import Capability, describe_flavors
 from models_app.models import ModelRegistration, ModelVersion
@@ -92,7 +93,7 @@ class Command(BaseCommand):
         groups = parser.add_subparsers(
             dest="group",
             required=True,
-            metavar="{flavor,models,names,register,list,describe,update,delete,sync}",
+            metavar="{flavor,models,names,webhooks,register,list,describe,update,delete,sync}",
         )
 
         # Registries, as `zenml model-registry register/list/describe/update/delete`.
@@ -179,6 +180,8 @@ class Command(BaseCommand):
             registry=False,
             json=True,
         )
+
+        self._add_webhook_arguments(groups)
 
         models = groups.add_parser("models", help="Registered models and versions.").add_subparsers(
             dest="action", required=True
@@ -296,6 +299,46 @@ class Command(BaseCommand):
         )
         p.add_argument("name")
         p.add_argument("--comment", default="", help="Why (kept in history, cause rollback).")
+
+    def _add_webhook_arguments(self, groups):
+        hooks = groups.add_parser(
+            "webhooks", help="Webhooks: registry events POSTed as signed JSON."
+        ).add_subparsers(dest="action", required=True)
+        p = self._leaf(
+            hooks,
+            "list",
+            "List the webhooks you manage.",
+            registry=True,
+            json=True,
+        )
+        p.add_argument("--model", help="Only this model's webhooks.")
+        p = self._leaf(
+            hooks,
+            "create",
+            "Create a webhook (global without --model); prints its secret once.",
+            registry=True,
+            json=True,
+        )
+        p.add_argument("url")
+        p.add_argument(
+            "-e",
+            "--event",
+            action="append",
+            required=True,
+            help="An event to receive (repeatable): "
+            + ", ".join(services.webhooks.SUBSCRIBABLE)
+            + ".",
+        )
+        p.add_argument("--model", help="Receive this model's events only.")
+        p.add_argument("--name", default="")
+        p = self._leaf(hooks, "delete", "Delete a webhook.", registry=False, json=True)
+        p.add_argument("id")
+        p.add_argument("-y", "--yes", action="store_true", help="Do not ask for confirmation.")
+        p = self._leaf(hooks, "test", "Queue a test event to a webhook.", registry=False, json=True)
+        p.add_argument("id")
+        p = self._leaf(hooks, "deliveries", "A webhook's delivery log.", registry=False, json=True)
+        p.add_argument("id")
+        p.add_argument("--limit", type=int, default=20)
 
     def _leaf(self, group, name, help_text, *, registry, json):
         parser = group.add_parser(name, help=help_text, description=help_text)
@@ -694,4 +737,97 @@ class Command(BaseCommand):
             },
             f"Synced '{registry.name}': {run.models_seen} models, "
             f"{run.versions_seen} versions ({run.summary()}).",
+        )
+
+    # webhooks --------------------------------------------------------------------------
+    def _webhook(self, options):
+        webhook_id = options["id"]
+        return selectors.webhook_get(
+            user=self.user, webhook_id=int(webhook_id) if webhook_id.isdigit() else None
+        )
+
+    def do_webhooks_list(self, options):
+        registration = None
+        if options.get("model"):
+            registration = selectors.registration_get(
+                registry=self._registry(options), name=options["model"]
+            )
+        rows = [
+            WebhookSerializer(w).data
+            for w in selectors.webhook_list(user=self.user, registration=registration)
+        ]
+        self._out(
+            rows,
+            render_table(
+                ["id", "name", "url", "model", "events", "last delivery"],
+                [
+                    [
+                        r["id"],
+                        r["name"],
+                        r["url"],
+                        f"{r['registry']}/{r['model']}" if r["model"] else "(global)",
+                        ",".join(r["events"]),
+                        r["last_status"] or "-",
+                    ]
+                    for r in rows
+                ],
+            ),
+        )
+
+    def do_webhooks_create(self, options):
+        registration = None
+        if options.get("model"):
+            registration = selectors.registration_get(
+                registry=self._registry(options), name=options["model"]
+            )
+        events = [e.strip() for value in options["event"] for e in value.split(",") if e.strip()]
+        webhook, secret = services.webhook_create(
+            url=options["url"],
+            events=events,
+            name=options["name"],
+            registration=registration,
+            user=self.user,
+        )
+        data = {**WebhookSerializer(webhook).data, "secret": secret}
+        self._out(
+            data,
+            f"Created webhook {webhook.pk} to {webhook.url}.\n"
+            f"Secret (shown once; receivers check X-Registry-Signature with it):\n{secret}",
+        )
+
+    def do_webhooks_delete(self, options):
+        webhook = self._webhook(options)
+        self._confirm(options, f"Delete webhook {webhook.pk} ({webhook.url})?")
+        services.webhook_delete(webhook=webhook, user=self.user)
+        self._out({"deleted": webhook.pk}, f"Deleted webhook {webhook.pk}.")
+
+    def do_webhooks_test(self, options):
+        delivery = services.webhook_test(webhook=self._webhook(options), user=self.user)
+        self._out(
+            WebhookDeliverySerializer(delivery).data,
+            f"Test event queued (delivery {delivery.uuid}); see `webhooks deliveries "
+            f"{delivery.webhook_id}`.",
+        )
+
+    def do_webhooks_deliveries(self, options):
+        limit = max(1, min(options["limit"], 1000))
+        deliveries = selectors.webhook_deliveries(webhook=self._webhook(options))[:limit]
+        rows = [WebhookDeliverySerializer(d).data for d in deliveries]
+        self._out(
+            rows,
+            render_table(
+                ["time", "event", "status", "attempts", "response", "ms", "error"],
+                [
+                    [
+                        r["created_at"],
+                        r["event"],
+                        r["status"],
+                        r["attempts"],
+                        r["response_status"] or "-",
+                        r["duration_ms"] if r["duration_ms"] is not None else "-",
+                        r["error"][:60],
+                    ]
+                    for r in rows
+                ],
+            ),
         )
