@@ -218,7 +218,7 @@ def test_events_are_queued_for_subscribed_webhooks_only(tasks, allow_loopback, m
     )
     stages_of_churn, _ = services.webhook_create(
         url="http://127.0.0.1:9/churn",
-        events="version.stage_changed",
+        events=["version.stage_changed"],
         registration=churn,
         user=None,
     )

@@ -24,7 +24,7 @@ import socket
 import ssl
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -79,8 +79,6 @@ def can_manage(user, registration: ModelRegistration | None) -> bool:
 
 
 def clean_events(value: Any, *, field: str = "events") -> list[str]:
-    if isinstance(value, str):
-        value = [item.strip() for item in value.split(",") if item.strip()]
     if not isinstance(value, list | tuple) or not value:
         raise ValidationError({field: f"Name one or more of: {', '.join(SUBSCRIBABLE)}."})
     if len(value) > len(SUBSCRIBABLE):
@@ -99,7 +97,7 @@ def clean_events(value: Any, *, field: str = "events") -> list[str]:
 def webhook_create(
     *,
     url: str,
-    events: Iterable[str] | str,
+    events: list[str],
     registration: ModelRegistration | None = None,
     name: str = "",
     user,
@@ -108,7 +106,7 @@ def webhook_create(
     _require_manage(user, registration, "add_webhook", "add a webhook")
     clean = Cleaner()
     url = clean(clean_webhook_url, url)
-    events = clean(clean_events, events if isinstance(events, str) else list(events or []))
+    events = clean(clean_events, events)
     name = clean(clean_text, name, field="name", max_length=100)
     clean.done()
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
