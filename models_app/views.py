@@ -69,9 +69,21 @@ def _get_version(registration: ModelRegistration, number: str) -> ModelVersion:
         raise Http404(describe_error(exc).message)
 
 
+PAGE_SIZES = (10, 25, 50, 100)
+
+
+def _page_size(request, default: int) -> int:
+    """The page size the user picked (`per_page`), if it is one of PAGE_SIZES."""
+    raw = request.GET.get("per_page", "")
+    return int(raw) if raw.isdigit() and int(raw) in PAGE_SIZES else default
+
+
 def _page(request, queryset, size=PAGE_SIZE):
+    """One page; a page number out of range (jump to page 999) gives the last page."""
+    size = _page_size(request, size)
     page = Paginator(queryset, size).get_page(request.GET.get("page"))
     page.numbers = list(page.paginator.get_elided_page_range(page.number, on_each_side=2))
+    page.size, page.sizes = size, PAGE_SIZES
     return page
 
 

@@ -6,7 +6,8 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from models_app.models import ModelVersion, StageTransition
+from models_app import services
+from models_app.models import ModelVersion, Registry, StageTransition
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -471,3 +472,25 @@ def test_the_top_search_finds_a_version_by_alias_and_a_model_by_tag(page, demo, 
     page.get_by_role("searchbox").first.fill("risk")
     page.get_by_role("searchbox").first.press("Enter")
     expect(page.locator("#search-models")).to_contain_text("fraud-detector")
+
+
+def test_the_models_list_changes_page_size_and_jumps_to_a_page(page, demo, screenshot):
+    services.registrations_bulk_create(
+        registry=Registry.objects.get(name="default"),
+        registrations=[{"name": f"bulk-{i:03}", "versions": []} for i in range(60)],
+        user=None,
+    )
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, demo)
+    page.goto(f"{demo}/models/?ordering=name")
+    table = page.locator("#registration-table")
+    expect(table.locator("tbody tr")).to_have_count(25)
+    table.get_by_label("Per page").select_option("10")
+    expect(page.locator("#registration-table tbody tr")).to_have_count(10)
+    expect(page).to_have_url(re.compile(r"per_page=10"))
+    jump = page.locator("#registration-table").get_by_label("Page", exact=True)
+    jump.fill("3")
+    jump.press("Enter")
+    expect(page.locator("#registration-table .pager .current")).to_have_text("3")
+    expect(page.locator("#registration-table tbody tr").first).to_contain_text("bulk-020")
+    screenshot(page, "21-models-page-size")

@@ -1,4 +1,5 @@
 from django import template
+from django.http import QueryDict
 
 from models_app.rendering import markdown_html
 from models_app.validation import redact_uri as _redact_uri
@@ -28,3 +29,15 @@ def redact_uri(value):
 def markdown(value):
     """Markdown rendered to sanitised HTML (no raw HTML, no script, only safe links)."""
     return markdown_html(value)
+
+
+@register.filter
+def query_pairs(query: str, leave_out: str = "page,per_page"):
+    """(key, value) of a query string without the keys in `leave_out`, for hidden inputs."""
+    dropped = set(leave_out.split(","))
+    return [
+        (key, value)
+        for key, values in QueryDict(query or "").lists()
+        if key not in dropped
+        for value in values
+    ]
