@@ -8,7 +8,12 @@ from models_app import selectors
 from models_app.exceptions import describe_error
 from models_app.models import CARD_SECTIONS, ModelVersionStage
 from models_app.services import ACTIVE_STAGES
-from models_app.validation import limit_message
+from models_app.validation import (
+    INSTANT_EXAMPLE,
+    INSTANT_MAX_LENGTH,
+    clean_instant,
+    limit_message,
+)
 
 
 class BoundedJSONField(forms.JSONField):
@@ -201,3 +206,30 @@ class RegisterVersionForm(ServiceErrorsMixin, forms.Form):
     step_name = forms.CharField(required=False, max_length=1000)
     experiment_run_id = forms.CharField(required=False, max_length=1000, label="Experiment run id")
     code_version = forms.CharField(required=False, max_length=1000, help_text="e.g. a git commit")
+
+
+class LedgerForm(forms.Form):
+    """The stage ledger's question: which version held a stage (or an alias) at a time."""
+
+    at = forms.CharField(
+        label="At",
+        max_length=INSTANT_MAX_LENGTH,
+        widget=forms.TextInput(attrs={"placeholder": INSTANT_EXAMPLE}),
+    )
+    stage = forms.ChoiceField(
+        choices=ModelVersionStage.choices, required=False, initial=ModelVersionStage.PRODUCTION
+    )
+    alias = forms.CharField(
+        required=False, max_length=255, label="or alias", help_text="Asked instead of the stage."
+    )
+
+    def clean(self):
+        data = super().clean()
+        if "at" in data:
+            try:
+                data["at"] = clean_instant(data["at"])
+            except ValidationError as exc:
+                add_report(self, exc)
+        if data.get("alias"):
+            data["stage"] = None  # an alias given is the question; the stage is not
+        return data

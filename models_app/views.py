@@ -3,6 +3,7 @@ partial it asks for. Reads come from selectors, writes from services, listings f
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -10,20 +11,24 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
 from models_app import access, metrics, selectors, services
+from models_app.access import Role
 from models_app.exceptions import DOMAIN_ERRORS, NotFound, describe_error
 from models_app.filters import RegistrationFilterSet, VersionFilterSet
 from models_app.flavors import Capability, describe_flavors
 from models_app.forms import (
+    LedgerForm,
     ModelCardForm,
     RegisterVersionForm,
     RegistrationEditForm,
     TransitionForm,
+    add_report,
 )
 from models_app.models import (
     CARD_SECTIONS,
@@ -323,6 +328,80 @@ def registration_card_edit(request, registry, name):
         "card_sections": _card_sections(registration),
     }
     return render(request, "models/registration_detail.html#card", context)
+
+
+# Timeline: the history in time order, the stage ledger's answer, rollback ----------------
+TIMELINE_PAGE_SIZE = 50
+
+
+def _timeline_context(request, registration: ModelRegistration) -> dict:
+    oldest_first = request.GET.get("order") == "oldest"
+    entries = selectors.transition_list(registration=registration)
+    if oldest_first:
+        entries = entries.order_by("created_at", "id")
+    return {
+        "registration": registration,
+        "page": _page(request, entries, TIMELINE_PAGE_SIZE),
+        "oldest_first": oldest_first,
+        "query_without_page": _query_without(request, "page"),
+        "query_without_order": _query_without(request, "order", "page"),
+    }
+
+
+@login_required
+def registration_timeline(request, registry, name):
+    """Every stage change, alias move and deletion of a registration with who, why and how;
+    the ledger's answer to "what was in Production at T"; rollback for approvers."""
+    registration = _get_registration(registry, name)
+    context = _timeline_context(request, registration)
+    if request.htmx and request.GET.get("partial") == "entries":
+        return render(request, "models/registration_timeline.html#entries", context)
+    form = LedgerForm(request.GET if "at" in request.GET else None)
+    answer = None
+    if form.is_bound and form.is_valid():
+        try:
+            answer = selectors.ledger_at(
+                registration=registration,
+                at=form.cleaned_data["at"],
+                stage=form.cleaned_data["stage"] or None,
+                alias=form.cleaned_data["alias"] or None,
+            )
+        except DOMAIN_ERRORS as exc:
+            add_report(form, exc)
+    may_roll_back = Capability.TRANSITION_STAGE in capabilities(
+        registration.registry
+    ) and access.can(request.user, registration, Role.APPROVER)
+    context.update(
+        {
+            "form": form,
+            "answer": answer,
+            "time_zone": settings.TIME_ZONE,
+            "plan": selectors.rollback_plan(registration=registration) if may_roll_back else None,
+        }
+    )
+    return render(request, "models/registration_timeline.html", context)
+
+
+@login_required
+@require_POST
+def registration_rollback(request, registry, name):
+    registration = _get_registration(registry, name)
+    expected = request.POST.get("expected_version", "")
+    try:
+        restored = services.registration_rollback(
+            registration=registration,
+            user=request.user,
+            comment=request.POST.get("comment", ""),
+            expected_version=clean_version_number(expected, field="expected_version")
+            if expected
+            else None,
+        )
+        messages.success(
+            request, f"Rolled back: version {restored.version} is in Production again."
+        )
+    except DOMAIN_ERRORS as exc:
+        messages.error(request, f"Not rolled back: {describe_error(exc).message}")
+    return redirect(next_url(request, reverse("registration_timeline", args=[registry, name])))
 
 
 # Transitions --------------------------------------------------------------------------

@@ -98,6 +98,11 @@ ROUTES: dict[str, list[Check]] = {
         Check("post", {"card.intended_use": "Scoring churn"}, ("change_modelregistration",))
     ],
     MODEL + "compare/": [Check(query="v=1&v=2")],
+    MODEL + "timeline/": [Check(), Check(query="at=2026-11-24T12:00:00%2B01:00&stage=Production")],
+    # Nothing in Production in `site`: a permitted rollback is told so (not refused).
+    MODEL + "rollback/": [
+        Check("post", {"comment": "c"}, ("change_modelversion", "promote_modelversion"))
+    ],
     VERSION: [Check()],
     VERSION + "transition/": [Check("post", {"stage": "Staging"}, ("change_modelversion",))],
     VERSION + "aliases/": [Check("post", {"alias": "best"}, ("change_modelversion",))],

@@ -509,3 +509,121 @@ def test_cli_rollback_refusals(make_version, engineer):
         cli("models", "rollback", "churn")
     with pytest.raises(CommandError, match="permission"):
         cli("models", "rollback", "churn", "--user", "alice")
+
+
+# Pages -----------------------------------------------------------------------------------
+TIMELINE = "/models/default/churn/timeline/"
+PAGE_ROLLBACK = "/models/default/churn/rollback/"
+
+
+def test_the_timeline_lists_every_change_with_actor_cause_and_comment(
+    story, client, admin_user, django_assert_max_num_queries
+):
+    client.force_login(admin_user)
+    with django_assert_max_num_queries(15):
+        page = client.get(TIMELINE).content.decode()
+    assert page.count('id="entry-') == StageTransition.objects.count()
+    assert "Archived because another version was promoted" in page
+    assert "Archived because version 2 moved to Production." in page
+    assert "alias <code>champion</code> moved from v2" in page
+    assert "→ deleted" in page
+    newest = page.index("alias <code>canary</code> deleted")
+    assert newest < page.index("alias <code>champion</code> set")  # newest first by default
+    oldest = client.get(TIMELINE, {"order": "oldest"}).content.decode()
+    assert oldest.index("alias <code>champion</code> set") < oldest.index(
+        "alias <code>canary</code> deleted"
+    )
+
+
+def test_the_timeline_pages_through_a_long_history(clock, make_version, client, admin_user):
+    make_version()
+    for index in range(30):
+        move("churn", 1, S if index % 2 == 0 else N)
+    client.force_login(admin_user)
+    first = client.get(TIMELINE).content.decode()
+    assert first.count('id="entry-') == 30
+    make_version()
+    for index in range(30):
+        move("churn", 2, S if index % 2 == 0 else N)
+    second = client.get(TIMELINE, {"page": 2, "partial": "entries"}, HTTP_HX_REQUEST="true")
+    body = second.content.decode()
+    assert "<html" not in body and body.count('id="entry-') == 10
+
+
+def test_the_timeline_answers_what_was_live_last_tuesday_at_noon(story, client, admin_user):
+    client.force_login(admin_user)
+    page = client.get(TIMELINE, {"at": "2026-11-03T12:00:00Z", "stage": P}).content.decode()
+    assert "At 2026-11-03 12:00:00 UTC," in page
+    assert 'href="/models/default/churn/versions/1/">v1</a>' in page
+    assert "by system (direct)" in page
+    both = client.get(TIMELINE, {"at": "2026-11-06T13:00+01:00", "stage": P}).content.decode()
+    assert "All versions in Production then: v2, v3" in both and "(deleted since)" in both
+    alias = client.get(TIMELINE, {"at": "2026-11-04T14:00", "stage": P, "alias": "champion"})
+    assert "alias <code>champion</code> pointed at" in alias.content.decode()
+    before = client.get(TIMELINE, {"at": "2026-11-01", "stage": S}).content.decode()
+    assert "no version was in Staging" in before
+
+
+@pytest.mark.parametrize("at", ["noon", "2026-11-03T12:00+99:00", "", "1" * 200])
+def test_the_timeline_form_says_what_is_wrong_with_a_time(story, client, admin_user, at):
+    client.force_login(admin_user)
+    response = client.get(TIMELINE, {"at": at, "stage": P})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'class="field-error" id="at-error"' in page
+    assert "ledger-answer" not in page
+
+
+def test_the_rollback_button_is_for_approvers_only(live, client, reviewer, engineer):
+    client.force_login(engineer)
+    page = client.get(TIMELINE).content.decode()
+    assert "Only approvers of this model can roll back" in page
+    assert PAGE_ROLLBACK not in page
+    client.force_login(reviewer)
+    page = client.get(TIMELINE).content.decode()
+    assert f'action="{PAGE_ROLLBACK}"' in page
+    assert "Roll back to v1…" in page
+    assert 'name="expected_version" value="1"' in page
+
+
+def test_the_rollback_button_says_why_there_is_nothing_to_roll_back(make_version, client, reviewer):
+    make_version()
+    move("churn", 1, P)
+    client.force_login(reviewer)
+    page = client.get(TIMELINE).content.decode()
+    assert "No other version of &#x27;churn&#x27; was in Production" in page
+    assert PAGE_ROLLBACK not in page
+
+
+def test_rolling_back_from_the_page(live, client, reviewer):
+    client.force_login(reviewer)
+    response = client.post(
+        PAGE_ROLLBACK, {"comment": "latency", "expected_version": "1"}, follow=True
+    )
+    assert "Rolled back: version 1 is in Production again." in response.content.decode()
+    assert response.redirect_chain[-1][0] == TIMELINE
+    assert stages() == {1: P, 2: A, 3: S}
+    page = response.content.decode()
+    assert page.count("Rolled back to the previous Production version") == 2  # the cause
+    assert "Rolled back from version 2. latency" in page
+
+
+def test_a_rollback_confirmed_on_a_stale_page_is_refused(live, client, reviewer, clock):
+    move("churn", 3, P, archive=True)  # someone promoted v3 after the page was shown
+    clock.step(utc(4, 9))
+    client.force_login(reviewer)
+    response = client.post(PAGE_ROLLBACK, {"expected_version": "1"}, follow=True)
+    assert "would now restore version 2, not 1" in response.content.decode()
+    assert stages() == {1: A, 2: A, 3: P}
+
+
+def test_rolling_back_from_the_page_needs_the_approver_role(live, client, engineer):
+    client.force_login(engineer)
+    response = client.post(PAGE_ROLLBACK, {"expected_version": "1"}, follow=True)
+    assert "Not rolled back: You do not have permission" in response.content.decode()
+    assert stages() == {1: A, 2: P, 3: S}
+
+
+def test_the_model_page_links_to_its_timeline(story, client, admin_user):
+    client.force_login(admin_user)
+    assert f'href="{TIMELINE}"' in client.get("/models/default/churn/").content.decode()

@@ -16,7 +16,7 @@ from models_app.models import (
     WebhookEvent,
 )
 from models_app.selectors import STAGE_ANNOTATIONS, STAGE_COUNT_ANNOTATIONS
-from models_app.validation import check_key_count
+from models_app.validation import MAX_VERSION_NUMBER, check_key_count
 
 
 class BoundedMap(serializers.DictField):
@@ -433,6 +433,13 @@ class TransitionPageSerializer(serializers.Serializer):
 
 class RollbackInput(serializers.Serializer):
     comment = _text(default="", help_text="Why (kept in the history with cause rollback).")
+    expected_version = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=MAX_VERSION_NUMBER,
+        help_text="Refuse (409) unless the rollback would restore this version.",
+    )
 
 
 # Webhooks -------------------------------------------------------------------------------

@@ -420,7 +420,10 @@ class RegistrationRollback(RegistrationMixin, APIView):
     def post(self, request, registry, name):
         data = _input(request, s.RollbackInput)
         restored = services.registration_rollback(
-            registration=self.get_registration(), user=request.user, comment=data["comment"]
+            registration=self.get_registration(),
+            user=request.user,
+            comment=data["comment"],
+            expected_version=data.get("expected_version"),
         )
         return self.version_response(restored)
 

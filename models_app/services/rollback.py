@@ -13,11 +13,17 @@ from models_app.validation import clean_text
 
 
 def registration_rollback(
-    *, registration: ModelRegistration, user, comment: str = ""
+    *,
+    registration: ModelRegistration,
+    user,
+    comment: str = "",
+    expected_version: int | None = None,
 ) -> ModelVersion:
     """Put the previous Production version back in Production and archive the versions there
     now (see selectors.rollback_plan), recorded with cause `rollback`; returns the restored
-    version. A Conflict when there is nothing to roll back to. Needs the approver role.
+    version. A Conflict when there is nothing to roll back to, or when `expected_version` is
+    given and is not the version it would restore (the caller saw an older state). Needs the
+    approver role.
 
     One stage change with archive_existing, so the backend (MLflow too) makes it in one call:
     there is never a moment with nothing in Production, nor a half-done rollback."""
@@ -31,6 +37,12 @@ def registration_rollback(
         if plan.refusal:
             raise Conflict(plan.refusal)
         previous, current = plan.previous, plan.current
+        if expected_version is not None and previous.version != expected_version:
+            # What the caller confirmed is no longer what a rollback would do.
+            raise Conflict(
+                f"A rollback of '{registration.name}' would now restore version "
+                f"{previous.version}, not {expected_version}: the history changed meanwhile."
+            )
         move = plan_transition(
             registration,
             previous,
