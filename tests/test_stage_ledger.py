@@ -627,3 +627,12 @@ def test_rolling_back_from_the_page_needs_the_approver_role(live, client, engine
 def test_the_model_page_links_to_its_timeline(story, client, admin_user):
     client.force_login(admin_user)
     assert f'href="{TIMELINE}"' in client.get("/models/default/churn/").content.decode()
+
+
+def test_api_rollback_refuses_when_it_would_restore_another_version(live, api):
+    refused = api.post(ROLLBACK, {"expected_version": 3}, format="json")
+    assert refused.status_code == 409
+    assert "would now restore version 1, not 3" in refused.json()["detail"]
+    assert stages() == {1: A, 2: P, 3: S}
+    assert api.post(ROLLBACK, {"expected_version": 1}, format="json").status_code == 200
+    assert stages() == {1: P, 2: A, 3: S}
