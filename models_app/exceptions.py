@@ -67,6 +67,28 @@ class BackendError(RegistryError):
     kind = ErrorKind.BACKEND_ERROR
 
 
+class ApprovalRequested(RegistryError):
+    """A move to Production became a request for an approver (it is saved; nothing moved).
+
+    Surfaces that can answer "accepted" (REST 202, the pages, the CLI) show the request;
+    the others (MLflow-compatible API, admin) report it as a refusal naming the request."""
+
+    kind = ErrorKind.PERMISSION_DENIED
+
+    def __init__(self, request):
+        self.request = request
+        super().__init__(
+            f"Request #{request.pk} sent for approval: moving '{request.registration.name}' "
+            f"version {request.version_number} to {request.to_stage} needs an approver."
+        )
+
+
+class GateFailed(RegistryError):
+    """A version's metrics fail its registration's promotion gate."""
+
+    kind = ErrorKind.CONFLICT
+
+
 # Every exception a service raises for the user to read; entry points catch exactly these.
 DOMAIN_ERRORS = (ValidationError, PermissionDenied, RegistryError)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
@@ -20,6 +18,7 @@ from django.db.models.lookups import (
 )
 from drf_spectacular.utils import extend_schema_field
 
+from models_app.metrics import ConditionError, parse_condition
 from models_app.models import (
     ModelAlias,
     ModelRegistration,
@@ -32,8 +31,6 @@ from models_app.models import (
 from models_app.selectors import STAGE_COUNT_ANNOTATIONS, tags_equal
 from models_app.validation import clean_filter_terms, clean_filter_text, clean_moment
 
-_OPERATOR_CHARS = "<>=!"
-_COMPARISONS = (">=", "<=", "!=", "==", "=", ">", "<")
 _OPERATORS = {
     ">=": GreaterThanOrEqual,
     "<=": LessThanOrEqual,
@@ -42,20 +39,6 @@ _OPERATORS = {
     "=": Exact,
     "==": Exact,
 }
-
-
-def parse_metric_condition(raw: str) -> tuple[str, str, str] | None:
-    """Split `key<op>value` at the first operator character, in one pass (no regex)."""
-    start = min((i for i in map(raw.find, _OPERATOR_CHARS) if i >= 0), default=-1)
-    if start <= 0:
-        return None
-    op = next((op for op in _COMPARISONS if raw.startswith(op, start)), None)
-    if op is None:
-        return None
-    key, value = raw[:start].strip(), raw[start + len(op) :].strip()
-    if not key or not value or any(ch in value for ch in _OPERATOR_CHARS):
-        return None
-    return key, op, value
 
 
 class BoundedCharField(forms.CharField):
@@ -98,26 +81,11 @@ class TagListField(_RepeatableField):
 class MetricListField(_RepeatableField):
     def parse(self, raw: str) -> tuple[str, str, float]:
         """`accuracy>=0.9`, `loss<0.2`, `f1=1`, `auc!=0.5`."""
-        # Messages carry the input as params: django-filter %-formats them, and input may hold '%'.
-        parts = parse_metric_condition(raw)
-        if parts is None:
-            raise forms.ValidationError(
-                "'%(raw)s' is not a metric condition such as accuracy>=0.9.",
-                params={"raw": raw[:100]},
-            )
-        key, op, value = parts
         try:
-            number = float(value)
-        except ValueError:
-            raise forms.ValidationError(
-                "'%(value)s' in '%(raw)s' is not a number.",
-                params={"value": value[:100], "raw": raw[:100]},
-            )
-        if not math.isfinite(number):
-            raise forms.ValidationError(
-                "'%(raw)s' compares with a number that is not finite.", params={"raw": raw}
-            )
-        return key, op, number
+            return parse_condition(raw)
+        except ConditionError as exc:
+            # django-filter %-formats messages: the input travels as params, it may hold '%'.
+            raise forms.ValidationError(exc.template, params=exc.params)
 
 
 class UtcDateTimeField(django_filters.fields.IsoDateTimeField):

@@ -1,5 +1,6 @@
-"""Rules for reading metrics: which direction is better, the best of several values, and the
-geometry of the metric chart. Used by the registration page and the compare view.
+"""Rules for reading metrics: which direction is better, the best of several values, the
+geometry of the metric chart (registration page, compare view), and metric conditions such as
+`accuracy>=0.9` (the metric filter of listings and a registration's promotion gate).
 
 Lower is better when the metric's whole name, or one of its parts, is a word in
 LOWER_IS_BETTER. Parts are split at anything that is not a letter or digit (`val_loss`,
@@ -56,6 +57,92 @@ def delta(value, base) -> str | None:
     if isinstance(value, (int, float)) and isinstance(base, (int, float)) and value != base:
         return f"{value - base:+.4g}"
     return None
+
+
+# Metric conditions ---------------------------------------------------------------------
+_OPERATOR_CHARS = "<>=!"
+_COMPARISONS = (">=", "<=", "!=", "==", "=", ">", "<")
+_COMPARE = {
+    ">=": lambda a, b: a >= b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    "<": lambda a, b: a < b,
+    "=": lambda a, b: a == b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+}
+# The opposite comparison, to say why a value fails: `accuracy 0.85 < 0.9`.
+_FAILS_AS = {">=": "<", "<=": ">", ">": "<=", "<": ">=", "=": "!=", "==": "!=", "!=": "="}
+GATE_MAX_LENGTH = 500
+GATE_MAX_CONDITIONS = 20
+
+
+class ConditionError(ValueError):
+    """A metric condition that does not parse; `template % params` is the message."""
+
+    def __init__(self, template: str, **params):
+        super().__init__(template % params)
+        self.template, self.params = template, params
+
+
+def parse_metric_condition(raw: str) -> tuple[str, str, str] | None:
+    """Split `key<op>value` at the first operator character, in one pass (no regex)."""
+    start = min((i for i in map(raw.find, _OPERATOR_CHARS) if i >= 0), default=-1)
+    if start <= 0:
+        return None
+    op = next((op for op in _COMPARISONS if raw.startswith(op, start)), None)
+    if op is None:
+        return None
+    key, value = raw[:start].strip(), raw[start + len(op) :].strip()
+    if not key or not value or any(ch in value for ch in _OPERATOR_CHARS):
+        return None
+    return key, op, value
+
+
+def parse_condition(raw: str) -> tuple[str, str, float]:
+    """`accuracy>=0.9`, `loss < 0.2`, `f1=1`, `auc!=0.5` as (key, operator, number)."""
+    parts = parse_metric_condition(raw)
+    if parts is None:
+        raise ConditionError(
+            "'%(raw)s' is not a metric condition such as accuracy>=0.9.", raw=raw[:100]
+        )
+    key, op, value = parts
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConditionError(
+            "'%(value)s' in '%(raw)s' is not a number.", value=value[:100], raw=raw[:100]
+        )
+    if not math.isfinite(number):
+        raise ConditionError("'%(raw)s' compares with a number that is not finite.", raw=raw[:100])
+    return key, op, number
+
+
+def parse_gate(text: str) -> list[tuple[str, str, float]]:
+    """A promotion gate: metric conditions separated by commas, all of which must hold."""
+    if len(text) > GATE_MAX_LENGTH:
+        raise ConditionError("A gate has at most %(limit)d characters.", limit=GATE_MAX_LENGTH)
+    terms = [term.strip() for term in text.split(",") if term.strip()]
+    if len(terms) > GATE_MAX_CONDITIONS:
+        raise ConditionError("A gate has at most %(limit)d conditions.", limit=GATE_MAX_CONDITIONS)
+    return [parse_condition(term) for term in terms]
+
+
+def format_gate(conditions: list[tuple[str, str, float]]) -> str:
+    return ", ".join(f"{key} {op} {number:g}" for key, op, number in conditions)
+
+
+def gate_failures(text: str, metrics: dict) -> list[str]:
+    """Why a version's metrics fail the gate, one reason per failed condition (none: passes).
+    A missing or non-numeric metric fails its condition."""
+    reasons = []
+    for key, op, number in parse_gate(text or ""):
+        value = metrics.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            reasons.append(f"{key} is missing (needs {key} {op} {number:g})")
+        elif not _COMPARE[op](value, number):
+            reasons.append(f"{key} {value:g} {_FAILS_AS[op]} {number:g}")
+    return reasons
 
 
 CHART_WIDTH, CHART_HEIGHT, CHART_PADDING = 640, 260, 36

@@ -126,6 +126,10 @@ class ModelRegistration(models.Model):
     # The model card: Markdown text per section of CARD_SECTIONS (absent: not written yet).
     # Kept by the dashboard only; no backend has a place for it.
     card = models.JSONField(default=dict, blank=True)
+    # When on, a contributor's move to Production becomes a PromotionRequest for an approver.
+    approval_required = models.BooleanField(default=True)
+    # Metric conditions every version must meet to reach Production (`accuracy >= 0.9`).
+    promotion_gate = models.CharField(max_length=500, blank=True)
 
     objects = RegistrationQuerySet.as_manager()
 
@@ -519,3 +523,71 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} to {self.webhook} ({self.status})"
+
+
+class PromotionRequest(models.Model):
+    """A contributor's request to move a version into Production, for an approver to decide.
+
+    Kept after it is decided (the record of who asked, who decided and why); it goes only
+    with its registration. `from_stage` is the version's stage when asked: a request whose
+    version has since moved or been deleted is stale and cannot be approved.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        CANCELLED = "cancelled", "Cancelled"
+
+    registration = models.ForeignKey(
+        ModelRegistration, on_delete=models.CASCADE, related_name="promotion_requests"
+    )
+    version = models.ForeignKey(
+        ModelVersion,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="promotion_requests",
+    )
+    version_number = models.PositiveIntegerField()
+    from_stage = models.CharField(max_length=20, choices=ModelVersionStage.choices)
+    to_stage = models.CharField(max_length=20, choices=ModelVersionStage.choices)
+    archive_existing = models.BooleanField(default=False)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
+    comment = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_by_name = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_by_name = models.CharField(max_length=150, blank=True)
+    decision_comment = models.TextField(blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version"],
+                condition=Q(state="pending"),
+                name="one_pending_request_per_version",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "-created_at"], name="promotion_request_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"request #{self.pk}: {self.registration} v{self.version_number} -> {self.to_stage}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.state == self.State.PENDING
+
+    @property
+    def is_stale(self) -> bool:
+        """Pending, but its version was deleted or changed stage since it was asked."""
+        return self.is_pending and (self.version is None or self.version.stage != self.from_stage)

@@ -10,6 +10,11 @@ from models_app.services._common import ACTIVE_STAGES, SYSTEM_ACTOR, UNSET
 from models_app.services.aliases import alias_delete, alias_set
 from models_app.services.bulk import registrations_bulk_create
 from models_app.services.flavors import flavor_register
+from models_app.services.promotions import (
+    promotion_request_approve,
+    promotion_request_cancel,
+    promotion_request_reject,
+)
 from models_app.services.registrations import (
     registration_create,
     registration_delete,
@@ -33,7 +38,11 @@ from models_app.services.tokens import (
     token_revoke,
     tokens_revoke_all,
 )
-from models_app.services.transitions import version_transition_stage
+from models_app.services.transitions import (
+    StageChange,
+    version_stage_change,
+    version_transition_stage,
+)
 from models_app.services.versions import version_delete, version_register, version_update
 from models_app.services.webhooks import emit as webhook_emit
 from models_app.services.webhooks import (
@@ -48,11 +57,15 @@ __all__ = [
     "SYNCED_VERSION_FIELDS",
     "SYNC_ACTOR",
     "SYSTEM_ACTOR",
+    "StageChange",
     "TOKEN_SCHEME",
     "UNSET",
     "alias_delete",
     "alias_set",
     "flavor_register",
+    "promotion_request_approve",
+    "promotion_request_cancel",
+    "promotion_request_reject",
     "registration_create",
     "registration_delete",
     "registration_rename",
@@ -76,6 +89,7 @@ __all__ = [
     "tracking_uri_for",
     "version_delete",
     "version_register",
+    "version_stage_change",
     "version_transition_stage",
     "version_update",
     "webhook_create",

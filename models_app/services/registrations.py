@@ -17,6 +17,7 @@ from models_app.models import (
     ModelRegistration,
     Registry,
 )
+from models_app.services._approval import clean_gate
 from models_app.services._backend import name_write, registration_write
 from models_app.services._common import (
     UNSET,
@@ -86,6 +87,8 @@ def registration_update(
     description: str | None = None,
     tags: Mapping[str, str | None] | None = None,
     protected_aliases: list[str] | None = UNSET,
+    approval_required: bool = UNSET,
+    promotion_gate: str = UNSET,
     name: str | None = None,
     card: Mapping[str, str | None] | None = None,
     user,
@@ -95,6 +98,10 @@ def registration_update(
 
     `protected_aliases` replaces the aliases only promoters may move (None: the default
     from settings); changing it needs the promote permission, or the gate would be moot.
+
+    `approval_required` (a contributor's move to Production becomes a request) and
+    `promotion_gate` (metric conditions a version must meet to reach Production, e.g.
+    `accuracy >= 0.9`; "" for none) are the owner's to change. They live only in the index.
 
     The rename reaches the backend first and is committed locally at once, then the other
     changes: if the second backend call fails, the backend and the index both hold the new
@@ -114,11 +121,25 @@ def registration_update(
     if name is not None:
         name = clean(clean_name, name)
     card = clean(clean_card, card)
+    if promotion_gate is not UNSET:
+        promotion_gate = clean(clean_gate, promotion_gate)
+    if approval_required is not UNSET and not isinstance(approval_required, bool):
+        clean.errors.setdefault("approval_required", []).append("Give true or false.")
     clean.done()
     if protected_aliases is not UNSET:
         access.require(user, registration, Role.OWNER, "choose its protected aliases")
     if name is not None and name != registration.name:
         access.require(user, registration, Role.OWNER, "rename it")
+    workflow = {
+        field: value
+        for field, value in (
+            ("approval_required", approval_required),
+            ("promotion_gate", promotion_gate),
+        )
+        if value is not UNSET
+    }
+    if workflow:
+        access.require(user, registration, Role.OWNER, "change its approval workflow")
     registry = registration.registry
     flavor = registry.get_flavor()
     remote_changes = description is not None or bool(tags)
@@ -145,9 +166,11 @@ def registration_update(
                 raise _taken(registry, name)
         if remote_changes:
             flavor.update_model(name=registration.name, description=description, tags=tags or None)
-        if remote_changes or protected_aliases is not UNSET or card:
+        if remote_changes or protected_aliases is not UNSET or card or workflow:
             with transaction.atomic():
                 registration = _lock_registration(registration.pk)
+                for field, value in workflow.items():
+                    setattr(registration, field, value)
                 if protected_aliases is not UNSET:
                     registration.protected_aliases = protected_aliases
                 if description is not None:

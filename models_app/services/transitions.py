@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -10,15 +11,18 @@ from django.utils import timezone
 
 from models_app import access
 from models_app.access import Role
+from models_app.exceptions import ApprovalRequested
 from models_app.flavors import Capability
 from models_app.models import (
     ModelVersion,
     ModelVersionStage,
+    PromotionRequest,
     StageTransition,
     TransitionCause,
     WebhookEvent,
 )
 from models_app.services import webhooks
+from models_app.services._approval import asks_approval, request_promotion, require_metric_gate
 from models_app.services._backend import registration_write
 from models_app.services._common import (
     ACTIVE_STAGES,
@@ -74,18 +78,31 @@ def clean_transition(stage, comment, archive_existing) -> tuple[str, str]:
 
 @dataclasses.dataclass
 class _Move:
-    """A stage change checked against the current state, ready to be made."""
+    """A stage change checked against the current state, ready to be made.
+
+    With `approval`, the user may only ask: making it saves a PromotionRequest (`request`)."""
 
     version: ModelVersion
     stage: str
     rivals: list[ModelVersion]
     archive_existing: bool
+    approval: bool = False
+    request: PromotionRequest | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class StageChange:
+    """What a stage change did: moved `version`, or saved `request` for an approver."""
+
+    version: ModelVersion
+    request: PromotionRequest | None = None
 
 
 def plan_transition(
     registration, version: ModelVersion, *, stage: str, archive_existing: bool, user
 ) -> _Move:
-    """Inside a write frame: read the versions involved and check the permissions."""
+    """Inside a write frame: read the versions involved and check the permissions, the
+    approval workflow and the metric gate."""
     version = ModelVersion.objects.get(pk=version.pk)
     rivals = []
     if archive_existing:
@@ -93,12 +110,17 @@ def plan_transition(
             registration.versions.filter(stage=stage).exclude(pk=version.pk).order_by("version")
         )
     access.require(user, registration, Role.CONTRIBUTOR, "change a version's stage")
-    _require_promote_gate(
-        user,
-        registration=registration,
-        stages={stage, version.stage, *(rival.stage for rival in rivals)},
-    )
-    return _Move(version, stage, rivals, archive_existing)
+    approval = asks_approval(user, registration, stage)
+    if not approval and registration.approval_required:
+        # With approval off, a contributor moves in and out of Production directly.
+        _require_promote_gate(
+            user,
+            registration=registration,
+            stages={stage, version.stage, *(rival.stage for rival in rivals)},
+        )
+    if stage == ModelVersionStage.PRODUCTION:
+        require_metric_gate(registration, version)
+    return _Move(version, stage, rivals, archive_existing, approval=approval)
 
 
 def make_transition(
@@ -111,12 +133,24 @@ def make_transition(
     cause: str,
     rival_cause: str = TransitionCause.ARCHIVED_BY_PROMOTION,
     rival_comment: str = "",
+    then: Callable[[ModelVersion], None] | None = None,
 ) -> ModelVersion:
-    """Inside a write frame: the backend's stage change, then the local one with its history.
+    """Inside a write frame: the backend's stage change, then the local one with its history
+    and `then` (in the same transaction). A move that needs approval saves its request.
 
     The versions archived on the way are recorded with `rival_cause` and `rival_comment`
     (by default: archived because this version was promoted)."""
     version, stage, rivals = move.version, move.stage, move.rivals
+    if move.approval:
+        move.request = request_promotion(
+            registration,
+            version,
+            stage=stage,
+            archive_existing=move.archive_existing,
+            comment=comment,
+            user=user,
+        )
+        return version
     flavor.transition_stage(
         name=registration.name,
         version=version.version,
@@ -149,6 +183,8 @@ def make_transition(
         StageTransition.objects.bulk_create(records)
         registration.save(update_fields=["updated_at"])
         _emit_stage_changes(registration, records, version, rivals, user=user, comment=comment)
+        if then is not None:
+            then(version)
     return version
 
 
@@ -170,7 +206,7 @@ def _emit_stage_changes(registration, records, version, rivals, *, user, comment
         )
 
 
-def version_transition_stage(
+def version_stage_change(
     *,
     version: ModelVersion,
     stage: str,
@@ -178,12 +214,15 @@ def version_transition_stage(
     comment: str = "",
     user,
     cause: str = TransitionCause.DIRECT,
-) -> ModelVersion:
-    """Move a version to `stage`, recording a StageTransition for every change.
+) -> StageChange:
+    """Move a version to `stage`, recording a StageTransition for every change; or, for a
+    contributor on a registration whose Production needs approval, save a PromotionRequest
+    (one pending per version: asking again answers the pending one). Every surface calls this.
 
     With `archive_existing`, every other version of the registration in the target stage
     moves to Archived in the same transaction (only for Staging and Production, as MLflow).
-    Moving into or out of Production needs the promote permission.
+    Moving into or out of Production needs the approver role (any contributor's when the
+    registration's approval is off), and into it the registration's metric gate must pass.
     """
     stage, comment = clean_transition(stage, comment, archive_existing)
     flavor = version.registration.registry.get_flavor()
@@ -193,4 +232,29 @@ def version_transition_stage(
         move = plan_transition(
             registration, version, stage=stage, archive_existing=archive_existing, user=user
         )
-        return make_transition(flavor, registration, move, user=user, comment=comment, cause=cause)
+        moved = make_transition(flavor, registration, move, user=user, comment=comment, cause=cause)
+    return StageChange(moved, move.request)
+
+
+def version_transition_stage(
+    *,
+    version: ModelVersion,
+    stage: str,
+    archive_existing: bool = False,
+    comment: str = "",
+    user,
+    cause: str = TransitionCause.DIRECT,
+) -> ModelVersion:
+    """version_stage_change for callers that only move: a request it saved is reported as
+    ApprovalRequested (a refusal naming the request; the request stays saved)."""
+    change = version_stage_change(
+        version=version,
+        stage=stage,
+        archive_existing=archive_existing,
+        comment=comment,
+        user=user,
+        cause=cause,
+    )
+    if change.request is not None:
+        raise ApprovalRequested(change.request)
+    return change.version

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 
 from models_app import access
 from models_app.access import Role
-from models_app.exceptions import Conflict
+from models_app.exceptions import ApprovalRequested, Conflict
 from models_app.flavors import Capability
 from models_app.flavors.base import ModelVersionInfo
 from models_app.models import (
@@ -258,6 +258,8 @@ def version_update(
     permissions included, runs before anything is written. Then the edits reach the backend
     and the index, then the stage change: if the backend refuses the stage change, both
     sides hold the edits and neither the new stage (a builtin registry writes all or nothing).
+    A contributor's move to Production that needs approval saves the edits and a request, then
+    raises ApprovalRequested naming it.
     """
     access.require(user, version.registration, Role.CONTRIBUTOR, "edit its versions")
     given = locals()
@@ -317,6 +319,9 @@ def version_update(
             version = make_transition(
                 flavor, registration, move, user=user, comment=comment, cause=TransitionCause.DIRECT
             )
+    if move is not None and move.request is not None:
+        # The edits are saved; the stage change waits for an approver.
+        raise ApprovalRequested(move.request)
     return version
 
 
