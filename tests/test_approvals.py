@@ -55,7 +55,11 @@ def test_a_contributors_promotion_becomes_a_pending_request(versions, contributo
     change = ask(v1, contributor, comment="ready", archive_existing=True)
     request = change.request
     assert request.state == PENDING and request.comment == "ready" and request.archive_existing
-    assert (request.version_number, request.from_stage, request.to_stage) == (1, "None", "Production")
+    assert (request.version_number, request.from_stage, request.to_stage) == (
+        1,
+        "None",
+        "Production",
+    )
     assert request.requested_by == contributor and request.requested_by_name == "carol"
     assert stage_of(v1) == "None"
     assert not StageTransition.objects.filter(version=v1).exists()
@@ -92,9 +96,7 @@ def test_version_transition_stage_reports_the_request_it_saved(versions, contrib
 def test_version_update_saves_the_edits_and_the_request(versions, contributor):
     v1, _ = versions
     with pytest.raises(ApprovalRequested):
-        services.version_update(
-            version=v1, description="new", stage="Production", user=contributor
-        )
+        services.version_update(version=v1, description="new", stage="Production", user=contributor)
     v1.refresh_from_db()
     assert v1.description == "new" and v1.stage == "None"
     assert PromotionRequest.objects.filter(version=v1, state=PENDING).exists()
@@ -108,9 +110,7 @@ def test_an_approver_moves_directly(versions, approver):
 
 def test_with_approval_off_a_contributor_moves_directly(versions, contributor):
     v1, _ = versions
-    services.registration_update(
-        registration=v1.registration, approval_required=False, user=None
-    )
+    services.registration_update(registration=v1.registration, approval_required=False, user=None)
     v1.refresh_from_db()
     change = ask(v1, contributor)
     assert change.request is None and stage_of(v1) == "Production"
@@ -165,9 +165,7 @@ def test_approval_without_archive_existing_leaves_the_live_version(versions, con
 
 def test_nobody_approves_their_own_request_not_even_an_administrator(versions, admin_user):
     v1, _ = versions
-    services.registration_update(
-        registration=v1.registration, approval_required=True, user=None
-    )
+    services.registration_update(registration=v1.registration, approval_required=True, user=None)
     request = PromotionRequest.objects.create(
         registration=v1.registration,
         version=v1,
