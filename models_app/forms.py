@@ -157,6 +157,30 @@ class ModelCardForm(ServiceErrorsMixin, forms.Form):
         return {key: self.cleaned_data[f"card.{key}"] for key in CARD_SECTIONS}
 
 
+class WorkflowForm(ServiceErrorsMixin, forms.Form):
+    """The owner's settings of a registration's way to Production."""
+
+    approval_required = forms.BooleanField(
+        required=False, label="A contributor's move to Production needs an approver"
+    )
+    promotion_gate = forms.CharField(
+        required=False,
+        max_length=1000,
+        label="Promotion gate",
+        help_text="Metric conditions a version must meet to reach Production, e.g. "
+        "accuracy >= 0.9, loss < 0.2 (empty: none).",
+    )
+
+    @classmethod
+    def from_registration(cls, registration):
+        return cls(
+            initial={
+                "approval_required": registration.approval_required,
+                "promotion_gate": registration.promotion_gate,
+            }
+        )
+
+
 class RegisterVersionForm(ServiceErrorsMixin, forms.Form):
     # Required by the service, which judges them with the rest; marked as required on the page.
     marked_required = frozenset({"name", "model_source_uri"})

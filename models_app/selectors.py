@@ -38,6 +38,7 @@ from models_app.models import (
     ModelRegistration,
     ModelVersion,
     ModelVersionStage,
+    PromotionRequest,
     RegistrationRole,
     Registry,
     RoleName,
@@ -928,3 +929,72 @@ def webhook_get(*, user, webhook_id: int | None) -> Webhook:
 def webhook_deliveries(*, webhook: Webhook) -> QuerySet[WebhookDelivery]:
     """The delivery log of one webhook, newest first."""
     return WebhookDelivery.objects.filter(webhook=webhook).order_by("-created_at", "-id")
+
+
+def promotion_request_list(
+    *, user=None, state: str | None = None, registry: Registry | str | None = None
+) -> QuerySet[PromotionRequest]:
+    """Promotion requests newest first, only of registrations `user` may read (None: all)."""
+    from models_app import access
+
+    queryset = PromotionRequest.objects.select_related(
+        "registration__registry", "version", "requested_by", "decided_by"
+    )
+    if state:
+        if state not in PromotionRequest.State.values:
+            raise ValidationError(
+                {
+                    "state": f"Unknown state '{state[:50]}': use one of "
+                    f"{', '.join(PromotionRequest.State.values)}."
+                }
+            )
+        queryset = queryset.filter(state=state)
+    if registry is not None:
+        queryset = queryset.filter(
+            registration__registry=registry
+            if isinstance(registry, Registry)
+            else registry_get(registry)
+        )
+    if user is not None:
+        queryset = access.readable(user, queryset, "registration")
+    return queryset.order_by("-created_at", "-id")
+
+
+def promotion_request_get(*, request_id: int | None, user=None) -> PromotionRequest:
+    found = (
+        promotion_request_list(user=user).filter(pk=request_id).first()
+        if request_id is not None
+        else None
+    )
+    if found is None:
+        raise NotFound(f"Request #{request_id} does not exist.")
+    return found
+
+
+def promotion_request_actions(*, user, requests: Iterable[PromotionRequest]) -> list:
+    """The requests, each with `can_decide` (approve or reject: an approver of its model,
+    not its requester) and `can_cancel` (its requester or an approver), when pending."""
+    from models_app import access
+
+    found = list(requests)
+    for request in found:
+        own = user is not None and request.requested_by_id == user.pk
+        approver = request.is_pending and access.can(
+            user, request.registration, access.Role.APPROVER
+        )
+        request.can_decide = approver and not own
+        request.can_cancel = request.is_pending and (own or approver)
+    return found
+
+
+def promotion_requests_to_decide(*, user, limit: int = 20) -> list[PromotionRequest]:
+    """Pending requests this user may approve (an approver of their model, not their own)."""
+    pending = promotion_request_list(user=user, state=PromotionRequest.State.PENDING)
+    if user is not None:
+        pending = pending.exclude(requested_by=user)
+    decidable = [
+        request
+        for request in promotion_request_actions(user=user, requests=pending[: limit * 5])
+        if request.can_decide
+    ]
+    return decidable[:limit]

@@ -29,4 +29,14 @@ urlpatterns = [
     path("registries/", views.registries, name="registries"),
     path("registries/<str:registry>/sync/", views.registry_sync, name="registry_sync"),
     path("tokens/", views.tokens, name="tokens"),
+    path("requests/", views.promotion_requests, name="promotion_requests"),
+    *(
+        path(
+            f"requests/<str:request_id>/{decision}/",
+            views.promotion_request_decide,
+            {"decision": decision},
+            name=f"promotion_request_{decision}",
+        )
+        for decision in ("approve", "reject", "cancel")
+    ),
 ]

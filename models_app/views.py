@@ -28,6 +28,7 @@ from models_app.forms import (
     RegisterVersionForm,
     RegistrationEditForm,
     TransitionForm,
+    WorkflowForm,
     add_report,
 )
 from models_app.models import (
@@ -35,6 +36,7 @@ from models_app.models import (
     ModelRegistration,
     ModelVersion,
     ModelVersionStage,
+    PromotionRequest,
     Registry,
 )
 from models_app.validation import clean_filter_text, clean_version_number, redact_uri
@@ -139,8 +141,71 @@ def dashboard(request):
         "production_count": stage_counts.get(ModelVersionStage.PRODUCTION, 0),
         "transitions": selectors.transition_list()[:10],
         "recent_versions": selectors.version_list()[:10],
+        "requests_to_decide": selectors.promotion_requests_to_decide(user=request.user),
     }
     return render(request, "dashboard.html", context)
+
+
+# Promotion requests -------------------------------------------------------------------
+REQUEST_STATES = [state for state, _ in PromotionRequest.State.choices]
+
+
+@login_required
+def promotion_requests(request):
+    """Requests to move versions into Production; pending ones first by default."""
+    state = request.GET.get("state", PromotionRequest.State.PENDING)
+    if state not in REQUEST_STATES:
+        state = ""
+    page = _page(request, selectors.promotion_request_list(user=request.user, state=state or None))
+    page.object_list = selectors.promotion_request_actions(
+        user=request.user, requests=page.object_list
+    )
+    context = {
+        "page": page,
+        "state": state,
+        "states": REQUEST_STATES,
+        "query_without_page": _query_without(request, "page"),
+    }
+    return render(request, "requests.html", context)
+
+
+_DECISIONS = {
+    "approve": (
+        services.promotion_request_approve,
+        "Approved request #{id}: version {v} of '{name}' moved to {stage}.",
+    ),
+    "reject": (services.promotion_request_reject, "Rejected request #{id}."),
+    "cancel": (services.promotion_request_cancel, "Cancelled request #{id}."),
+}
+
+
+@login_required
+@require_POST
+def promotion_request_decide(request, request_id, decision):
+    """Approve, reject or cancel from the dashboard or the requests page, then go back."""
+    decide, done = _DECISIONS[decision]
+    raw = str(request_id)
+    try:
+        found = selectors.promotion_request_get(
+            request_id=int(raw) if raw.isdigit() and len(raw) < 12 else None, user=request.user
+        )
+    except NotFound as exc:
+        raise Http404(str(exc))
+    try:
+        decided = decide(request=found, comment=request.POST.get("comment", ""), user=request.user)
+    except DOMAIN_ERRORS as exc:
+        messages.error(request, f"Request #{found.pk}: {describe_error(exc).message}")
+    else:
+        messages.success(
+            request,
+            done.format(
+                id=decided.pk,
+                v=decided.version_number,
+                name=decided.registration.name,
+                stage=decided.to_stage,
+            ),
+        )
+    return redirect(next_url(request, reverse("promotion_requests")))
 
 
 # Registrations ------------------------------------------------------------------------
@@ -206,6 +271,8 @@ def _registration_context(request, registration: ModelRegistration) -> dict:
         "summary": summary,
         "capabilities": capabilities(registration.registry),
         "stages": ModelVersionStage.values,
+        "is_owner": access.can(request.user, registration, access.Role.OWNER),
+        "workflow_form": WorkflowForm.from_registration(registration),
     }
 
 
@@ -274,14 +341,23 @@ def registration_detail(request, registry, name):
 @require_POST
 def registration_edit(request, registry, name):
     registration = _get_registration(registry, name)
-    form = RegistrationEditForm(request.POST)
+    workflow = "workflow" in request.POST
+    form = (WorkflowForm if workflow else RegistrationEditForm)(request.POST)
     if form.is_valid():
+        changes = (
+            {
+                "approval_required": form.cleaned_data["approval_required"],
+                "promotion_gate": form.cleaned_data["promotion_gate"],
+            }
+            if workflow
+            else {
+                "description": form.cleaned_data["description"],
+                "tags": form.tag_patch(registration.tags),
+            }
+        )
         try:
             registration = services.registration_update(
-                registration=registration,
-                description=form.cleaned_data["description"],
-                tags=form.tag_patch(registration.tags),
-                user=request.user,
+                registration=registration, user=request.user, **changes
             )
             messages.success(request, "Saved.")
         except DOMAIN_ERRORS as exc:
@@ -290,7 +366,11 @@ def registration_edit(request, registry, name):
         if form.errors:
             messages.error(request, describe_error(ValidationError(form.errors)).message)
         return redirect(registration.get_absolute_url())
-    context = {**_registration_context(request, registration), "edit_form": form}
+    context = {
+        **_registration_context(request, registration),
+        "edit_form": RegistrationEditForm.from_registration(registration),
+    }
+    context["workflow_form" if workflow else "edit_form"] = form
     return render(request, "models/registration_detail.html#header", context)
 
 
@@ -415,17 +495,24 @@ def version_transition(request, registry, name, version):
     changed, refusal = False, ""
     if form.is_valid():
         try:
-            services.version_transition_stage(
+            change = services.version_stage_change(
                 version=target,
                 stage=form.cleaned_data["stage"],
                 archive_existing=form.cleaned_data["archive_existing"],
                 comment=form.cleaned_data["comment"],
                 user=request.user,
             )
-            changed = True
-            messages.success(
-                request, f"Version {target.version} moved to {form.cleaned_data['stage']}."
-            )
+            if change.request is not None:
+                messages.success(
+                    request,
+                    f"Request #{change.request.pk} sent for approval: an approver will move "
+                    f"version {target.version} to {change.request.to_stage}.",
+                )
+            else:
+                changed = True
+                messages.success(
+                    request, f"Version {target.version} moved to {form.cleaned_data['stage']}."
+                )
         except DOMAIN_ERRORS as exc:
             refusal = describe_error(exc).message
     else:

@@ -288,7 +288,7 @@ def test_a_flavor_that_is_not_a_module_path_is_one_line(db, flavor):
 
 def test_acting_as_a_user_applies_their_permissions(churn, engineer):
     with pytest.raises(CommandError, match="permission"):
-        cli("models", "update-version", "churn", "-v", "1", "-s", "Production", "--user", "alice")
+        cli("models", "delete-version", "churn", "-v", "1", "-y", "--user", "alice")
     cli("models", "update-version", "churn", "-v", "1", "-s", "Staging", "--user", "alice")
     assert StageTransition.objects.get().actor_name == "alice"
 

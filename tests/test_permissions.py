@@ -24,6 +24,7 @@ WEBHOOK = {"url": "http://127.0.0.1:9/hook", "events": ["alias.set"]}
 PUBLIC = None  # anyone, signed in or not
 SIGNED_IN = ()  # any signed-in user; otherwise a tuple of the permission codenames needed
 PROTECTED_ALIAS = ("change_modelversion", "promote_modelversion")
+APPROVE = ("change_modelversion", "promote_modelversion")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,7 +94,15 @@ ROUTES: dict[str, list[Check]] = {
     ],
     "models/register/similar/": [Check(query="registry=default&name=M")],
     MODEL: [Check()],
-    MODEL + "edit/": [Check("post", {"description": "new"}, ("change_modelregistration",))],
+    MODEL + "edit/": [
+        Check("post", {"description": "new"}, ("change_modelregistration",)),
+        # The approval workflow and promotion gate are the owner's.
+        Check(
+            "post",
+            {"workflow": "1", "promotion_gate": "accuracy >= 0.5"},
+            ("change_modelregistration", "delete_modelregistration"),
+        ),
+    ],
     MODEL + "card/": [
         Check("post", {"card.intended_use": "Scoring churn"}, ("change_modelregistration",))
     ],
@@ -106,6 +115,13 @@ ROUTES: dict[str, list[Check]] = {
     VERSION: [Check()],
     VERSION + "transition/": [Check("post", {"stage": "Staging"}, ("change_modelversion",))],
     VERSION + "aliases/": [Check("post", {"alias": "best"}, ("change_modelversion",))],
+    # Promotion requests: version 2 has a pending request by `asker` (see `site`).
+    "requests/": [Check(), Check(query="state=approved")],
+    "requests/<str:request_id>/approve/": [Check("post", perms=APPROVE)],
+    "requests/<str:request_id>/reject/": [
+        Check("post", {"comment": "no"}, ("promote_modelversion",))
+    ],
+    "requests/<str:request_id>/cancel/": [Check("post", perms=("promote_modelversion",))],
     # `champion` is protected: moving or deleting it is part of the promote gate.
     VERSION + "aliases/<str:alias>/delete/": [Check("post", perms=PROTECTED_ALIAS)],
     "registries/": [Check()],
@@ -139,6 +155,11 @@ ROUTES: dict[str, list[Check]] = {
     API_MODEL: [
         Check(),
         Check("patch", {"description": "d"}, ("change_modelregistration",)),
+        Check(
+            "patch",
+            {"approval_required": False, "promotion_gate": "accuracy >= 0.5"},
+            ("change_modelregistration", "delete_modelregistration"),
+        ),
         Check("delete", perms=("delete_modelregistration", "promote_modelversion"), status=204),
     ],
     API_MODEL + "history/": [Check(), Check(query="at=2026-11-24T12:00:00%2B01:00&alias=champion")],
@@ -172,8 +193,17 @@ ROUTES: dict[str, list[Check]] = {
             {"stage": "Production"},
             ("change_modelversion", "promote_modelversion"),
         ),
+        # A contributor's move to Production is a request for approval: 202.
+        Check("post", {"stage": "Production"}, ("change_modelversion",), status=202),
     ],
     API_MODEL + "versions/<str:version>/history/": [Check()],
+    API + "requests/": [Check(), Check(query="state=pending")],
+    API + "requests/<str:request_id>/": [Check()],
+    API + "requests/<str:request_id>/approve/": [Check("post", perms=APPROVE)],
+    API + "requests/<str:request_id>/reject/": [
+        Check("post", {"comment": "no"}, ("promote_modelversion",))
+    ],
+    API + "requests/<str:request_id>/cancel/": [Check("post", perms=("promote_modelversion",))],
     API + "versions/": [Check()],
     API + "transitions/": [Check()],
     API + "tokens/": [Check(), Check("post", {"name": "ci"}, status=201)],
@@ -200,6 +230,7 @@ ROUTES: dict[str, list[Check]] = {
 
 SAMPLE = {"registry": "default", "name": "m", "version": "1", "alias": "champion"}
 REFUSED_PAGE = "do not have permission"
+REFUSED_ROLE = "You need the "  # a refusal by role (models_app.access)
 
 
 def walk(patterns=None, prefix: str = ""):
@@ -250,9 +281,11 @@ def site(db, django_user_model):
         )
         if number == 1:
             services.alias_set(version=version, alias="champion", user=None)
+    asker = _user(django_user_model, "change_modelversion", username="asker")
+    request = services.version_stage_change(version=version, stage="Production", user=asker)
     dict_registry = services.registry_create(name="dict", flavor="dict", user=None)
     run = SyncRun.objects.create(registry=dict_registry, status=SyncRun.Status.SUCCEEDED)
-    return {"run_id": str(run.pk)}
+    return {"run_id": str(run.pk), "request_id": str(request.request.pk)}
 
 
 def _address(route: str, check: Check, site: dict, user) -> str:
@@ -299,7 +332,8 @@ def _sent_to_sign_in(response) -> bool:
 def _refused(response, route: str) -> bool:
     if _is_api(route):
         return response.status_code in (401, 403)
-    return _sent_to_sign_in(response) or REFUSED_PAGE in response.content.decode()
+    content = response.content.decode()
+    return _sent_to_sign_in(response) or REFUSED_PAGE in content or REFUSED_ROLE in content
 
 
 def _allowed(response, check: Check) -> bool:
@@ -309,6 +343,7 @@ def _allowed(response, check: Check) -> bool:
         response.status_code < 400
         and not _sent_to_sign_in(response)
         and REFUSED_PAGE not in response.content.decode(errors="replace")
+        and REFUSED_ROLE not in response.content.decode(errors="replace")
     )
 
 

@@ -24,7 +24,7 @@ from rest_framework.views import APIView
 
 from models_app import selectors, services
 from models_app.api.authentication import BearerTokenAuthentication, LockoutBasicAuthentication
-from models_app.exceptions import Conflict, ErrorKind, NotFound, describe_error
+from models_app.exceptions import Conflict, ErrorKind, GateFailed, NotFound, describe_error
 from models_app.models import ModelRegistration, ModelVersion, ModelVersionStage
 from models_app.validation import (
     check_key_count,
@@ -807,13 +807,18 @@ class MlflowRegistryAPI(APIView):
                 f"'{params.get('stage')}' is not an Active stage. Valid stages are "
                 "['Staging', 'Production']"
             )
-        version = services.version_transition_stage(
-            version=self._version(params),
-            stage=stage,
-            archive_existing=archive,
-            user=request.user,
-            comment="Through the MLflow-compatible API.",
-        )
+        try:
+            # A contributor's promotion that needs approval is saved as a request and answered
+            # PERMISSION_DENIED naming it: the client raises, and nothing moved.
+            version = services.version_transition_stage(
+                version=self._version(params),
+                stage=stage,
+                archive_existing=archive,
+                user=request.user,
+                comment="Through the MLflow-compatible API.",
+            )
+        except GateFailed as exc:
+            raise MlflowError("INVALID_STATE", str(exc))
         return self._version_response(version)
 
     def download_uri(self, request, params):

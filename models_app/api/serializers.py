@@ -12,6 +12,7 @@ from models_app.models import (
     CARD_SECTIONS,
     ModelVersion,
     ModelVersionStage,
+    PromotionRequest,
     RunDataState,
     WebhookEvent,
 )
@@ -224,6 +225,12 @@ class RegistrationSerializer(serializers.Serializer):
         help_text="The model card: section -> Markdown source (only sections written so far). "
         "Sections: " + ", ".join(CARD_SECTIONS) + "."
     )
+    approval_required = serializers.BooleanField(
+        help_text="A contributor's move to Production becomes a request for an approver."
+    )
+    promotion_gate = serializers.CharField(
+        help_text="Metric conditions a version must meet to reach Production ('' for none)."
+    )
 
     def get_protected_aliases(self, registration) -> list[str]:
         return selectors.protected_aliases(registration)
@@ -250,6 +257,8 @@ class RegistrationSerializer(serializers.Serializer):
             "created_by": registration.created_by.username if registration.created_by_id else None,
             "protected_aliases": selectors.protected_aliases(registration),
             "card": registration.card,
+            "approval_required": registration.approval_required,
+            "promotion_gate": registration.promotion_gate,
         }
 
 
@@ -304,6 +313,28 @@ class TransitionSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class PromotionRequestSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=PromotionRequest.State.choices)
+    stale = serializers.BooleanField(
+        source="is_stale",
+        help_text="Pending, but the version was deleted or changed stage since: it cannot be "
+        "approved.",
+    )
+    registry = serializers.CharField(source="registration.registry.name")
+    name = serializers.CharField(source="registration.name")
+    version = serializers.IntegerField(source="version_number")
+    from_stage = serializers.ChoiceField(choices=ModelVersionStage.choices)
+    to_stage = serializers.ChoiceField(choices=ModelVersionStage.choices)
+    archive_existing = serializers.BooleanField()
+    comment = serializers.CharField()
+    requested_by = serializers.CharField(source="requested_by_name")
+    created_at = serializers.DateTimeField()
+    decided_by = serializers.CharField(source="decided_by_name")
+    decision_comment = serializers.CharField()
+    decided_at = serializers.DateTimeField(allow_null=True)
+
+
 class AliasSerializer(serializers.Serializer):
     alias = serializers.CharField(source="name")
     version = serializers.IntegerField(source="version.version")
@@ -346,6 +377,15 @@ class RegistrationUpdateInput(serializers.Serializer):
         help_text="Replace the protected aliases (null: the server's default). Needs the "
         "promote permission.",
     )
+    approval_required = serializers.BooleanField(
+        required=False,
+        help_text="Whether a contributor's move to Production needs an approver (owner only).",
+    )
+    promotion_gate = _text(
+        required=False,
+        help_text="Metric conditions a version must meet to reach Production, e.g. "
+        "'accuracy >= 0.9, loss < 0.2'; '' for none (owner only).",
+    )
 
 
 class VersionCreateInput(
@@ -370,6 +410,14 @@ class TransitionInput(serializers.Serializer):
     stage = _text(help_text="None, Staging, Production or Archived (any case).")
     archive_existing = serializers.BooleanField(default=False)
     comment = _text(default="")
+
+
+class DecisionInput(serializers.Serializer):
+    comment = _text(default="")
+
+
+class RejectInput(serializers.Serializer):
+    comment = _text(help_text="Why the request is rejected (required).")
 
 
 class AliasInput(serializers.Serializer):

@@ -40,6 +40,27 @@ urlpatterns = [
     ),
     path("versions/", views.FlatVersionList.as_view(), name="api-version-search"),
     path("transitions/", views.TransitionList.as_view(), name="api-transition-list"),
+    path("requests/", views.PromotionRequestList.as_view(), name="api-request-list"),
+    path(
+        "requests/<str:request_id>/",
+        views.PromotionRequestDetail.as_view(),
+        name="api-request-detail",
+    ),
+    path(
+        "requests/<str:request_id>/approve/",
+        views.PromotionRequestApprove.as_view(),
+        name="api-request-approve",
+    ),
+    path(
+        "requests/<str:request_id>/reject/",
+        views.PromotionRequestReject.as_view(),
+        name="api-request-reject",
+    ),
+    path(
+        "requests/<str:request_id>/cancel/",
+        views.PromotionRequestCancel.as_view(),
+        name="api-request-cancel",
+    ),
     path("tokens/", views.TokenList.as_view(), name="api-token-list"),
     path("tokens/<str:token_id>/", views.TokenDetail.as_view(), name="api-token-detail"),
     path("me/", views.Me.as_view(), name="api-me"),

@@ -17,7 +17,7 @@ from models_app import selectors, services
 from models_app.api import serializers as s
 from models_app.filters import RegistrationFilterSet, TransitionFilterSet, VersionFilterSet
 from models_app.flavors import describe_flavors
-from models_app.models import ModelVersionStage, SyncRun
+from models_app.models import ModelVersionStage, PromotionRequest, SyncRun
 from models_app.validation import MAX_VERSION_NUMBER, clean_instant, clean_version_number
 
 REGISTRY = OpenApiParameter(
@@ -188,6 +188,8 @@ class RegistrationDetail(RegistrationMixin, APIView):
             description=data.get("description"),
             tags=data.get("tags"),
             protected_aliases=data.get("protected_aliases", services.UNSET),
+            approval_required=data.get("approval_required", services.UNSET),
+            promotion_gate=data.get("promotion_gate", services.UNSET),
             name=data.get("name"),
             card=data.get("card"),
             user=request.user,
@@ -250,18 +252,27 @@ class VersionDetail(RegistrationMixin, APIView):
 class VersionTransition(RegistrationMixin, APIView):
     @extend_schema(
         request=s.TransitionInput,
-        responses=s.VersionSerializer,
+        responses={200: s.VersionSerializer, 202: s.PromotionRequestSerializer},
         description=(
             "The only way to change a stage. With archive_existing, every other version in the "
-            "target stage (Staging or Production) is archived in the same transaction."
+            "target stage (Staging or Production) is archived in the same transaction. A "
+            "contributor's move to Production of a model whose approval is on is not made: "
+            "the answer is 202 with the pending request it created (or the one already "
+            "pending), for an approver to decide at /api/v1/requests/. A version failing the "
+            "model's promotion gate is refused (409) with the reason."
         ),
     )
     def post(self, request, registry, name, version):
         data = _input(request, s.TransitionInput)
-        moved = services.version_transition_stage(
+        change = services.version_stage_change(
             version=self.get_version(), user=request.user, **data
         )
-        return self.version_response(moved)
+        if change.request is not None:
+            return Response(
+                s.PromotionRequestSerializer(change.request).data,
+                status=status.HTTP_202_ACCEPTED,
+            )
+        return self.version_response(change.version)
 
 
 @extend_schema(
@@ -461,6 +472,88 @@ class TransitionList(generics.ListAPIView):
 
     def get_queryset(self):
         return selectors.transition_list()
+
+
+# Promotion requests -------------------------------------------------------------------
+REQUEST_ID = OpenApiParameter("request_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+
+
+@extend_schema(
+    tags=["requests"],
+    parameters=[
+        OpenApiParameter(
+            "state",
+            OpenApiTypes.STR,
+            enum=PromotionRequest.State.values,
+            description="Only requests in this state.",
+        ),
+        OpenApiParameter("registry", OpenApiTypes.STR, description="Only this registry."),
+    ],
+    description="Requests to move versions into Production, newest first (of the models you "
+    "may read).",
+)
+class PromotionRequestList(generics.ListAPIView):
+    serializer_class = s.PromotionRequestSerializer
+
+    def get_queryset(self):
+        params = self.request.query_params
+        return selectors.promotion_request_list(
+            user=self.request.user,
+            state=params.get("state") or None,
+            registry=params.get("registry") or None,
+        )
+
+
+@extend_schema(tags=["requests"], parameters=[REQUEST_ID], responses=s.PromotionRequestSerializer)
+class PromotionRequestDetail(APIView):
+    def get(self, request, request_id):
+        found = selectors.promotion_request_get(request_id=_row_id(request_id), user=request.user)
+        return Response(s.PromotionRequestSerializer(found).data)
+
+
+class _Decision(APIView):
+    input_class = s.DecisionInput
+
+    def post(self, request, request_id):
+        data = _input(request, self.input_class)
+        found = selectors.promotion_request_get(request_id=_row_id(request_id), user=request.user)
+        decided = self.decide(request=found, comment=data["comment"], user=request.user)
+        return Response(s.PromotionRequestSerializer(decided).data)
+
+
+@extend_schema(
+    tags=["requests"],
+    parameters=[REQUEST_ID],
+    request=s.DecisionInput,
+    responses=s.PromotionRequestSerializer,
+    description="Approve: the version moves now (archiving others if the request asked), in "
+    "one transaction with the request. Needs the approver role; never your own request.",
+)
+class PromotionRequestApprove(_Decision):
+    decide = staticmethod(services.promotion_request_approve)
+
+
+@extend_schema(
+    tags=["requests"],
+    parameters=[REQUEST_ID],
+    request=s.RejectInput,
+    responses=s.PromotionRequestSerializer,
+    description="Reject with a comment. Needs the approver role.",
+)
+class PromotionRequestReject(_Decision):
+    input_class = s.RejectInput
+    decide = staticmethod(services.promotion_request_reject)
+
+
+@extend_schema(
+    tags=["requests"],
+    parameters=[REQUEST_ID],
+    request=s.DecisionInput,
+    responses=s.PromotionRequestSerializer,
+    description="Withdraw a pending request: its requester or an approver.",
+)
+class PromotionRequestCancel(_Decision):
+    decide = staticmethod(services.promotion_request_cancel)
 
 
 # Tokens -------------------------------------------------------------------------------

@@ -14,9 +14,9 @@ from tqdm import tqdm
 
 from models_app import selectors, services
 from models_app.api.serializers import WebhookDeliverySerializer, WebhookSerializer
-from models_app.exceptions import DOMAIN_ERRORS, describe_error
+from models_app.exceptions import DOMAIN_ERRORS, ApprovalRequested, describe_error
 from models_app.flavors import Capability, describe_flavors
-from models_app.models import ModelRegistration, ModelVersion
+from models_app.models import ModelRegistration, ModelVersion, PromotionRequest
 from models_app.names import name_report
 from models_app.validation import clean_instant, clean_moment, clean_version_number
 
@@ -61,9 +61,31 @@ def registration_dict(registration: ModelRegistration) -> dict:
         "name": registration.name,
         "description": registration.description,
         "tags": registration.tags,
+        "approval_required": registration.approval_required,
+        "promotion_gate": registration.promotion_gate,
         "latest_version": getattr(registration, "latest_version", None),
         "created_at": registration.created_at.isoformat(),
         "updated_at": registration.updated_at.isoformat(),
+    }
+
+
+def request_dict(request: PromotionRequest) -> dict:
+    return {
+        "id": request.pk,
+        "state": request.state,
+        "stale": request.is_stale,
+        "registry": request.registration.registry.name,
+        "name": request.registration.name,
+        "version": request.version_number,
+        "from_stage": request.from_stage,
+        "to_stage": request.to_stage,
+        "archive_existing": request.archive_existing,
+        "comment": request.comment,
+        "requested_by": request.requested_by_name,
+        "created_at": request.created_at.isoformat(),
+        "decided_by": request.decided_by_name or None,
+        "decision_comment": request.decision_comment,
+        "decided_at": request.decided_at.isoformat() if request.decided_at else None,
     }
 
 
@@ -93,7 +115,7 @@ class Command(BaseCommand):
         groups = parser.add_subparsers(
             dest="group",
             required=True,
-            metavar="{flavor,models,names,webhooks,register,list,describe,update,delete,sync}",
+            metavar="{flavor,models,names,requests,webhooks,register,list,describe,update,delete,sync}",
         )
 
         # Registries, as `zenml model-registry register/list/describe/update/delete`.
@@ -207,6 +229,17 @@ class Command(BaseCommand):
         p.add_argument("-t", "--tag", nargs=2, action="append", metavar=("KEY", "VALUE"))
         p.add_argument("--rm", "--remove-tag", dest="rm", action="append", metavar="KEY")
         p.add_argument("--new-name", help="Rename the model.")
+        p.add_argument(
+            "--approval-required",
+            choices=["on", "off"],
+            help="Whether a contributor's move to Production needs an approver (owner only).",
+        )
+        p.add_argument(
+            "--promotion-gate",
+            metavar="CONDITIONS",
+            help="Metric conditions a version must meet to reach Production, e.g. "
+            "'accuracy >= 0.9, loss < 0.2'; '' for none (owner only).",
+        )
 
         p = self._leaf(
             models, "delete", "Delete a model, its versions and stage history.", **common
@@ -299,6 +332,20 @@ class Command(BaseCommand):
         )
         p.add_argument("name")
         p.add_argument("--comment", default="", help="Why (kept in history, cause rollback).")
+        requests = groups.add_parser(
+            "requests", help="Requests to move versions into Production, for approvers."
+        ).add_subparsers(dest="action", required=True)
+        p = self._leaf(requests, "list", "List promotion requests, newest first.", **common)
+        p.add_argument("--state", choices=PromotionRequest.State.values)
+        p = self._leaf(requests, "approve", "Approve a request: the version moves now.", **common)
+        p.add_argument("id")
+        p.add_argument("--comment", default="")
+        p = self._leaf(requests, "reject", "Reject a request, saying why.", **common)
+        p.add_argument("id")
+        p.add_argument("--comment", required=True)
+        p = self._leaf(requests, "cancel", "Withdraw a request.", **common)
+        p.add_argument("id")
+        p.add_argument("--comment", default="")
 
     def _add_webhook_arguments(self, groups):
         hooks = groups.add_parser(
@@ -475,12 +522,18 @@ class Command(BaseCommand):
     def do_models_update(self, options):
         registration = self._registration(options)
         tags = {**{key: None for key in options.get("rm") or []}, **pairs(options.get("tag"))}
+        workflow = {}
+        if options.get("approval_required"):
+            workflow["approval_required"] = options["approval_required"] == "on"
+        if options.get("promotion_gate") is not None:
+            workflow["promotion_gate"] = options["promotion_gate"]
         registration = services.registration_update(
             registration=registration,
             description=options.get("description"),
             tags=tags,
             name=options.get("new_name") or None,
             user=self.user,
+            **workflow,
         )
         self._out(registration_dict(registration), f"Updated model '{registration.name}'.")
 
@@ -570,17 +623,21 @@ class Command(BaseCommand):
             raise CommandError("--archive-existing needs -s/--stage.")
         edits = options.get("description") is not None or metadata or tags or metrics
         if edits or options.get("stage"):
-            version = services.version_update(
-                version=version,
-                description=options.get("description"),
-                tags=tags,
-                metrics=metrics,
-                metadata=metadata,
-                stage=options.get("stage") or None,
-                archive_existing=options["archive_existing"],
-                comment=options["comment"],
-                user=self.user,
-            )
+            try:
+                version = services.version_update(
+                    version=version,
+                    description=options.get("description"),
+                    tags=tags,
+                    metrics=metrics,
+                    metadata=metadata,
+                    stage=options.get("stage") or None,
+                    archive_existing=options["archive_existing"],
+                    comment=options["comment"],
+                    user=self.user,
+                )
+            except ApprovalRequested as asked:
+                self._show_request(asked.request, f"{asked}", key="request")
+                return
         version = selectors.version_get(registration=version.registration, version=version.version)
         self._show_version(version)
 
@@ -631,6 +688,82 @@ class Command(BaseCommand):
             version_dict(restored),
             f"Rolled back '{registration.name}': version {restored.version} is in Production.",
         )
+
+    # requests ----------------------------------------------------------------------------
+    def _request(self, options) -> PromotionRequest:
+        raw = str(options["id"]).lstrip("#")
+        request_id = int(raw) if raw.isdigit() and len(raw) < 12 else None
+        request = selectors.promotion_request_get(request_id=request_id, user=self.user)
+        if options.get("registry") and request.registration.registry.name != options["registry"]:
+            raise CommandError(f"Request #{request.pk} is not in registry '{options['registry']}'.")
+        return request
+
+    def _show_request(self, request: PromotionRequest, text: str, key: str = "request") -> None:
+        request = PromotionRequest.objects.select_related("registration__registry", "version").get(
+            pk=request.pk
+        )
+        self._out({key: request_dict(request)}, text)
+
+    def do_requests_list(self, options):
+        registry = self._registry(options) if options.get("registry") else None
+        found = list(
+            selectors.promotion_request_list(
+                user=self.user, state=options.get("state"), registry=registry
+            )[:500]
+        )
+        rows = [
+            [
+                f"#{r.pk}",
+                r.state + (" (stale)" if r.is_stale else ""),
+                f"{r.registration.registry.name}/{r.registration.name}",
+                r.version_number,
+                f"{r.from_stage} -> {r.to_stage}",
+                "yes" if r.archive_existing else "no",
+                r.requested_by_name,
+                r.created_at.strftime("%Y-%m-%d %H:%M"),
+                r.comment[:40],
+            ]
+            for r in found
+        ]
+        self._out(
+            [request_dict(r) for r in found],
+            render_table(
+                [
+                    "id",
+                    "state",
+                    "model",
+                    "version",
+                    "move",
+                    "archive",
+                    "by",
+                    "asked",
+                    "comment",
+                ],
+                rows,
+            ),
+        )
+
+    def do_requests_approve(self, options):
+        request = services.promotion_request_approve(
+            request=self._request(options), comment=options["comment"], user=self.user
+        )
+        self._show_request(
+            request,
+            f"Approved request #{request.pk}: version {request.version_number} of "
+            f"'{request.registration.name}' moved to {request.to_stage}.",
+        )
+
+    def do_requests_reject(self, options):
+        request = services.promotion_request_reject(
+            request=self._request(options), comment=options["comment"], user=self.user
+        )
+        self._show_request(request, f"Rejected request #{request.pk}.")
+
+    def do_requests_cancel(self, options):
+        request = services.promotion_request_cancel(
+            request=self._request(options), comment=options["comment"], user=self.user
+        )
+        self._show_request(request, f"Cancelled request #{request.pk}.")
 
     # registries --------------------------------------------------------------------------
     def _registry_config(self, options, base: dict | None = None) -> dict | None:
