@@ -264,8 +264,11 @@ def test_delete_version(api, reader, churn):
 def test_transition_is_the_way_to_change_a_stage(api, churn, outsider):
     services.version_transition_stage(version=churn[0], stage="Production", user=None)
     staging = client_for(grant(outsider, "change_modelversion"))
+    # A contributor only asks for Production (202, the request), and cannot take v1 out of it.
+    asked = staging.post(f"{MODEL}/versions/2/transition/", {"stage": "Production"}, format="json")
+    assert asked.status_code == 202 and asked.json()["state"] == "pending"
     assert_error(
-        staging.post(f"{MODEL}/versions/2/transition/", {"stage": "Production"}, format="json"), 403
+        staging.post(f"{MODEL}/versions/1/transition/", {"stage": "Archived"}, format="json"), 403
     )
     assert (
         staging.post(f"{MODEL}/versions/2/transition/", {"stage": "Staging"}, format="json").json()[

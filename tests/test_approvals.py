@@ -30,7 +30,13 @@ def approver(django_user_model):
 @pytest.fixture
 def owner(django_user_model):
     user = django_user_model.objects.create_user("olga", password="olga-pass-123")
-    return grant(user, "change_modelregistration", "change_modelversion", "delete_modelversion")
+    return grant(
+        user,
+        "change_modelregistration",
+        "change_modelversion",
+        "delete_modelversion",
+        "promote_modelversion",
+    )
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ PUBLIC = None  # anyone, signed in or not
 SIGNED_IN = ()  # any signed-in user; otherwise a tuple of the permission codenames needed
 PROTECTED_ALIAS = ("change_modelversion", "promote_modelversion")
 APPROVE = ("change_modelversion", "promote_modelversion")
+OWNER = ("change_modelregistration", "delete_modelregistration", "promote_modelversion")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,7 +101,7 @@ ROUTES: dict[str, list[Check]] = {
         Check(
             "post",
             {"workflow": "1", "promotion_gate": "accuracy >= 0.5"},
-            ("change_modelregistration", "delete_modelregistration"),
+            OWNER,
         ),
     ],
     MODEL + "card/": [
@@ -158,7 +159,7 @@ ROUTES: dict[str, list[Check]] = {
         Check(
             "patch",
             {"approval_required": False, "promotion_gate": "accuracy >= 0.5"},
-            ("change_modelregistration", "delete_modelregistration"),
+            OWNER,
         ),
         Check("delete", perms=("delete_modelregistration", "promote_modelversion"), status=204),
     ],
