@@ -68,7 +68,7 @@ def request_promotion(
         raise Conflict(f"Version {version.version} is already in {stage}.")
     with transaction.atomic():
         pending = (
-            PromotionRequest.objects.select_for_update()
+            PromotionRequest.objects.select_for_update(of=("self",))
             .select_related("registration", "version")
             .filter(version=version, state=State.PENDING)
             .first()

@@ -35,7 +35,7 @@ def _is_requester(user, request: PromotionRequest) -> bool:
 def _pending(request: PromotionRequest) -> PromotionRequest:
     """The request re-read under a row lock; refused unless still pending."""
     current = (
-        PromotionRequest.objects.select_for_update()
+        PromotionRequest.objects.select_for_update(of=("self",))
         .select_related("registration__registry", "version", "requested_by")
         .get(pk=request.pk)
     )
