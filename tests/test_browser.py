@@ -494,3 +494,67 @@ def test_the_models_list_changes_page_size_and_jumps_to_a_page(page, demo, scree
     expect(page.locator("#registration-table .pager .current")).to_have_text("3")
     expect(page.locator("#registration-table tbody tr").first).to_contain_text("bulk-020")
     screenshot(page, "21-models-page-size")
+
+
+THEME_PAGES = [
+    ("dashboard", "/"),
+    ("models", "/models/"),
+    ("model", "/models/default/fraud-detector/"),
+    ("version", "/models/default/fraud-detector/versions/8/"),
+    ("compare", "/models/default/fraud-detector/compare/?v=6&v=7&v=8"),
+    ("register", "/models/register/"),
+    ("search", "/search/?q=fraud"),
+    ("registries", "/registries/"),
+    ("tokens", "/tokens/"),
+    ("not-found", "/models/default/no-such-model/"),
+]
+
+
+def background(page) -> tuple[int, ...]:
+    colour = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    return tuple(int(part) for part in re.findall(r"\d+", colour)[:3])
+
+
+def test_dark_mode_follows_the_system_and_the_switch_is_remembered(
+    page, demo, csp_violations, screenshot
+):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.emulate_media(color_scheme="dark")
+    sign_in(page, demo)
+    assert sum(background(page)) < 150  # the system says dark: dark without any choice
+    toggle = page.locator("[data-theme-toggle]")
+    expect(toggle).to_have_text("Auto")
+    toggle.click()  # Auto -> Dark
+    expect(toggle).to_have_text("Dark")
+    toggle.click()  # Dark -> Light, against the system
+    expect(toggle).to_have_text("Light")
+    assert sum(background(page)) > 600
+    page.reload()  # remembered, and rendered so from the first paint
+    expect(page.locator("html")).to_have_attribute("data-theme", "light")
+    assert sum(background(page)) > 600
+    toggle = page.locator("[data-theme-toggle]")
+    toggle.click()  # Light -> Auto: the system's dark again
+    expect(toggle).to_have_text("Auto")
+    page.reload()
+    assert page.locator("html").get_attribute("data-theme") is None
+    assert sum(background(page)) < 150
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_every_page_in_both_themes_at_desktop_and_phone_widths(
+    page, demo, csp_violations, screenshot, theme
+):
+    page.emulate_media(color_scheme=theme)
+    sign_in(page, demo)
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        for name, path in THEME_PAGES:
+            page.goto(demo + path)
+            page.wait_for_load_state("networkidle")
+            dark = sum(background(page)) < 150
+            assert dark == (theme == "dark"), (name, width)
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 1, (name, width, overflow)
+            screenshot(page, f"theme-{theme}-{width}-{name}")

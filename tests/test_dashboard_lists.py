@@ -143,3 +143,24 @@ def test_the_versions_table_and_search_have_the_same_controls(admin_client, make
     assert 'max="3"' in form
     search = admin_client.get(reverse("search"), {"q": "churn"}).content.decode()
     assert '<form class="pager-form"' not in search  # one model: nothing to page
+
+
+@pytest.mark.parametrize(
+    "cookie,attribute,label",
+    [
+        (None, None, "Auto"),
+        ("dark", ' data-theme="dark"', "Dark"),
+        ("light", ' data-theme="light"', "Light"),
+        ('"><script>x()</script>', None, "Auto"),  # only the two known values are written
+    ],
+)
+def test_the_remembered_theme_is_rendered_from_the_first_paint(
+    admin_client, db, cookie, attribute, label
+):
+    if cookie:
+        admin_client.cookies["theme"] = cookie
+    body = admin_client.get(reverse("dashboard")).content.decode()
+    html_tag = re.search(r"<html[^>]*>", body).group(0)
+    assert html_tag == f'<html lang="en"{attribute or ""}>'
+    assert re.search(rf"data-theme-toggle[^>]*>{label}</button>", body)
+    assert "<script>x()" not in body

@@ -115,3 +115,22 @@ document.addEventListener("change", (event) => {
     event.target.form.requestSubmit();
   }
 });
+
+// Colour theme: Auto (the system's choice) -> Dark -> Light -> Auto. Remembered in a cookie
+// so the server renders the page in it from the first paint.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-theme-toggle]");
+  if (!button) return;
+  const order = ["auto", "dark", "light"];
+  const now = document.documentElement.dataset.theme || "auto";
+  const next = order[(order.indexOf(now) + 1) % order.length];
+  if (next === "auto") {
+    delete document.documentElement.dataset.theme;
+    document.cookie = "theme=; path=/; max-age=0; SameSite=Lax";
+  } else {
+    document.documentElement.dataset.theme = next;
+    document.cookie = `theme=${next}; path=/; max-age=31536000; SameSite=Lax`;
+  }
+  button.textContent = next[0].toUpperCase() + next.slice(1);
+  button.setAttribute("aria-label", `Colour theme: ${next}`);
+});
