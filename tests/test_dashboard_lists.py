@@ -164,3 +164,13 @@ def test_the_remembered_theme_is_rendered_from_the_first_paint(
     assert html_tag == f'<html lang="en"{attribute or ""}>'
     assert re.search(rf"data-theme-toggle[^>]*>{label}</button>", body)
     assert "<script>x()" not in body
+
+
+def test_the_stylesheet_and_script_hold_no_merge_conflict_markers():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "static"
+    for path in (root / "css" / "registry.css", root / "js" / "registry.js"):
+        lines = path.read_text().splitlines()
+        markers = [line for line in lines if line.startswith(("<<<<<<< ", ">>>>>>> "))]
+        assert markers == [] and "=======" not in lines, path
