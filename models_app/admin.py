@@ -8,7 +8,7 @@ from django.contrib.admin.actions import delete_selected
 from django.contrib.admin.options import ActionLocation
 from django.contrib.admin.utils import model_ngettext
 from django.db import models
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -210,7 +210,15 @@ class RegistryAdmin(ServiceAdmin):
     readonly_fields = ("created_at", "updated_at", "last_synced_at")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(registration_count=Count("registrations"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                registration_count=Count(
+                    "registrations", filter=Q(registrations__deleted_at__isnull=True)
+                )
+            )
+        )
 
     @admin.display(description="Models", ordering="registration_count")
     def registration_count(self, obj):
@@ -256,7 +264,11 @@ class ModelRegistrationAdmin(ServiceAdmin):
     inlines = [VersionInline]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(version_count=Count("versions"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(version_count=Count("versions", filter=Q(versions__deleted_at__isnull=True)))
+        )
 
     @admin.display(description="Versions", ordering="version_count")
     def version_count(self, obj):

@@ -23,7 +23,9 @@ class TransitionCause(models.TextChoices):
     DIRECT = "direct", "Direct"
     ARCHIVED_BY_PROMOTION = "archived_by_promotion", "Archived because another version was promoted"
     SYNC = "sync", "Changed in the backend, found by a sync"
-    VERSION_DELETED = "version_deleted", "Version deleted"
+    VERSION_DELETED = "version_deleted", "Version deleted (moved to the trash)"
+    VERSION_RESTORED = "version_restored", "Version restored from the trash"
+    VERSION_PURGED = "version_purged", "Version deleted for good from the trash"
     ALIAS_SET = "alias_set", "Alias set or moved"
     ALIAS_DELETED = "alias_deleted", "Alias deleted"
     ROLLBACK = "rollback", "Rolled back to the previous Production version"
@@ -102,6 +104,36 @@ CARD_SECTIONS = {
 CARD_SECTION_MAX_LENGTH = 20_000
 
 
+# The trash: a deleted registration or version keeps its row, with `deleted_at` set, until it
+# is restored or purged. `objects` (the default manager, so also every related manager and
+# the admin) never shows a trashed row; `all_objects` is for the trash's own services.
+class LiveRegistrationManager(models.Manager.from_queryset(RegistrationQuerySet)):
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
+class AllRowsManager(models.Manager):
+    """Every row, trashed ones included."""
+
+
+class LiveVersionManager(models.Manager):
+    """Versions neither trashed themselves nor belonging to a trashed registration."""
+
+    def get_queryset(self):
+        return (
+            super()
+            .get_queryset()
+            .filter(deleted_at__isnull=True, registration__deleted_at__isnull=True)
+        )
+
+
+class LiveRegistrationChildManager(models.Manager):
+    """Rows of a registration (aliases, history), hidden while the registration is trashed."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(registration__deleted_at__isnull=True)
+
+
 class ModelRegistration(models.Model):
     """A named group of versions of one model."""
 
@@ -130,13 +162,30 @@ class ModelRegistration(models.Model):
     approval_required = models.BooleanField(default=True)
     # Metric conditions every version must meet to reach Production (`accuracy >= 0.9`).
     promotion_gate = models.CharField(max_length=500, blank=True)
+    # Set while the registration is in the trash (see LiveRegistrationManager).
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
 
-    objects = RegistrationQuerySet.as_manager()
+    objects = LiveRegistrationManager()
+    all_objects = RegistrationQuerySet.as_manager()
 
     class Meta:
         ordering = ["registry__name", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["registry", "name"], name="unique_registration_name"),
+            # A trashed registration does not hold its name: as in MLflow, a model deleted
+            # can be created again at once.
+            models.UniqueConstraint(
+                fields=["registry", "name"],
+                condition=Q(deleted_at__isnull=True),
+                name="unique_registration_name",
+            ),
         ]
         indexes = [
             models.Index(fields=["name"], name="registration_name_idx"),
@@ -195,6 +244,19 @@ class ModelVersion(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Set while the version is in the trash; its number stays taken (numbers are never reused).
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+
+    objects = LiveVersionManager()
+    all_objects = AllRowsManager()
 
     # Field groups: the one list of a version's fields that services, sync, forms, the API,
     # the CLI and the pages follow. Lineage says where the model came from; immutable fields
@@ -264,6 +326,9 @@ class ModelAlias(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = LiveRegistrationChildManager()
+    all_objects = AllRowsManager()
+
     class Meta:
         ordering = ["registration", "name"]
         verbose_name_plural = "model aliases"
@@ -303,6 +368,9 @@ class StageTransition(models.Model):
     alias = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
     alias_from_version = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = LiveRegistrationChildManager()
+    all_objects = AllRowsManager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -589,5 +657,8 @@ class PromotionRequest(models.Model):
 
     @property
     def is_stale(self) -> bool:
-        """Pending, but its version was deleted or changed stage since it was asked."""
-        return self.is_pending and (self.version is None or self.version.stage != self.from_stage)
+        """Pending, but its version was deleted (trashed too) or changed stage since asked."""
+        version = self.version
+        return self.is_pending and (
+            version is None or version.deleted_at is not None or version.stage != self.from_stage
+        )

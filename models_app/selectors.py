@@ -6,7 +6,8 @@ import dataclasses
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -29,7 +30,7 @@ from django.db.models.functions import Coalesce, RowNumber
 from django.db.models.lookups import Exact
 
 from models_app import access
-from models_app.exceptions import NotFound
+from models_app.exceptions import Conflict, NotFound
 from models_app.models import (
     DEFAULT_REGISTRY,
     NAME_MAX_LENGTH,
@@ -143,7 +144,9 @@ def registry_list(*, with_counts: bool = False) -> QuerySet[Registry]:
     """Registries by name; `with_counts` adds `model_count` (its registrations)."""
     registries = Registry.objects.order_by("name")
     if with_counts:
-        registries = registries.annotate(model_count=Count("registrations"))
+        registries = registries.annotate(
+            model_count=Count("registrations", filter=Q(registrations__deleted_at__isnull=True))
+        )
     return registries
 
 
@@ -475,6 +478,157 @@ def alias_list(*, registration: ModelRegistration | None) -> QuerySet[ModelAlias
     return aliases.filter(registration=registration) if registration else aliases.none()
 
 
+# The trash ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrashItem:
+    """A trashed registration (kind "model", with the versions that would come back with
+    it) or a trashed version of a live registration (kind "version")."""
+
+    kind: str
+    id: int
+    registry: str
+    name: str
+    version: int | None
+    stage: str
+    version_count: int | None
+    deleted_at: datetime
+    deleted_by: str
+    expires_at: datetime
+
+
+TRASH_KINDS = ("model", "version")
+
+
+def trash_days() -> int:
+    return int(settings.MODEL_REGISTRY_TRASH_DAYS)
+
+
+def trash_expiry(deleted_at: datetime) -> datetime:
+    """When an item trashed at `deleted_at` may be purged by `trash purge --expired`."""
+    return deleted_at + timedelta(days=trash_days())
+
+
+def _deleted_by(row) -> str:
+    return row.deleted_by.get_username() if row.deleted_by_id else "system"
+
+
+def trash_list(*, registry: Registry | None = None, kind: str | None = None) -> list[TrashItem]:
+    """Everything in the trash, most recently deleted first, in two queries."""
+    items: list[TrashItem] = []
+    if kind in (None, "model"):
+        kept = (
+            ModelVersion.all_objects.filter(registration=OuterRef("pk"), deleted_at__isnull=True)
+            .order_by()
+            .values("registration")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        registrations = (
+            ModelRegistration.all_objects.filter(deleted_at__isnull=False)
+            .select_related("registry", "deleted_by")
+            .annotate(kept=Coalesce(Subquery(kept, output_field=IntegerField()), 0))
+        )
+        if registry is not None:
+            registrations = registrations.filter(registry=registry)
+        items += [
+            TrashItem(
+                kind="model",
+                id=r.pk,
+                registry=r.registry.name,
+                name=r.name,
+                version=None,
+                stage="",
+                version_count=r.kept,
+                deleted_at=r.deleted_at,
+                deleted_by=_deleted_by(r),
+                expires_at=trash_expiry(r.deleted_at),
+            )
+            for r in registrations
+        ]
+    if kind in (None, "version"):
+        versions = ModelVersion.all_objects.filter(
+            deleted_at__isnull=False, registration__deleted_at__isnull=True
+        ).select_related("registration__registry", "deleted_by")
+        if registry is not None:
+            versions = versions.filter(registration__registry=registry)
+        items += [
+            TrashItem(
+                kind="version",
+                id=v.pk,
+                registry=v.registration.registry.name,
+                name=v.registration.name,
+                version=v.version,
+                stage=v.stage,
+                version_count=None,
+                deleted_at=v.deleted_at,
+                deleted_by=_deleted_by(v),
+                expires_at=trash_expiry(v.deleted_at),
+            )
+            for v in versions
+        ]
+    return sorted(items, key=lambda item: (item.deleted_at, item.kind, item.id), reverse=True)
+
+
+def trashed_registration(*, item_id: int) -> ModelRegistration:
+    found = (
+        ModelRegistration.all_objects.select_related("registry")
+        .filter(pk=item_id, deleted_at__isnull=False)
+        .first()
+    )
+    if found is None:
+        raise NotFound(f"No model {item_id} in the trash.")
+    return found
+
+
+def trashed_version(*, item_id: int) -> ModelVersion:
+    found = (
+        ModelVersion.all_objects.select_related("registration__registry")
+        .filter(pk=item_id, deleted_at__isnull=False)
+        .first()
+    )
+    if found is None:
+        raise NotFound(f"No version {item_id} in the trash.")
+    return found
+
+
+def trash_item(*, kind: str, item_id: int) -> ModelRegistration | ModelVersion:
+    if kind == "model":
+        return trashed_registration(item_id=item_id)
+    if kind == "version":
+        return trashed_version(item_id=item_id)
+    raise NotFound(f"No trash items of kind '{kind}' (use {' or '.join(TRASH_KINDS)}).")
+
+
+def trash_find(
+    *, registry: Registry, name: str, version: int | None = None
+) -> ModelRegistration | ModelVersion:
+    """A trashed item by address: model `name`, or its version `version` (of the live model,
+    or of a trashed one). Several trashed models of one name: the error lists their ids."""
+    if version is not None:
+        found = list(
+            ModelVersion.all_objects.select_related("registration__registry").filter(
+                registration__registry=registry,
+                registration__name=name,
+                version=version,
+                deleted_at__isnull=False,
+            )[:5]
+        )
+        what = f"Version {version} of model '{name}'"
+    else:
+        found = list(
+            ModelRegistration.all_objects.select_related("registry").filter(
+                registry=registry, name=name, deleted_at__isnull=False
+            )[:5]
+        )
+        what = f"Model '{name}'"
+    if not found:
+        raise NotFound(f"{what} is not in the trash of registry '{registry.name}'.")
+    if len(found) > 1:
+        ids = ", ".join(str(item.pk) for item in found)
+        raise Conflict(f"{what} is in the trash more than once (ids {ids}); name one by its id.")
+    return found[0]
+
+
 def token_list(*, user) -> QuerySet[ApiToken]:
     """The user's own API tokens, newest first."""
     return ApiToken.objects.filter(user_id=user.pk).order_by("-created_at")
@@ -718,6 +872,10 @@ def _deleted_lower_bound(registration, number: int, existing: dict[int, tuple]) 
     return max([registration.created_at, *below])
 
 
+# Causes after which a version holds no stage (until a restore records it holding one again).
+_ENDED = (TransitionCause.VERSION_DELETED, TransitionCause.VERSION_PURGED)
+
+
 def ledger_at(
     *,
     registration: ModelRegistration,
@@ -753,7 +911,7 @@ def ledger_at(
     }
     holders: dict[int, tuple[datetime | None, int | None]] = {}
     for number, row in last.items():
-        if row["cause"] != TransitionCause.VERSION_DELETED and row["to_stage"] == stage:
+        if row["cause"] not in _ENDED and row["to_stage"] == stage:
             holders[number] = (row["created_at"], row["id"])
     for number in (set(existing) | set(first)) - set(last):
         initial = first[number] if number in first else existing[number][1]
@@ -939,7 +1097,7 @@ def promotion_request_list(
 
     queryset = PromotionRequest.objects.select_related(
         "registration__registry", "version", "requested_by", "decided_by"
-    )
+    ).filter(registration__deleted_at__isnull=True)  # a trashed model's requests wait with it
     if state:
         if state not in PromotionRequest.State.values:
             raise ValidationError(

@@ -231,6 +231,9 @@ MODEL_REGISTRY_FLAVORS: dict[str, str] = {
 MODEL_REGISTRY_PROTECTED_ALIASES = envlist("MODEL_REGISTRY_PROTECTED_ALIASES", "champion")
 # The role every signed-in user holds on every registration unless granted more: viewer or none.
 MODEL_REGISTRY_DEFAULT_ROLE = os.environ.get("MODEL_REGISTRY_DEFAULT_ROLE", "viewer")
+# The trash: how many days a deleted registration or version can be restored before
+# `model_registry trash purge --expired` deletes it for good.
+MODEL_REGISTRY_TRASH_DAYS = envint("MODEL_REGISTRY_TRASH_DAYS", 30)
 # Backends (MLflow tracking URIs) on loopback, private or link-local addresses are refused
 # unless this is on: the server would otherwise fetch whatever internal address a user names.
 MODEL_REGISTRY_ALLOW_PRIVATE_BACKENDS = envbool("MODEL_REGISTRY_ALLOW_PRIVATE_BACKENDS", False)

@@ -130,13 +130,17 @@ def test_aliases_agree_with_the_backend(registry):
 def test_rename_and_deletes_reach_the_backend(registry):
     v1, _ = register(registry), register(registry)
     services.version_delete(version=v1, user=None)
+    # In the trash the backend keeps it, so a restore gives back the same numbers...
+    assert backend(registry).get_model_version(name="conf", version=1).version == 1
+    services.version_purge(version=v1, user=None)  # ...and a purge deletes it there
     with pytest.raises(NotFound):
         backend(registry).get_model_version(name="conf", version=1)
     services.registration_rename(registration=v1.registration, new_name="renamed", user=None)
     assert backend(registry).get_model(name="renamed").name == "renamed"
-    services.registration_delete(
-        registration=ModelRegistration.objects.get(registry=registry), user=None
-    )
+    registration = ModelRegistration.objects.get(registry=registry)
+    services.registration_delete(registration=registration, user=None)
+    assert backend(registry).get_model(name="renamed").name == "renamed"
+    services.registration_purge(registration=registration, user=None)
     with pytest.raises(NotFound):
         backend(registry).get_model(name="renamed")
 

@@ -101,11 +101,16 @@ def test_description_tags_metrics_aliases_and_deletes_write_through(mlflow_regis
     )
     services.alias_delete(registration=v1.registration, alias="champion", user=None)
     assert remote.get_registered_model("churn").aliases == {}
-    services.version_delete(version=v1, user=None)
+    services.version_delete(version=v1, user=None)  # to the trash: MLflow keeps it till purged
+    assert sorted(v.version for v in remote.search_model_versions("name='churn'")) == ["1", "2"]
+    services.version_purge(version=v1, user=None)
     assert [v.version for v in remote.search_model_versions("name='churn'")] == ["2"]
     services.registration_rename(registration=v1.registration, new_name="churn2", user=None)
     assert remote.get_registered_model("churn2").name == "churn2"
-    services.registration_delete(registration=ModelRegistration.objects.get(), user=None)
+    registration = ModelRegistration.objects.get()
+    services.registration_delete(registration=registration, user=None)
+    assert [m.name for m in remote.search_registered_models()] == ["churn2"]
+    services.registration_purge(registration=registration, user=None)
     assert remote.search_registered_models() == []
 
 

@@ -82,7 +82,7 @@ def test_deleting_the_production_version_is_recorded_in_the_history(in_productio
     services.version_delete(version=v1, user=releaser)
     record = StageTransition.objects.get(cause="version_deleted")
     assert (record.version_number, record.from_stage, record.to_stage) == (1, "Production", "None")
-    assert record.actor_name == "dave" and record.version is None
+    assert record.actor_name == "dave" and record.version_id == v1.pk  # in the trash
     assert record.registration_id == v1.registration_id
 
 

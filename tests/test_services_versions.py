@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from models_app import selectors, services
 from models_app.exceptions import Conflict, NotFound
-from models_app.models import ModelRegistration, ModelVersion, StageTransition
+from models_app.models import ModelAlias, ModelRegistration, ModelVersion, StageTransition
 
 
 def test_it_auto_creates_the_registration_for_a_new_name(registry, engineer):
@@ -117,11 +117,18 @@ def test_deleting_a_version_keeps_its_stage_history(make_version):
     services.version_transition_stage(version=version, stage="Staging", user=None)
     services.version_delete(version=version, user=None)
     history = StageTransition.objects.get(cause="direct")
-    assert history.version is None
     assert history.version_number == 1
     assert history.to_stage == "Staging"
     deletion = StageTransition.objects.get(cause="version_deleted")
-    assert (deletion.version, deletion.from_stage, deletion.to_stage) == (None, "Staging", "None")
+    assert (deletion.version_number, deletion.from_stage, deletion.to_stage) == (
+        1,
+        "Staging",
+        "None",
+    )
+    services.version_purge(version=version, user=None)  # for good: the history still stays
+    history.refresh_from_db()
+    assert history.version is None and history.version_number == 1
+    assert StageTransition.objects.filter(cause="version_purged", version_number=1).exists()
 
 
 def test_deleting_a_registration_removes_versions_aliases_and_history(make_version):
@@ -132,6 +139,12 @@ def test_deleting_a_registration_removes_versions_aliases_and_history(make_versi
     assert not ModelRegistration.objects.exists()
     assert not ModelVersion.objects.exists()
     assert not StageTransition.objects.exists()
+    assert not ModelAlias.objects.exists()
+    services.registration_purge(registration=version.registration, user=None)
+    assert not ModelRegistration.all_objects.exists()
+    assert not ModelVersion.all_objects.exists()
+    assert not StageTransition.all_objects.exists()
+    assert not ModelAlias.all_objects.exists()
 
 
 def test_a_metric_that_is_not_a_number_writes_nothing(registry):

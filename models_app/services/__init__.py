@@ -43,6 +43,14 @@ from models_app.services.transitions import (
     version_stage_change,
     version_transition_stage,
 )
+from models_app.services.trash import (
+    PurgeReport,
+    registration_purge,
+    registration_restore,
+    trash_purge_expired,
+    version_purge,
+    version_restore,
+)
 from models_app.services.versions import version_delete, version_register, version_update
 from models_app.services.webhooks import emit as webhook_emit
 from models_app.services.webhooks import (
@@ -53,6 +61,7 @@ from models_app.services.webhooks import (
 )
 
 __all__ = [
+    "PurgeReport",
     "ACTIVE_STAGES",
     "SYNCED_VERSION_FIELDS",
     "SYNC_ACTOR",
@@ -68,8 +77,10 @@ __all__ = [
     "promotion_request_reject",
     "registration_create",
     "registration_delete",
+    "registration_purge",
     "registration_rename",
     "registration_rollback",
+    "registration_restore",
     "registration_update",
     "registrations_bulk_create",
     "registry_create",
@@ -87,9 +98,12 @@ __all__ = [
     "token_revoke",
     "tokens_revoke_all",
     "tracking_uri_for",
+    "trash_purge_expired",
     "version_delete",
+    "version_purge",
     "version_register",
     "version_stage_change",
+    "version_restore",
     "version_transition_stage",
     "version_update",
     "webhook_create",

@@ -144,28 +144,44 @@ def name_write(registry: Registry, name: str) -> Iterator[None]:
         yield
 
 
+def refuse_trashed_name(registry: Registry, name: str) -> None:
+    """A remote backend keeps a trashed model until it is purged, so there its name stays
+    taken; a builtin registry frees the name at once (as MLflow does on delete)."""
+    if is_remote(registry) and (
+        ModelRegistration.all_objects.filter(
+            registry=registry, name=name, deleted_at__isnull=False
+        ).exists()
+    ):
+        raise Conflict(
+            f"Model '{name}' is in the trash of registry '{registry.name}', whose backend "
+            "keeps it until it is purged: restore it, or purge it to use the name again."
+        )
+
+
 @contextlib.contextmanager
 def registration_write(
-    registration: ModelRegistration, *other_names: str
+    registration: ModelRegistration, *other_names: str, include_trashed: bool = False
 ) -> Iterator[ModelRegistration]:
     """The frame of a write to an existing registration; yields it freshly read.
 
     Builtin: one transaction holding the registration's row lock. Remote backend: the model's
     backend lock (and that of `other_names`, e.g. a new name), no transaction; a rename that
     happened while waiting is followed, so the lock always covers the current name.
+    A registration in the trash is found only with `include_trashed` (the trash's services).
     """
     if not is_remote(registration.registry):
         with transaction.atomic():
-            yield _lock_registration(registration.pk)
+            try:
+                locked = _lock_registration(registration.pk, include_trashed=include_trashed)
+            except ModelRegistration.DoesNotExist:
+                raise NotFound(f"Model '{registration.name}' no longer exists.")
+            yield locked
         return
+    manager = ModelRegistration.all_objects if include_trashed else ModelRegistration.objects
     name = registration.name
     while True:
         with model_lock(registration.registry, name, *other_names):
-            current = (
-                ModelRegistration.objects.select_related("registry")
-                .filter(pk=registration.pk)
-                .first()
-            )
+            current = manager.select_related("registry").filter(pk=registration.pk).first()
             if current is None:
                 raise NotFound(f"Model '{name}' no longer exists.")
             if current.name == name:

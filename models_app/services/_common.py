@@ -44,8 +44,9 @@ def _real_user(user):
     return user if user is not None and user.is_authenticated else None
 
 
-def _lock_registration(pk: int) -> ModelRegistration:
-    return ModelRegistration.objects.select_for_update().select_related("registry").get(pk=pk)
+def _lock_registration(pk: int, *, include_trashed: bool = False) -> ModelRegistration:
+    manager = ModelRegistration.all_objects if include_trashed else ModelRegistration.objects
+    return manager.select_for_update().select_related("registry").get(pk=pk)
 
 
 def _protected_aliases(registration: ModelRegistration) -> frozenset[str]:

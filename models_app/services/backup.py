@@ -70,8 +70,8 @@ SECTIONS: dict[str, tuple[type[models.Model], tuple[str, ...]]] = {
     "tokens": (ApiToken, ("digest",)),
 }
 USER_REFERENCES = {
-    "registrations": ("created_by_id",),
-    "versions": ("created_by_id",),
+    "registrations": ("created_by_id", "deleted_by_id"),
+    "versions": ("created_by_id", "deleted_by_id"),
     "transitions": ("actor_id",),
     "tokens": ("user_id",),
 }
@@ -117,7 +117,8 @@ def registry_export(*, out: IO[str], progress: Callable[[str, int], None] | None
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         for section, model, fields in tables:
             names = [f.attname for f in fields]
-            rows = model._default_manager.order_by("pk").values_list(*names)
+            # The base manager: the trash is part of a backup (history points into it).
+            rows = model._base_manager.order_by("pk").values_list(*names)
             if section == "users":
                 rows = rows.filter(pk__in=_referenced_user_ids())
             out.write(f"{json.dumps(section)}: [")
@@ -139,11 +140,14 @@ def _referenced_user_ids():
     ids = models.Q()
     for model, column in (
         (ModelRegistration, "created_by"),
+        (ModelRegistration, "deleted_by"),
         (ModelVersion, "created_by"),
+        (ModelVersion, "deleted_by"),
         (StageTransition, "actor"),
         (ApiToken, "user"),
     ):
-        ids |= models.Q(pk__in=model.objects.filter(**{f"{column}__isnull": False}).values(column))
+        referenced = model._base_manager.filter(**{f"{column}__isnull": False}).values(column)
+        ids |= models.Q(pk__in=referenced)
     return get_user_model().objects.filter(ids).values("pk")
 
 
@@ -348,16 +352,16 @@ def _keeping_timestamps():
 
 def _is_empty() -> bool:
     return not (
-        ModelRegistration.objects.exists()
+        ModelRegistration.all_objects.exists()
         or ApiToken.objects.exists()
-        or StageTransition.objects.exists()
+        or StageTransition.all_objects.exists()
         or Registry.objects.exclude(name=DEFAULT_REGISTRY).exists()
     )
 
 
 def _clear() -> None:
     for model in (ApiToken, ModelAlias, StageTransition, ModelVersion, ModelRegistration, SyncRun):
-        model.objects.all().delete()
+        model._base_manager.all().delete()
     Registry.objects.all().delete()
 
 

@@ -79,7 +79,8 @@ def promotion_request_approve(
             request = _pending(request)
         version = request.version
         if request.is_stale:
-            where = "was deleted" if version is None else f"is now in {version.stage}"
+            gone = version is None or version.deleted_at is not None  # deleted, or in the trash
+            where = "was deleted" if gone else f"is now in {version.stage}"
             raise Conflict(
                 f"Request #{request.pk} is stale: version {request.version_number} {where} "
                 f"(it was in {request.from_stage} when asked). Reject or cancel it."

@@ -18,16 +18,16 @@ from models_app.models import (
     Registry,
 )
 from models_app.services._approval import clean_gate
-from models_app.services._backend import name_write, registration_write
+from models_app.services._backend import name_write, refuse_trashed_name, registration_write
 from models_app.services._common import (
     UNSET,
     _lock_registration,
     _real_user,
     _refuse_case_clash,
     _require,
-    _require_promote_gate,
 )
 from models_app.services.roles import grant_owner_to_creator
+from models_app.services.trash import move_registration_to_trash
 from models_app.validation import (
     Cleaner,
     clean_alias_list,
@@ -64,6 +64,7 @@ def registration_create(
             _refuse_case_clash(registry, name)
         if ModelRegistration.objects.filter(registry=registry, name=name).exists():
             raise _taken(registry, name)
+        refuse_trashed_name(registry, name)
         flavor.register_model(name=name, description=description, tags=tags)
         try:
             with transaction.atomic():
@@ -155,6 +156,7 @@ def registration_update(
                 _refuse_case_clash(registry, name, exclude_pk=registration.pk)
             if ModelRegistration.objects.filter(registry=registry, name=name).exists():
                 raise _taken(registry, name)
+            refuse_trashed_name(registry, name)
             flavor.rename_model(name=registration.name, new_name=name)
             try:
                 with transaction.atomic():
@@ -194,18 +196,9 @@ def registration_rename(
 
 
 def registration_delete(*, registration: ModelRegistration, user) -> None:
-    """Delete a registration with its versions, aliases and stage history (with a version
-    in Production or a protected alias, only a user allowed to promote may)."""
+    """Move a registration with its versions, aliases and stage history to the trash (with
+    a version in Production or a protected alias, only a user allowed to promote may)."""
     access.require(user, registration, Role.OWNER, "delete it")
     flavor = registration.registry.get_flavor()
     flavor.require(Capability.DELETE_MODEL)
-    with registration_write(registration) as registration:
-        _require_promote_gate(
-            user,
-            registration=registration,
-            stages=registration.versions.values_list("stage", flat=True).distinct(),
-            aliases=registration.aliases.values_list("name", flat=True),
-        )
-        flavor.delete_model(name=registration.name)
-        with transaction.atomic():
-            _lock_registration(registration.pk).delete()
+    move_registration_to_trash(registration=registration, user=user)

@@ -12,6 +12,7 @@ from models_app.exceptions import Conflict
 from models_app.flavors import flavor_class
 from models_app.models import (
     DEFAULT_REGISTRY,
+    ModelRegistration,
     Registry,
 )
 from models_app.services._common import (
@@ -97,4 +98,8 @@ def registry_delete(*, registry: Registry, user) -> None:
     with transaction.atomic():
         if registry.registrations.exists():
             raise Conflict(f"Registry '{registry.name}' still holds models; delete them first.")
+        if ModelRegistration.all_objects.filter(registry=registry).exists():
+            raise Conflict(
+                f"Registry '{registry.name}' still holds models in the trash; purge them first."
+            )
         registry.delete()

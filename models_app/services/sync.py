@@ -130,6 +130,14 @@ def _save_progress(run: SyncRun, progress) -> None:
         progress(run)
 
 
+def _trashed_names(registry: Registry, names) -> set[str]:
+    return set(
+        ModelRegistration.all_objects.filter(
+            registry=registry, name__in=list(names), deleted_at__isnull=False
+        ).values_list("name", flat=True)
+    )
+
+
 def _sync_models(registry: Registry, page, run: SyncRun) -> None:
     now = timezone.now()
     with transaction.atomic():
@@ -139,6 +147,9 @@ def _sync_models(registry: Registry, page, run: SyncRun) -> None:
                 registry=registry, name__in=[i.name for i in page]
             )
         }
+        # A model in the trash is still in the backend until purged: the sync leaves it be.
+        trashed = _trashed_names(registry, [i.name for i in page]) - set(existing)
+        page = [info for info in page if info.name not in trashed]
         created, updated = [], []
         for info in page:
             local = existing.get(info.name)
@@ -179,13 +190,14 @@ def _sync_versions(registry: Registry, page, run: SyncRun) -> None:
         registrations = {
             r.name: r for r in ModelRegistration.objects.filter(registry=registry, name__in=names)
         }
-        for name in names - set(
-            registrations
-        ):  # a model created in the backend since the model pass
+        trashed = _trashed_names(registry, names) - set(registrations)
+        page = [info for info in page if info.registered_model_name not in trashed]
+        for name in names - set(registrations) - trashed:
+            # a model created in the backend since the model pass
             registrations[name] = ModelRegistration.objects.create(registry=registry, name=name)
         existing = {
             (v.registration_id, v.version): v
-            for v in ModelVersion.objects.filter(
+            for v in ModelVersion.all_objects.filter(
                 registration__in=registrations.values(), version__in={info.version for info in page}
             )
         }
@@ -207,6 +219,8 @@ def _sync_versions(registry: Registry, page, run: SyncRun) -> None:
             for field, value in lineage_from_tags(values["tags"]).items():
                 values[field] = values[field] or value[:LINEAGE_MAX_LENGTH]
             local = existing.get((registration.pk, info.version))
+            if local is not None and local.deleted_at is not None:
+                continue  # in the trash: kept as it was until restored or purged
             if local is not None and local.run_data_state == RunDataState.FETCHED:
                 # Copied from the run here, not held by the backend: keep them.
                 values["metrics"] = {**local.metrics, **values["metrics"]}
@@ -285,19 +299,22 @@ def _sync_removals(
     registry: Registry, seen_models: set[str], seen_versions: set[tuple[str, int]], run
 ) -> None:
     """What the backend no longer has goes here too (its history goes with a removed model)."""
-    gone_models = ModelRegistration.objects.filter(registry=registry).exclude(name__in=seen_models)
+    # Trashed items included: one the backend lost can no longer be restored.
+    gone_models = ModelRegistration.all_objects.filter(registry=registry).exclude(
+        name__in=seen_models
+    )
     run.models_removed = gone_models.count()
     gone_models.delete()
     gone_versions = [
         pk
-        for pk, name, number in ModelVersion.objects.filter(registration__registry=registry)
+        for pk, name, number in ModelVersion.all_objects.filter(registration__registry=registry)
         .values_list("pk", "registration__name", "version")
         .iterator(chunk_size=2000)
         if (name, number) not in seen_versions
     ]
     run.versions_removed = len(gone_versions)
     for start in range(0, len(gone_versions), 500):
-        chunk = ModelVersion.objects.filter(pk__in=gone_versions[start : start + 500])
+        chunk = ModelVersion.all_objects.filter(pk__in=gone_versions[start : start + 500])
         # Recorded like a deletion here, so the stage ledger knows when the version ended.
         StageTransition.objects.bulk_create(
             _record(

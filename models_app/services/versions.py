@@ -18,13 +18,12 @@ from models_app.flavors.base import ModelVersionInfo
 from models_app.models import (
     ModelRegistration,
     ModelVersion,
-    ModelVersionStage,
     Registry,
     TransitionCause,
     WebhookEvent,
 )
 from models_app.services import webhooks
-from models_app.services._backend import name_write, registration_write
+from models_app.services._backend import name_write, refuse_trashed_name, registration_write
 from models_app.services._common import (
     UNSET,
     _actor_name,
@@ -32,17 +31,16 @@ from models_app.services._common import (
     _real_user,
     _refuse_case_clash,
     _require,
-    _require_promote_gate,
 )
 from models_app.services.lineage import copied_version, lineage_from_tags, run_in_source
 from models_app.services.roles import grant_owner_to_creator
 from models_app.services.run_data import run_data_request
 from models_app.services.transitions import (
-    _record,
     clean_transition,
     make_transition,
     plan_transition,
 )
+from models_app.services.trash import move_version_to_trash
 from models_app.validation import (
     LINEAGE_MAX_LENGTH,
     Cleaner,
@@ -178,6 +176,7 @@ def version_register(
         if not ModelRegistration.objects.filter(registry=registry, name=name).exists():
             with transaction.atomic():  # it locks the registry row: a short transaction
                 _refuse_case_clash(registry, name)
+            refuse_trashed_name(registry, name)
             flavor.require(Capability.REGISTER_MODEL)
             flavor.register_model(name=name)
         assigned = flavor.register_model_version(
@@ -326,29 +325,10 @@ def version_update(
 
 
 def version_delete(*, version: ModelVersion, user) -> None:
-    """Delete one version; its stage history stays with the registration and records the
-    deletion. A version in Production, or holding a protected alias, needs the promote
-    permission: deleting it takes it out of deployment as surely as archiving it."""
+    """Move one version to the trash; its stage history stays with the registration and
+    records the deletion. A version in Production, or holding a protected alias, needs the
+    promote permission: deleting it takes it out of deployment as surely as archiving it."""
     access.require(user, version.registration, Role.OWNER, "delete a version")
     flavor = version.registration.registry.get_flavor()
     flavor.require(Capability.DELETE_VERSION)
-    with registration_write(version.registration) as registration:
-        version = ModelVersion.objects.get(pk=version.pk)
-        _require_promote_gate(
-            user,
-            registration=registration,
-            stages=[version.stage],
-            aliases=version.aliases.values_list("name", flat=True),
-        )
-        flavor.delete_model_version(name=registration.name, version=version.version)
-        with transaction.atomic():
-            registration = _lock_registration(registration.pk)
-            _record(
-                version,
-                ModelVersionStage.NONE,
-                user=user,
-                comment=f"Version {version.version} deleted (was {version.stage}).",
-                cause=TransitionCause.VERSION_DELETED,
-            ).save()
-            ModelVersion.objects.filter(pk=version.pk).delete()
-            registration.save(update_fields=["updated_at"])
+    move_version_to_trash(version=version, user=user)

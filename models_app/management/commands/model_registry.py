@@ -107,6 +107,21 @@ def version_dict(version: ModelVersion) -> dict:
     }
 
 
+def trash_item_dict(item: selectors.TrashItem) -> dict:
+    return {
+        "kind": item.kind,
+        "id": item.id,
+        "registry": item.registry,
+        "name": item.name,
+        "version": item.version,
+        "stage": item.stage,
+        "version_count": item.version_count,
+        "deleted_at": item.deleted_at.isoformat(),
+        "deleted_by": item.deleted_by,
+        "expires_at": item.expires_at.isoformat(),
+    }
+
+
 class Command(BaseCommand):
     help = "Manage registered models and their versions (mirrors `zenml model-registry`)."
 
@@ -115,7 +130,8 @@ class Command(BaseCommand):
         groups = parser.add_subparsers(
             dest="group",
             required=True,
-            metavar="{flavor,models,names,requests,webhooks,register,list,describe,update,delete,sync}",
+            metavar="{flavor,models,names,requests,trash,webhooks,"
+            "register,list,describe,update,delete,sync}",
         )
 
         # Registries, as `zenml model-registry register/list/describe/update/delete`.
@@ -204,6 +220,28 @@ class Command(BaseCommand):
         )
 
         self._add_webhook_arguments(groups)
+
+        trash = groups.add_parser(
+            "trash", help="Deleted models and versions, restorable until purged."
+        ).add_subparsers(dest="action", required=True)
+        p = self._leaf(trash, "list", "List the trash, with when each item expires.", **common)
+        p.add_argument("--kind", choices=selectors.TRASH_KINDS)
+        for action, help_text in (
+            ("restore", "Restore a model (with its versions and history) or one version."),
+            ("purge", "Delete a trashed model or version for good (backend included)."),
+        ):
+            p = self._leaf(trash, action, help_text, **common)
+            p.add_argument("name", nargs="?", help="The trashed model's name.")
+            p.add_argument("-v", "--version", help="A trashed version of that model.")
+            p.add_argument("--model-id", type=int, help="A trashed model by id (`trash list`).")
+            p.add_argument("--version-id", type=int, help="A trashed version by id.")
+            if action == "purge":
+                p.add_argument(
+                    "--expired",
+                    action="store_true",
+                    help="Purge every item trashed longer ago than MODEL_REGISTRY_TRASH_DAYS.",
+                )
+                p.add_argument("-y", "--yes", action="store_true", help="Do not ask.")
 
         models = groups.add_parser("models", help="Registered models and versions.").add_subparsers(
             dest="action", required=True
@@ -542,10 +580,14 @@ class Command(BaseCommand):
         count = registration.versions.count()
         self._confirm(
             options,
-            f"Delete model '{registration.name}' with {count} version(s) and its stage history?",
+            f"Delete model '{registration.name}' with {count} version(s)? It goes to the trash.",
         )
         services.registration_delete(registration=registration, user=self.user)
-        self._out({"deleted": registration.name}, f"Deleted model '{options['name']}'.")
+        self._out(
+            {"deleted": registration.name},
+            f"Deleted model '{options['name']}' (in the trash for {selectors.trash_days()} days: "
+            "`model_registry trash restore` brings it back).",
+        )
 
     def do_models_get(self, options):
         registration = selectors.registration_list(
@@ -649,7 +691,8 @@ class Command(BaseCommand):
         services.version_delete(version=version, user=self.user)
         self._out(
             {"deleted": {"name": options["name"], "version": version.version}},
-            f"Deleted version {version.version} of model '{options['name']}'.",
+            f"Deleted version {version.version} of model '{options['name']}' (in the trash "
+            f"for {selectors.trash_days()} days).",
         )
 
     def do_models_history(self, options):
@@ -764,6 +807,90 @@ class Command(BaseCommand):
             request=self._request(options), comment=options["comment"], user=self.user
         )
         self._show_request(request, f"Cancelled request #{request.pk}.")
+
+    # trash -------------------------------------------------------------------------------
+    def do_trash_list(self, options):
+        registry = self._registry(options) if options.get("registry") else None
+        items = selectors.trash_list(registry=registry, kind=options.get("kind"))
+        data = [trash_item_dict(item) for item in items]
+        rows = [
+            [
+                item.kind,
+                item.id,
+                item.registry,
+                item.name,
+                item.version or "",
+                item.deleted_at.strftime("%Y-%m-%d %H:%M"),
+                item.deleted_by,
+                item.expires_at.strftime("%Y-%m-%d %H:%M"),
+            ]
+            for item in items
+        ]
+        headers = ["kind", "id", "registry", "name", "version", "deleted", "by", "expires"]
+        self._out(data, render_table(headers, rows) if rows else "The trash is empty.")
+
+    def _trash_target(self, options):
+        given = [options.get("name"), options.get("model_id"), options.get("version_id")]
+        if sum(value is not None for value in given) != 1:
+            raise CommandError("Name one item: NAME [-v VERSION], --model-id or --version-id.")
+        if options.get("model_id") is not None:
+            return selectors.trashed_registration(item_id=options["model_id"])
+        if options.get("version_id") is not None:
+            return selectors.trashed_version(item_id=options["version_id"])
+        number = options.get("version")
+        return selectors.trash_find(
+            registry=self._registry(options),
+            name=options["name"],
+            version=clean_version_number(number) if number is not None else None,
+        )
+
+    def do_trash_restore(self, options):
+        item = self._trash_target(options)
+        if isinstance(item, ModelVersion):
+            version = services.version_restore(version=item, user=self.user)
+            self._out(
+                version_dict(version),
+                f"Restored version {version.version} of model '{version.registration.name}'.",
+            )
+            return
+        registration = services.registration_restore(registration=item, user=self.user)
+        self._out(registration_dict(registration), f"Restored model '{registration.name}'.")
+
+    def do_trash_purge(self, options):
+        if options.get("expired"):
+            if any(options.get(key) is not None for key in ("name", "model_id", "version_id")):
+                raise CommandError("--expired purges every expired item: name none.")
+            days = selectors.trash_days()
+            self._confirm(options, f"Delete for good everything trashed over {days} days ago?")
+            report = services.trash_purge_expired(user=self.user)
+            data = {
+                "purged_models": report.registrations,
+                "purged_versions": report.versions,
+                "errors": report.errors,
+            }
+            self._out(
+                data,
+                f"Purged {report.registrations} model(s) and {report.versions} version(s)."
+                + "".join(f"\nNot purged: {error}" for error in report.errors),
+            )
+            if report.errors:
+                raise CommandError(f"{len(report.errors)} item(s) could not be purged.")
+            return
+        item = self._trash_target(options)
+        if isinstance(item, ModelVersion):
+            what = f"version {item.version} of model '{item.registration.name}'"
+            self._confirm(options, f"Delete {what} for good? This cannot be undone.")
+            services.version_purge(version=item, user=self.user)
+            data = {"purged": {"name": item.registration.name, "version": item.version}}
+        else:
+            what = f"model '{item.name}'"
+            self._confirm(
+                options,
+                f"Delete {what} with its versions and history for good? This cannot be undone.",
+            )
+            services.registration_purge(registration=item, user=self.user)
+            data = {"purged": {"name": item.name}}
+        self._out(data, f"Purged {what}.")
 
     # registries --------------------------------------------------------------------------
     def _registry_config(self, options, base: dict | None = None) -> dict | None:
