@@ -13,9 +13,9 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from models_app import services
+from models_app import selectors, services
 from models_app.exceptions import DOMAIN_ERRORS, describe_error
 from models_app.forms import BoundedJSONField, add_report
 from models_app.models import (
@@ -26,6 +26,7 @@ from models_app.models import (
     ModelVersionStage,
     Registry,
     StageTransition,
+    Webhook,
 )
 
 
@@ -473,3 +474,62 @@ class ApiTokenAdmin(ServiceAdmin):
                 str(token),
             )
         messages.success(request, "Revoked.")
+
+
+RECENT_DELIVERIES = 20
+
+
+@admin.register(Webhook)
+class WebhookAdmin(ServiceDeleteAdmin):
+    """Webhooks are created where their secret can be shown once (dashboard, API, CLI)."""
+
+    list_display = ("__str__", "url", "registration", "active", "created_at", "created_by")
+    list_filter = ("active",)
+    search_fields = ("name", "url", "registration__name")
+    list_select_related = ("registration__registry", "created_by")
+    fields = readonly_fields = (
+        "name",
+        "url",
+        "registration",
+        "events",
+        "active",
+        "created_at",
+        "created_by",
+        "recent_deliveries",
+    )
+    actions = ["send_test_event"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Latest deliveries")
+    def recent_deliveries(self, obj):
+        rows = [
+            (d.created_at, d.event, d.status, d.attempts, d.response_status or "—", d.error[:100])
+            for d in selectors.webhook_deliveries(webhook=obj)[:RECENT_DELIVERIES]
+        ]
+        if not rows:
+            return "None yet."
+        return format_html(
+            "<table><tr><th>time</th><th>event</th><th>status</th><th>attempts</th>"
+            "<th>response</th><th>error</th></tr>{}</table>",
+            format_html_join("", "<tr>" + "<td>{}</td>" * 6 + "</tr>", rows),
+        )
+
+    def delete_through_service(self, request, obj):
+        services.webhook_delete(webhook=obj, user=request.user)
+
+    @admin.action(description="Send a test event", permissions=["view"])
+    def send_test_event(self, request, queryset):
+        sent = 0
+        for webhook in queryset.select_related("registration__registry"):
+            sent += _run(
+                request,
+                lambda w=webhook: services.webhook_test(webhook=w, user=request.user),
+                str(webhook),
+            )
+        if sent:
+            messages.success(request, f"Test event queued for {sent} webhook(s).")

@@ -6,7 +6,7 @@ from django.urls import reverse_lazy
 
 from models_app import selectors
 from models_app.exceptions import describe_error
-from models_app.models import CARD_SECTIONS, ModelVersionStage
+from models_app.models import CARD_SECTIONS, ModelVersionStage, WebhookEvent
 from models_app.services import ACTIVE_STAGES
 from models_app.validation import (
     INSTANT_EXAMPLE,
@@ -257,3 +257,25 @@ class LedgerForm(forms.Form):
         if data.get("alias"):
             data["stage"] = None  # an alias given is the question; the stage is not
         return data
+
+
+class WebhookForm(ServiceErrorsMixin, forms.Form):
+    name = forms.CharField(required=False, max_length=100, label="Name")
+    url = forms.CharField(
+        max_length=1000,
+        label="URL",
+        help_text="http(s) address that receives each event as a signed JSON POST.",
+        widget=forms.URLInput(attrs={"placeholder": "https://ci.example.com/hooks/registry"}),
+    )
+    events = forms.MultipleChoiceField(
+        choices=[(e.value, e.label) for e in WebhookEvent if e != WebhookEvent.TEST],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    registry = forms.CharField(required=False, max_length=100, initial="default")
+    model = forms.CharField(
+        required=False,
+        max_length=1000,
+        label="Model",
+        help_text="Only this model's events (you must own it); empty for every model "
+        "(administrators).",
+    )

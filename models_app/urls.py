@@ -39,4 +39,8 @@ urlpatterns = [
         )
         for decision in ("approve", "reject", "cancel")
     ),
+    path("webhooks/", views.webhooks, name="webhooks"),
+    path("webhooks/<str:webhook_id>/", views.webhook_detail, name="webhook_detail"),
+    path("webhooks/<str:webhook_id>/test/", views.webhook_test, name="webhook_test"),
+    path("webhooks/<str:webhook_id>/delete/", views.webhook_delete, name="webhook_delete"),
 ]

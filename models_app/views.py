@@ -28,6 +28,7 @@ from models_app.forms import (
     RegisterVersionForm,
     RegistrationEditForm,
     TransitionForm,
+    WebhookForm,
     WorkflowForm,
     add_report,
 )
@@ -915,3 +916,108 @@ def tokens(request):
         "base_url": request.build_absolute_uri("/").rstrip("/"),
     }
     return render(request, "tokens.html", context)
+
+
+# Webhooks -----------------------------------------------------------------------------
+NEW_WEBHOOK_SESSION_KEY = "new_webhook_secret"
+
+
+def _webhook_for(request, webhook_id: str):
+    return selectors.webhook_get(
+        user=request.user, webhook_id=int(webhook_id) if webhook_id.isdigit() else None
+    )
+
+
+def _webhooks_page(request, form=None, status=200):
+    context = {
+        "webhooks": list(selectors.webhook_list(user=request.user)),
+        "form": form or WebhookForm(initial=request.GET.dict()),
+        "registries": selectors.registry_list(),
+        "new_secret": request.session.pop(NEW_WEBHOOK_SESSION_KEY, None),
+    }
+    return render(request, "webhooks.html", context, status=status)
+
+
+@never_cache  # the page may show a new secret
+@login_required
+@require_http_methods(["GET", "POST"])
+def webhooks(request):
+    """The webhooks the user manages, and a form to add one. Like a token, a new secret is
+    shown once, after the redirect."""
+    if request.method == "GET":
+        return _webhooks_page(request)
+    form = WebhookForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            registration = None
+            if data["model"].strip():
+                registration = selectors.registration_get(
+                    registry=data["registry"] or None, name=data["model"].strip()
+                )
+            webhook, secret = services.webhook_create(
+                url=data["url"],
+                events=data["events"],
+                name=data["name"],
+                registration=registration,
+                user=request.user,
+            )
+        except DOMAIN_ERRORS as exc:
+            form.add_service_error(exc)
+        else:
+            request.session[NEW_WEBHOOK_SESSION_KEY] = secret
+            messages.success(request, f"Webhook to {webhook.url} created.")
+            return redirect("webhooks")
+    return _webhooks_page(request, form=form, status=400)
+
+
+@login_required
+@require_GET
+def webhook_detail(request, webhook_id):
+    """One webhook and its delivery log; the log refreshes itself while a delivery is pending."""
+    try:
+        webhook = _webhook_for(request, webhook_id)
+    except NotFound as exc:
+        raise Http404(str(exc))
+    except DOMAIN_ERRORS as exc:
+        messages.error(request, describe_error(exc).message)
+        return _webhooks_page(request, status=403)
+    page = _page(request, selectors.webhook_deliveries(webhook=webhook))
+    context = {
+        "webhook": webhook,
+        "page": page,
+        "pending": any(d.status == "pending" for d in page.object_list),
+    }
+    if request.htmx:
+        return render(request, "webhook_detail.html#log", context)
+    return render(request, "webhook_detail.html", context)
+
+
+@login_required
+@require_POST
+def webhook_test(request, webhook_id):
+    try:
+        webhook = _webhook_for(request, webhook_id)
+        services.webhook_test(webhook=webhook, user=request.user)
+    except NotFound as exc:
+        raise Http404(str(exc))
+    except DOMAIN_ERRORS as exc:
+        messages.error(request, f"Not sent: {describe_error(exc).message}")
+        return redirect("webhooks")
+    messages.success(request, "Test event queued; its delivery shows below.")
+    return redirect("webhook_detail", webhook_id=webhook.pk)
+
+
+@login_required
+@require_POST
+def webhook_delete(request, webhook_id):
+    try:
+        webhook = _webhook_for(request, webhook_id)
+        services.webhook_delete(webhook=webhook, user=request.user)
+    except NotFound as exc:
+        raise Http404(str(exc))
+    except DOMAIN_ERRORS as exc:
+        messages.error(request, f"Not deleted: {describe_error(exc).message}")
+    else:
+        messages.success(request, f"Webhook to {webhook.url} deleted.")
+    return redirect("webhooks")

@@ -130,6 +130,13 @@ ROUTES: dict[str, list[Check]] = {
         Check("post", perms=("change_registry",), kwargs={"registry": "dict"})
     ],
     "tokens/": [Check(), Check("post", {"name": "ci"})],
+    "webhooks/": [
+        Check(),
+        Check("post", {**WEBHOOK, "events": "alias.set"}, ("add_webhook",)),
+    ],
+    "webhooks/<str:webhook_id>/": [Check(perms=("view_webhook",))],
+    "webhooks/<str:webhook_id>/test/": [Check("post", perms=("view_webhook", "change_webhook"))],
+    "webhooks/<str:webhook_id>/delete/": [Check("post", perms=("view_webhook", "delete_webhook"))],
     # REST API
     "api/": [Check(perms=PUBLIC, status=404)],
     "api/schema/": [Check(perms=PUBLIC)],

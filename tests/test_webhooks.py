@@ -652,3 +652,102 @@ def test_cli_creates_lists_tests_and_deletes_webhooks(owned, tasks, outsider):
         cli("webhooks", "delete", "abc", "-y")
     cli("webhooks", "delete", str(created["id"]), "-y")
     assert list(Webhook.objects.values_list("pk", flat=True)) == [int(global_id)]
+
+
+# Dashboard pages and admin ------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_an_owner_adds_a_webhook_on_the_page_and_sees_its_secret_once(client, owned, outsider):
+    client.force_login(outsider)
+    form = {"url": "http://127.0.0.1:9/hook", "events": ["alias.set", "version.registered"]}
+    refused = client.post("/webhooks/", {**form, "registry": "default", "model": ""})
+    assert refused.status_code == 400 and "needs add_webhook" in refused.content.decode()
+    assert not Webhook.objects.exists()
+    response = client.post(
+        "/webhooks/", {**form, "registry": "default", "model": "churn", "name": "Deploys"}
+    )
+    assert response.status_code == 302
+    webhook = Webhook.objects.get()
+    assert (webhook.registration, webhook.name) == (owned, "Deploys")
+    assert webhook.events == ["version.registered", "alias.set"]
+    page = client.get("/webhooks/")
+    assert webhook.secret in page.content.decode() and page["Cache-Control"].count("no-store")
+    again = client.get("/webhooks/").content.decode()
+    assert webhook.secret not in again and "Deploys" in again and "default/churn" in again
+
+
+@pytest.mark.django_db
+def test_the_page_shows_a_refused_url_next_to_its_field(client, admin_user, defaults):
+    client.force_login(admin_user)
+    response = client.post(
+        "/webhooks/", {"url": "http://169.254.169.254/", "events": ["alias.set"], "model": ""}
+    )
+    assert response.status_code == 400
+    form = response.context["form"]
+    assert "MODEL_REGISTRY_ALLOW_PRIVATE_WEBHOOKS" in " ".join(form.errors["url"])
+    no_events = client.post("/webhooks/", {"url": "http://1.1.1.1/"})
+    assert "events" in no_events.context["form"].errors
+    assert not Webhook.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_log_page_shows_deliveries_and_sends_a_test_event(
+    client, admin_user, tasks, django_assert_max_num_queries
+):
+    tasks(DUMMY)
+    client.force_login(admin_user)
+    webhook, _ = services.webhook_create(
+        url="http://127.0.0.1:9/", events=["alias.set"], name="Ops", user=None
+    )
+    for n in range(30):
+        WebhookDelivery.objects.create(
+            webhook=webhook,
+            uuid=uuid.uuid4(),
+            event="alias.set",
+            status="failed",
+            attempts=6,
+            response_status=500,
+            error=f"The receiver answered 500 ({n}).",
+        )
+    with django_assert_max_num_queries(12):
+        page = client.get(f"/webhooks/{webhook.pk}/")
+    text = page.content.decode()
+    assert page.status_code == 200 and "The receiver answered 500 (29)." in text
+    assert "30 in all" in text and 'hx-trigger="every 2s"' not in text
+    sent = client.post(f"/webhooks/{webhook.pk}/test/", follow=True)
+    assert sent.redirect_chain[-1][0] == f"/webhooks/{webhook.pk}/"
+    assert webhook.deliveries.filter(event="test", status="pending").exists()
+    # A pending delivery: the log refreshes itself, and htmx gets just the log.
+    assert 'hx-trigger="every 2s"' in sent.content.decode()
+    partial = client.get(f"/webhooks/{webhook.pk}/", headers={"HX-Request": "true"})
+    assert partial.content.decode().lstrip().startswith('<section id="deliveries"')
+    with django_assert_max_num_queries(10):
+        listing = client.get("/webhooks/")
+    assert "Ops" in listing.content.decode()
+    assert client.get("/webhooks/999999/").status_code == 404
+    assert client.get("/webhooks/x/").status_code == 404
+    client.post(f"/webhooks/{webhook.pk}/delete/")
+    assert not Webhook.objects.exists()
+
+
+@pytest.mark.django_db
+def test_admin_lists_tests_and_deletes_webhooks_through_the_services(
+    client, admin_user, tasks, outsider
+):
+    tasks(DUMMY)
+    client.force_login(admin_user)
+    webhook, _ = services.webhook_create(url="http://127.0.0.1:9/", events=["alias.set"], user=None)
+    services.webhook_test(webhook=webhook, user=None)
+    listing = client.get("/admin/models_app/webhook/")
+    assert listing.status_code == 200 and "http://127.0.0.1:9/" in listing.content.decode()
+    change = client.get(f"/admin/models_app/webhook/{webhook.pk}/change/").content.decode()
+    assert "Latest deliveries" in change and webhook.secret not in change
+    assert client.get("/admin/models_app/webhook/add/").status_code == 403
+    client.post(
+        "/admin/models_app/webhook/",
+        {"action": "send_test_event", "_selected_action": [webhook.pk]},
+    )
+    assert webhook.deliveries.filter(event="test").count() == 2
+    client.post(f"/admin/models_app/webhook/{webhook.pk}/delete/", {"post": "yes"})
+    assert not Webhook.objects.exists()
