@@ -119,9 +119,18 @@ def role_of(user, registration) -> Role:
     return max(base, granted_role(user, registration))
 
 
+def _holds_everywhere(user, role: Role) -> bool:
+    """Whether the user holds `role` on every registration; the default role is checked before
+    the global permissions, so a read by a signed-in user costs no query."""
+    if user is None:
+        return True
+    if not _signed_in(user):
+        return False
+    return user.is_superuser or default_role() >= role or base_role(user) >= role
+
+
 def can(user, registration, role: Role) -> bool:
-    # The base role answers most checks without a query.
-    return base_role(user) >= role or granted_role(user, registration) >= role
+    return _holds_everywhere(user, role) or granted_role(user, registration) >= role
 
 
 def require(user, registration, role: Role, action: str) -> None:
@@ -146,7 +155,7 @@ def readable(user, queryset: QuerySet, registration_field: str = "") -> QuerySet
     """Only the rows the user may read. `registration_field` is the path from the queryset's
     model to its ModelRegistration ("" for registrations themselves, "registration" for
     versions)."""
-    if base_role(user) >= Role.VIEWER:
+    if _holds_everywhere(user, Role.VIEWER):
         return queryset
     if not _signed_in(user):
         return queryset.none()
@@ -168,4 +177,4 @@ def readable_versions(user, queryset: QuerySet) -> QuerySet:
 
 def reads_everything(user) -> bool:
     """True when the user reads every registration, so no listing needs filtering."""
-    return base_role(user) >= Role.VIEWER
+    return _holds_everywhere(user, Role.VIEWER)

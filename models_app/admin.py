@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
 from django.contrib.admin.options import ActionLocation
 from django.contrib.admin.utils import model_ngettext
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Count, Q
 from django.shortcuts import redirect
@@ -24,6 +25,7 @@ from models_app.models import (
     ModelRegistration,
     ModelVersion,
     ModelVersionStage,
+    RegistrationRole,
     Registry,
     StageTransition,
     Webhook,
@@ -415,6 +417,48 @@ class StageTransitionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class RoleForm(ServiceForm):
+    class Meta:
+        model = RegistrationRole
+        fields = ("registration", "user", "group", "role")
+
+    def run_service(self, old):
+        data = self.cleaned_data
+        if old is not None:  # only the role can change
+            registration, principal = old.registration, old.principal
+        elif bool(data.get("user")) == bool(data.get("group")):
+            raise ValidationError("Choose a user or a group (one of them).")
+        else:
+            registration = data["registration"]
+            user, group = data.get("user"), data.get("group")
+            principal = user.get_username() if user else f"@{group.name}"
+        return services.role_grant(
+            registration=registration,
+            principal=principal,
+            role=data["role"],
+            user=self.request.user,
+        )
+
+
+@admin.register(RegistrationRole)
+class RegistrationRoleAdmin(ServiceAdmin):
+    """Grants go through services.role_grant (owners only); changing one is granting anew."""
+
+    form = RoleForm
+    list_display = ("registration", "user", "group", "role", "granted_by", "granted_at")
+    list_filter = ("role", "registration__registry")
+    search_fields = ("registration__name", "user__username", "group__name")
+    list_select_related = ("registration__registry", "user", "group")
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("registration", "user", "group") if obj else ()
+
+    def delete_through_service(self, request, obj):
+        services.role_revoke(
+            registration=obj.registration, principal=obj.principal, user=request.user
+        )
 
 
 class TokenForm(ServiceForm):

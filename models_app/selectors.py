@@ -187,13 +187,14 @@ def registration_get(*, registry: Registry | str | None, name: str) -> ModelRegi
     return found
 
 
-def registration_count() -> int:
-    return ModelRegistration.objects.count()
+# `user` on a selector limits it to what that user may read (None: everything, for operators).
+def registration_count(*, user=None) -> int:
+    return access.readable_registrations(user, ModelRegistration.objects.all()).count()
 
 
-def registration_names(*, containing: str = "", limit: int = 500) -> QuerySet:
+def registration_names(*, user=None, containing: str = "", limit: int = 500) -> QuerySet:
     """Distinct model names (those containing `containing`), for suggestions while typing one."""
-    names = ModelRegistration.objects.order_by("name")
+    names = access.readable_registrations(user, ModelRegistration.objects.order_by("name"))
     if containing:
         names = names.filter(name__icontains=containing)
     return names.values_list("name", flat=True).distinct()[:limit]
@@ -438,11 +439,12 @@ def version_numbers(*, registration: ModelRegistration, limit: int = 500) -> lis
     return list(registration.versions.order_by("-version").values_list("version", "stage")[:limit])
 
 
-def version_stage_counts() -> Counter:
+def version_stage_counts(*, user=None) -> Counter:
     """How many versions are in each stage, across every registry."""
     return Counter(
         dict(
-            ModelVersion.objects.values_list("stage")
+            access.readable_versions(user, ModelVersion.objects.all())
+            .values_list("stage")
             .annotate(n=Count("pk"))
             .values_list("stage", "n")
         )
@@ -471,6 +473,13 @@ def transition_list(
     if version_number is not None:
         transitions = transitions.filter(version_number=version_number)
     return transitions.order_by("-created_at", "-id")
+
+
+def role_list(*, registration: ModelRegistration) -> QuerySet[RegistrationRole]:
+    """The roles granted on a registration: groups first, then users, by name."""
+    return RegistrationRole.objects.filter(registration=registration).select_related(
+        "user", "group"
+    )
 
 
 def alias_list(*, registration: ModelRegistration | None) -> QuerySet[ModelAlias]:

@@ -22,6 +22,7 @@ urlpatterns = [
     path(MODEL + "compare/", views.compare, name="compare"),
     path(MODEL + "timeline/", views.registration_timeline, name="registration_timeline"),
     path(MODEL + "rollback/", views.registration_rollback, name="registration_rollback"),
+    path(MODEL + "roles/", views.registration_roles, name="registration_roles"),
     path(VERSION, views.version_detail, name="version_detail"),
     path(VERSION + "transition/", views.version_transition, name="version_transition"),
     path(VERSION + "aliases/", views.alias_set, name="alias_set"),

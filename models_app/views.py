@@ -61,11 +61,13 @@ def next_url(request, default: str) -> str:
     return default
 
 
-def _get_registration(registry: str, name: str) -> ModelRegistration:
+def _get_registration(request, registry: str, name: str) -> ModelRegistration:
     try:
-        return selectors.registration_get(registry=registry, name=name)
+        registration = selectors.registration_get(registry=registry, name=name)
+        access.require_read(request.user, registration)
     except NotFound as exc:
         raise Http404(str(exc))
+    return registration
 
 
 def _get_version(registration: ModelRegistration, number: str) -> ModelVersion:
@@ -130,18 +132,19 @@ def run_link(registry: Registry, run_id: str) -> str:
 # Dashboard ----------------------------------------------------------------------------
 @login_required
 def dashboard(request):
-    stage_counts = selectors.version_stage_counts()
+    user = request.user
+    stage_counts = selectors.version_stage_counts(user=user)
     context = {
-        "registration_count": selectors.registration_count(),
+        "registration_count": selectors.registration_count(user=user),
         "version_count": sum(stage_counts.values()),
         "stage_counts": [(stage, stage_counts.get(stage, 0)) for stage in ModelVersionStage.values],
         # Most recently promoted first; "See all" lists every one.
-        "production": selectors.version_list(stage=ModelVersionStage.PRODUCTION).order_by(
-            "-updated_at", "registration__name"
-        )[:15],
+        "production": access.readable_versions(
+            user, selectors.version_list(stage=ModelVersionStage.PRODUCTION)
+        ).order_by("-updated_at", "registration__name")[:15],
         "production_count": stage_counts.get(ModelVersionStage.PRODUCTION, 0),
-        "transitions": selectors.transition_list()[:10],
-        "recent_versions": selectors.version_list()[:10],
+        "transitions": access.readable_versions(user, selectors.transition_list())[:10],
+        "recent_versions": access.readable_versions(user, selectors.version_list())[:10],
         "requests_to_decide": selectors.promotion_requests_to_decide(user=request.user),
     }
     return render(request, "dashboard.html", context)
@@ -214,7 +217,9 @@ def promotion_request_decide(request, request_id, decision):
 def registration_list(request):
     filterset = RegistrationFilterSet(
         request.GET,
-        queryset=selectors.registration_list().order_by("registry__name", "name"),
+        queryset=access.readable_registrations(
+            request.user, selectors.registration_list().order_by("registry__name", "name")
+        ),
     )
     registrations = filterset.qs if filterset.is_valid() else ModelRegistration.objects.none()
     context = {
@@ -298,7 +303,7 @@ def _chart_context(registration: ModelRegistration, metric: str | None) -> dict:
 
 @login_required
 def registration_detail(request, registry, name):
-    registration = _get_registration(registry, name)
+    registration = _get_registration(request, registry, name)
     partial = request.GET.get("partial") if request.htmx else None
     if partial == "chart":
         return render(
@@ -341,7 +346,7 @@ def registration_detail(request, registry, name):
 @login_required
 @require_POST
 def registration_edit(request, registry, name):
-    registration = _get_registration(registry, name)
+    registration = _get_registration(request, registry, name)
     workflow = "workflow" in request.POST
     form = (WorkflowForm if workflow else RegistrationEditForm)(request.POST)
     if form.is_valid():
@@ -388,7 +393,7 @@ def _card_sections(registration: ModelRegistration) -> list[tuple[str, str, str]
 @require_POST
 def registration_card_edit(request, registry, name):
     """Save the model card's sections; htmx gets the card back in place."""
-    registration = _get_registration(registry, name)
+    registration = _get_registration(request, registry, name)
     form = ModelCardForm(request.POST)
     if form.is_valid():
         try:
@@ -433,7 +438,7 @@ def _timeline_context(request, registration: ModelRegistration) -> dict:
 def registration_timeline(request, registry, name):
     """Every stage change, alias move and deletion of a registration with who, why and how;
     the ledger's answer to "what was in Production at T"; rollback for approvers."""
-    registration = _get_registration(registry, name)
+    registration = _get_registration(request, registry, name)
     context = _timeline_context(request, registration)
     if request.htmx and request.GET.get("partial") == "entries":
         return render(request, "models/registration_timeline.html#entries", context)
@@ -466,7 +471,7 @@ def registration_timeline(request, registry, name):
 @login_required
 @require_POST
 def registration_rollback(request, registry, name):
-    registration = _get_registration(registry, name)
+    registration = _get_registration(request, registry, name)
     expected = request.POST.get("expected_version", "")
     try:
         restored = services.registration_rollback(
@@ -485,12 +490,47 @@ def registration_rollback(request, registry, name):
     return redirect(next_url(request, reverse("registration_timeline", args=[registry, name])))
 
 
+# Roles --------------------------------------------------------------------------------
+@login_required
+def registration_roles(request, registry, name):
+    """Who may do what to this model; owners grant and revoke here."""
+    registration = _get_registration(request, registry, name)
+    if request.method == "POST":
+        revoke = request.POST.get("revoke")
+        try:
+            if revoke is not None:
+                services.role_revoke(registration=registration, principal=revoke, user=request.user)
+                messages.success(
+                    request, f"{revoke} no longer holds a role on {registration.name}."
+                )
+            else:
+                grant = services.role_grant(
+                    registration=registration,
+                    principal=request.POST.get("principal", ""),
+                    role=request.POST.get("role", ""),
+                    user=request.user,
+                )
+                messages.success(request, f"{grant.principal} is now {grant.role}.")
+        except DOMAIN_ERRORS as exc:
+            messages.error(request, f"Roles not changed: {describe_error(exc).message}")
+        return redirect("registration_roles", registration.registry.name, registration.name)
+    context = {
+        "registration": registration,
+        "grants": selectors.role_list(registration=registration),
+        "your_role": access.role_of(request.user, registration),
+        "may_manage": access.can(request.user, registration, access.Role.OWNER),
+        "role_names": list(access.GRANTABLE),
+        "default_role": access.default_role().label,
+    }
+    return render(request, "models/registration_roles.html", context)
+
+
 # Transitions --------------------------------------------------------------------------
 @login_required
 @require_POST
 def version_transition(request, registry, name, version):
     """Move a version; htmx gets the refreshed versions table and a stageChanged event."""
-    registration = _get_registration(registry, name)
+    registration = _get_registration(request, registry, name)
     target = _get_version(registration, version)
     form = TransitionForm(request.POST, version=target, live_version=_live_version(registration))
     changed, refusal = False, ""
@@ -575,7 +615,7 @@ def _version_context(request, registration, version) -> dict:
 
 @login_required
 def version_detail(request, registry, name, version):
-    registration = _get_registration(registry, name)
+    registration = _get_registration(request, registry, name)
     target = _get_version(registration, version)
     context = _version_context(request, registration, target)
     context["move_open"] = "move" in request.GET
@@ -589,7 +629,7 @@ def version_detail(request, registry, name, version):
 @login_required
 @require_POST
 def alias_set(request, registry, name, version):
-    registration = _get_registration(registry, name)
+    registration = _get_registration(request, registry, name)
     target = _get_version(registration, version)
     try:
         services.alias_set(version=target, alias=request.POST.get("alias", ""), user=request.user)
@@ -610,7 +650,7 @@ def alias_set(request, registry, name, version):
 @login_required
 @require_POST
 def alias_delete(request, registry, name, version, alias):
-    registration = _get_registration(registry, name)
+    registration = _get_registration(request, registry, name)
     target = _get_version(registration, version)
     try:
         services.alias_delete(registration=registration, alias=alias, user=request.user)
@@ -628,7 +668,7 @@ def alias_delete(request, registry, name, version, alias):
 
 @login_required
 def compare(request, registry, name):
-    registration = _get_registration(registry, name)
+    registration = _get_registration(request, registry, name)
     numbers, problems = [], []
     asked = request.GET.getlist("v")
     if len(asked) > COMPARE_LIMIT:
@@ -791,7 +831,7 @@ def register_version(request):
             if similar and version.version == 1:
                 messages.warning(request, _similar_warning(version.registration.name, similar))
             return redirect(version.get_absolute_url())
-    names = selectors.registration_names()
+    names = selectors.registration_names(user=request.user)
     return render(
         request,
         "models/register_version.html",
@@ -818,7 +858,7 @@ def similar_names(request):
     name = request.GET.get("name", "")[:1000]
     similar = selectors.similar_registration_names(registry, name) if registry else []
     # The suggestions follow what is typed, so every existing model can be offered.
-    names = selectors.registration_names(containing=name.strip(), limit=20)
+    names = selectors.registration_names(user=request.user, containing=name.strip(), limit=20)
     return render(
         request,
         "models/register_version.html#similar",

@@ -13,7 +13,7 @@ import json
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from models_app import services
@@ -95,6 +95,7 @@ ROUTES: dict[str, list[Check]] = {
     ],
     "models/register/similar/": [Check(query="registry=default&name=M")],
     MODEL: [Check()],
+    MODEL + "roles/": [Check(), Check("post", {"principal": "someone", "role": "viewer"}, OWNER)],
     MODEL + "edit/": [
         Check("post", {"description": "new"}, ("change_modelregistration",)),
         # The approval workflow and promotion gate are the owner's.
@@ -212,6 +213,11 @@ ROUTES: dict[str, list[Check]] = {
         Check("post", {"comment": "no"}, ("promote_modelversion",))
     ],
     API + "requests/<str:request_id>/cancel/": [Check("post", perms=("promote_modelversion",))],
+    API_MODEL + "roles/": [
+        Check(),
+        Check("post", {"principal": "someone", "role": "viewer"}, OWNER, status=201),
+    ],
+    API_MODEL + "roles/<str:principal>/": [Check("delete", perms=OWNER, status=204)],
     API + "versions/": [Check()],
     API + "transitions/": [Check()],
     API + "tokens/": [Check(), Check("post", {"name": "ci"}, status=201)],
@@ -236,7 +242,13 @@ ROUTES: dict[str, list[Check]] = {
     AJAX: _mlflow(),
 }
 
-SAMPLE = {"registry": "default", "name": "m", "version": "1", "alias": "champion"}
+SAMPLE = {
+    "registry": "default",
+    "name": "m",
+    "version": "1",
+    "alias": "champion",
+    "principal": "@reviewers",
+}
 REFUSED_PAGE = "do not have permission"
 REFUSED_ROLE = "You need the "  # a refusal by role (models_app.access)
 
@@ -291,6 +303,10 @@ def site(db, django_user_model):
             services.alias_set(version=version, alias="champion", user=None)
     asker = _user(django_user_model, "change_modelversion", username="asker")
     request = services.version_stage_change(version=version, stage="Production", user=asker)
+    Group.objects.create(name="reviewers")
+    services.role_grant(
+        registration=version.registration, principal="@reviewers", role="viewer", user=None
+    )
     dict_registry = services.registry_create(name="dict", flavor="dict", user=None)
     run = SyncRun.objects.create(registry=dict_registry, status=SyncRun.Status.SUCCEEDED)
     return {"run_id": str(run.pk), "request_id": str(request.request.pk)}

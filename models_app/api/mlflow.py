@@ -22,7 +22,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from models_app import selectors, services
+from models_app import access, selectors, services
 from models_app.api.authentication import BearerTokenAuthentication, LockoutBasicAuthentication
 from models_app.exceptions import Conflict, ErrorKind, GateFailed, NotFound, describe_error
 from models_app.models import ModelRegistration, ModelVersion, ModelVersionStage
@@ -475,9 +475,12 @@ class MlflowRegistryAPI(APIView):
     def _registration(self, params, key="name") -> ModelRegistration:
         name = self._name(params, key)
         try:
-            return selectors.registration_get(registry=self.registry, name=name)
+            registration = selectors.registration_get(registry=self.registry, name=name)
         except NotFound:
             raise _model_not_found(name)
+        if not access.can(self.request.user, registration, access.Role.VIEWER):
+            raise _model_not_found(name)
+        return registration
 
     def _version(self, params) -> ModelVersion:
         from mlflow.utils.validation import _validate_model_version
@@ -489,6 +492,8 @@ class MlflowRegistryAPI(APIView):
     def _version_of(self, name: str, number: int) -> ModelVersion:
         try:
             registration = selectors.registration_get(registry=self.registry, name=name)
+            if not access.can(self.request.user, registration, access.Role.VIEWER):
+                raise NotFound(name)
             return selectors.version_get(
                 registration=registration, version=clean_version_number(number)
             )
@@ -532,7 +537,9 @@ class MlflowRegistryAPI(APIView):
         if "\x00" not in name:
             found = next(
                 iter(
-                    selectors.registration_search(registry=self.registry_name)
+                    access.readable_registrations(
+                        request.user, selectors.registration_search(registry=self.registry_name)
+                    )
                     .filter(name=name)
                     .order_by()[:1]
                 ),
@@ -576,7 +583,9 @@ class MlflowRegistryAPI(APIView):
 
         clauses = _parse(SearchModelUtils.parse_search_filter, params.get("filter"))
         queryset = _filter(
-            selectors.registration_search(registry=self.registry),
+            access.readable_registrations(
+                request.user, selectors.registration_search(registry=self.registry)
+            ),
             clauses,
             _check_model_attribute,
             {"name": "name"},
@@ -751,7 +760,7 @@ class MlflowRegistryAPI(APIView):
                 number = clean_version_number(raw)
             except ValidationError:
                 pass
-        if number:
+        if number and access.reads_everything(request.user):
             rows = version_rows(
                 selectors.version_rows_at(
                     registry=self.registry_name, name=name, version=number, fields=VERSION_VALUES
@@ -776,7 +785,9 @@ class MlflowRegistryAPI(APIView):
 
         clauses = _parse(SearchModelVersionUtils.parse_search_filter, params.get("filter"))
         queryset = _filter(
-            selectors.version_search(registry=self.registry),
+            access.readable_versions(
+                request.user, selectors.version_search(registry=self.registry)
+            ),
             clauses,
             _check_version_attribute,
             {

@@ -341,6 +341,17 @@ class AliasSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+class RoleSerializer(serializers.Serializer):
+    principal = serializers.CharField(help_text="A username, or @group for a group.")
+    kind = serializers.SerializerMethodField()
+    role = serializers.CharField()
+    granted_by = serializers.CharField()
+    granted_at = serializers.DateTimeField()
+
+    def get_kind(self, grant) -> str:
+        return "group" if grant.group_id else "user"
+
+
 class TokenSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -426,6 +437,11 @@ class AliasInput(serializers.Serializer):
 
 class AliasCreateInput(AliasInput):
     alias = _text()
+
+
+class RoleInput(serializers.Serializer):
+    principal = _text(help_text="A username, or @group for a group.", max_length=151)
+    role = serializers.ChoiceField(choices=["viewer", "contributor", "approver", "owner"])
 
 
 class TokenInput(serializers.Serializer):

@@ -21,6 +21,8 @@ urlpatterns = [
     path(
         MODEL + "rollback/", views.RegistrationRollback.as_view(), name="api-registration-rollback"
     ),
+    path(MODEL + "roles/", views.RoleList.as_view(), name="api-role-list"),
+    path(MODEL + "roles/<str:principal>/", views.RoleDetail.as_view(), name="api-role-detail"),
     path(MODEL + "aliases/", views.AliasList.as_view(), name="api-alias-list"),
     path(MODEL + "aliases/<str:alias>/", views.AliasDetail.as_view(), name="api-alias-detail"),
     path(MODEL + "versions/", views.VersionList.as_view(), name="api-version-list"),

@@ -13,11 +13,17 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from models_app import selectors, services
+from models_app import access, selectors, services
 from models_app.api import serializers as s
 from models_app.filters import RegistrationFilterSet, TransitionFilterSet, VersionFilterSet
 from models_app.flavors import describe_flavors
-from models_app.models import ModelVersionStage, PromotionRequest, SyncRun, WebhookDelivery
+from models_app.models import (
+    ModelVersionStage,
+    PromotionRequest,
+    RegistrationRole,
+    SyncRun,
+    WebhookDelivery,
+)
 from models_app.validation import MAX_VERSION_NUMBER, clean_instant, clean_version_number
 
 REGISTRY = OpenApiParameter(
@@ -35,9 +41,11 @@ class RegistrationMixin:
     """Finds the registration (and version) named in the address."""
 
     def get_registration(self):
-        return selectors.registration_get(
+        registration = selectors.registration_get(
             registry=self.kwargs["registry"], name=self.kwargs["name"]
         )
+        access.require_read(self.request.user, registration)
+        return registration
 
     def get_version(self):
         number = clean_version_number(self.kwargs["version"])
@@ -133,10 +141,11 @@ class RegistrationList(generics.ListCreateAPIView):
     filterset_class = RegistrationFilterSet
 
     def get_queryset(self):
-        return (
+        return access.readable_registrations(
+            self.request.user,
             selectors.registration_list()
             .select_related("created_by")
-            .order_by("registry__name", "name")
+            .order_by("registry__name", "name"),
         )
 
     @extend_schema(request=s.RegistrationCreateInput, responses={201: s.RegistrationSerializer})
@@ -178,6 +187,7 @@ class RegistrationDetail(RegistrationMixin, APIView):
     @extend_schema(responses=s.RegistrationSerializer)
     def get(self, request, registry, name):
         found = selectors.registration_summary(registry=registry, name=name)
+        access.require_read(request.user, found)
         return Response(s.RegistrationSerializer(found).data)
 
     @extend_schema(request=s.RegistrationUpdateInput, responses=s.RegistrationSerializer)
@@ -234,6 +244,7 @@ class VersionDetail(RegistrationMixin, APIView):
         found = selectors.version_find(
             registry=registry, name=name, version=clean_version_number(version)
         )
+        access.require_read(request.user, found.registration)
         return Response(s.VersionSerializer(found).data)
 
     @extend_schema(request=s.VersionUpdateInput, responses=s.VersionSerializer)
@@ -296,6 +307,7 @@ class VersionLatest(RegistrationMixin, APIView):
             found = selectors.version_latest_find(
                 registry=registry, name=name, stage=request.query_params.get("stage")
             )
+        access.require_read(request.user, found.registration)
         return Response(s.VersionSerializer(found).data)
 
 
@@ -336,6 +348,7 @@ class AliasDetail(RegistrationMixin, APIView):
     @extend_schema(responses=s.VersionSerializer, description="Resolve the alias to its version.")
     def get(self, request, registry, name, alias):
         found = selectors.version_alias_find(registry=registry, name=name, alias=alias)
+        access.require_read(request.user, found.registration)
         return Response(s.VersionSerializer(found).data)
 
     @extend_schema(
@@ -355,6 +368,56 @@ class AliasDetail(RegistrationMixin, APIView):
     @extend_schema(responses={204: None})
     def delete(self, request, registry, name, alias):
         services.alias_delete(registration=self.get_registration(), alias=alias, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# Roles --------------------------------------------------------------------------------
+@extend_schema(tags=["roles"], parameters=[REGISTRY, NAME])
+class RoleList(RegistrationMixin, generics.ListAPIView):
+    serializer_class = s.RoleSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return RegistrationRole.objects.none()
+        return selectors.role_list(registration=self.get_registration())
+
+    @extend_schema(
+        request=s.RoleInput,
+        responses={201: s.RoleSerializer},
+        description="Grant a user or @group a role on the model, replacing the one they had "
+        "(owners only).",
+    )
+    def post(self, request, registry, name):
+        data = _input(request, s.RoleInput)
+        grant = services.role_grant(
+            registration=self.get_registration(),
+            principal=data["principal"],
+            role=data["role"],
+            user=request.user,
+        )
+        return Response(s.RoleSerializer(grant).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(
+    tags=["roles"],
+    parameters=[
+        REGISTRY,
+        NAME,
+        OpenApiParameter(
+            "principal",
+            OpenApiTypes.STR,
+            OpenApiParameter.PATH,
+            description="A username, or @group for a group.",
+        ),
+    ],
+    responses={204: None},
+)
+class RoleDetail(RegistrationMixin, APIView):
+    def delete(self, request, registry, name, principal):
+        services.role_revoke(
+            registration=self.get_registration(), principal=principal, user=request.user
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -459,7 +522,7 @@ class FlatVersionList(generics.ListAPIView):
     filterset_class = VersionFilterSet
 
     def get_queryset(self):
-        return selectors.version_list()
+        return access.readable_versions(self.request.user, selectors.version_list())
 
 
 @extend_schema(
@@ -471,7 +534,7 @@ class TransitionList(generics.ListAPIView):
     filterset_class = TransitionFilterSet
 
     def get_queryset(self):
-        return selectors.transition_list()
+        return access.readable_versions(self.request.user, selectors.transition_list())
 
 
 # Promotion requests -------------------------------------------------------------------

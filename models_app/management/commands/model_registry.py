@@ -12,7 +12,7 @@ from django.db.models import JSONField
 from django.utils.dateparse import parse_date, parse_datetime
 from tqdm import tqdm
 
-from models_app import selectors, services
+from models_app import access, selectors, services
 from models_app.api.serializers import WebhookDeliverySerializer, WebhookSerializer
 from models_app.exceptions import DOMAIN_ERRORS, ApprovalRequested, describe_error
 from models_app.flavors import Capability, describe_flavors
@@ -122,6 +122,16 @@ def trash_item_dict(item: selectors.TrashItem) -> dict:
     }
 
 
+def role_dict(grant) -> dict:
+    return {
+        "principal": grant.principal,
+        "kind": "group" if grant.group_id else "user",
+        "role": grant.role,
+        "granted_by": grant.granted_by,
+        "granted_at": grant.granted_at.isoformat(),
+    }
+
+
 class Command(BaseCommand):
     help = "Manage registered models and their versions (mirrors `zenml model-registry`)."
 
@@ -130,7 +140,7 @@ class Command(BaseCommand):
         groups = parser.add_subparsers(
             dest="group",
             required=True,
-            metavar="{flavor,models,names,requests,trash,webhooks,"
+            metavar="{flavor,models,names,requests,roles,trash,webhooks,"
             "register,list,describe,update,delete,sync}",
         )
 
@@ -220,6 +230,7 @@ class Command(BaseCommand):
         )
 
         self._add_webhook_arguments(groups)
+        self._add_role_arguments(groups)
 
         trash = groups.add_parser(
             "trash", help="Deleted models and versions, restorable until purged."
@@ -425,6 +436,23 @@ class Command(BaseCommand):
         p.add_argument("id")
         p.add_argument("--limit", type=int, default=20)
 
+    def _add_role_arguments(self, groups):
+        common = {"registry": True, "json": True}
+        roles = groups.add_parser(
+            "roles", help="Who may do what to a model (viewer, contributor, approver, owner)."
+        ).add_subparsers(dest="action", required=True)
+        p = self._leaf(roles, "list", "List the roles granted on a model.", **common)
+        p.add_argument("name", metavar="MODEL")
+        p = self._leaf(
+            roles, "grant", "Grant a user or @group a role on a model (replaces theirs).", **common
+        )
+        p.add_argument("name", metavar="MODEL")
+        p.add_argument("principal", metavar="USER_OR_@GROUP")
+        p.add_argument("role", choices=list(access.GRANTABLE))
+        p = self._leaf(roles, "revoke", "Take away a user's or @group's role on a model.", **common)
+        p.add_argument("name", metavar="MODEL")
+        p.add_argument("principal", metavar="USER_OR_@GROUP")
+
     def _leaf(self, group, name, help_text, *, registry, json):
         parser = group.add_parser(name, help=help_text, description=help_text)
         if registry:
@@ -472,7 +500,11 @@ class Command(BaseCommand):
         return selectors.registry_get(options.get("registry"))
 
     def _registration(self, options):
-        return selectors.registration_get(registry=self._registry(options), name=options["name"])
+        registration = selectors.registration_get(
+            registry=self._registry(options), name=options["name"]
+        )
+        access.require_read(self.user, registration)
+        return registration
 
     def _version(self, options):
         number = clean_version_number(options["version"])
@@ -525,9 +557,12 @@ class Command(BaseCommand):
 
     # models ----------------------------------------------------------------------------
     def do_models_list(self, options):
-        registrations = selectors.registration_list(
-            registry=self._registry(options), tags=pairs(options.get("metadata"))
-        ).order_by("name")
+        registrations = access.readable_registrations(
+            self.user,
+            selectors.registration_list(
+                registry=self._registry(options), tags=pairs(options.get("metadata"))
+            ).order_by("name"),
+        )
         data = [registration_dict(r) for r in registrations]
         rows = [
             [
@@ -595,6 +630,7 @@ class Command(BaseCommand):
         ).first()
         if registration is None:
             registration = self._registration(options)  # raises the NotFound message
+        access.require_read(self.user, registration)
         data = registration_dict(registration)
         rows = [[key, value] for key, value in data.items()]
         rows += [
@@ -1090,4 +1126,36 @@ class Command(BaseCommand):
                     for r in rows
                 ],
             ),
+        )
+
+    # roles -----------------------------------------------------------------------------
+    def _show_roles(self, registration) -> None:
+        data = [role_dict(grant) for grant in selectors.role_list(registration=registration)]
+        rows = [[d["principal"], d["role"], d["granted_by"], d["granted_at"][:16]] for d in data]
+        self._out(data, render_table(["who", "role", "granted by", "granted at"], rows))
+
+    def do_roles_list(self, options):
+        self._show_roles(self._registration(options))
+
+    def do_roles_grant(self, options):
+        registration = self._registration(options)
+        grant = services.role_grant(
+            registration=registration,
+            principal=options["principal"],
+            role=options["role"],
+            user=self.user,
+        )
+        self._out(
+            role_dict(grant),
+            f"{grant.principal} is now {grant.role} of model '{registration.name}'.",
+        )
+
+    def do_roles_revoke(self, options):
+        registration = self._registration(options)
+        services.role_revoke(
+            registration=registration, principal=options["principal"], user=self.user
+        )
+        self._out(
+            {"revoked": options["principal"], "model": registration.name},
+            f"{options['principal']} no longer holds a role on model '{registration.name}'.",
         )
