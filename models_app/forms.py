@@ -265,7 +265,9 @@ class WebhookForm(ServiceErrorsMixin, forms.Form):
         max_length=1000,
         label="URL",
         help_text="http(s) address that receives each event as a signed JSON POST.",
-        widget=forms.URLInput(attrs={"placeholder": "https://ci.example.com/hooks/registry"}),
+        widget=forms.TextInput(
+            attrs={"placeholder": "https://ci.example.com/hooks/registry", "inputmode": "url"}
+        ),
     )
     events = forms.MultipleChoiceField(
         choices=[(e.value, e.label) for e in WebhookEvent if e != WebhookEvent.TEST],

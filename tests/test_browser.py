@@ -558,3 +558,28 @@ def test_every_page_in_both_themes_at_desktop_and_phone_widths(
             )
             assert overflow <= 1, (name, width, overflow)
             screenshot(page, f"theme-{theme}-{width}-{name}")
+
+
+def test_add_a_webhook_see_its_secret_once_and_a_delivered_test_event(page, demo, screenshot):
+    from tests.test_webhooks import Receiver, verified
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, demo)
+    with Receiver(200) as receiver:
+        page.goto(f"{demo}/webhooks/")
+        page.fill("input[name=url]", receiver.url)
+        page.fill("input[name=name]", "Deploy notifier")
+        page.check("input[value='version.stage_changed']")
+        page.check("input[value='alias.set']")
+        page.fill("input[name=model]", "fraud-detector")
+        page.click("button:has-text('Add webhook')")
+        secret = page.locator("#new-secret").inner_text().strip()
+        assert secret.startswith("whsec_")
+        screenshot(page, "webhooks-created")
+        page.reload()
+        expect(page.locator("#new-secret")).to_have_count(0)
+        page.click("a:has-text('Deploy notifier')")
+        page.click("button:has-text('Send test event')")
+        expect(page.locator("#deliveries")).to_contain_text("Delivered")
+        screenshot(page, "webhook-deliveries")
+    assert verified(receiver.received[0], secret)["event"] == "test"
