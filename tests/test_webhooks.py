@@ -751,3 +751,46 @@ def test_admin_lists_tests_and_deletes_webhooks_through_the_services(
     assert webhook.deliveries.filter(event="test").count() == 2
     client.post(f"/admin/models_app/webhook/{webhook.pk}/delete/", {"post": "yes"})
     assert not Webhook.objects.exists()
+
+
+@pytest.fixture
+def tls_receiver(tmp_path):
+    """A receiver over HTTPS with a self-signed certificate for 127.0.0.1."""
+    import ssl
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    receiver = Receiver(200)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    receiver.server.socket = context.wrap_socket(receiver.server.socket, server_side=True)
+    receiver.url = receiver.url.replace("http://", "https://")
+    with receiver:
+        yield receiver, cert
+
+
+@pytest.mark.django_db(transaction=True)
+def test_https_deliveries_verify_the_receivers_certificate(tls_receiver, monkeypatch):
+    import ssl
+
+    receiver, cert = tls_receiver
+    webhook, secret = services.webhook_create(url=receiver.url, events=["alias.set"], user=None)
+    untrusted = services.webhook_test(webhook=webhook, user=None)
+    untrusted.refresh_from_db()
+    assert untrusted.status == "failed" and "CERTIFICATE_VERIFY_FAILED" in untrusted.error
+    assert receiver.received == []
+    # Trusting the certificate: the pinned connection still checks it against the URL's host.
+    real = ssl.create_default_context
+    monkeypatch.setattr(
+        services.webhooks.ssl, "create_default_context", lambda: real(cafile=str(cert))
+    )
+    trusted = services.webhook_test(webhook=webhook, user=None)
+    trusted.refresh_from_db()
+    assert trusted.status == "succeeded", trusted.error
+    assert verified(receiver.received[0], secret)["event"] == "test"
