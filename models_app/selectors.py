@@ -521,8 +521,11 @@ def _deleted_by(row) -> str:
     return row.deleted_by.get_username() if row.deleted_by_id else "system"
 
 
-def trash_list(*, registry: Registry | None = None, kind: str | None = None) -> list[TrashItem]:
-    """Everything in the trash, most recently deleted first, in two queries."""
+def trash_list(
+    *, registry: Registry | None = None, kind: str | None = None, user=None
+) -> list[TrashItem]:
+    """Everything in the trash (of the models `user` may read; None: all), most recently
+    deleted first, in two queries."""
     items: list[TrashItem] = []
     if kind in (None, "model"):
         kept = (
@@ -539,6 +542,8 @@ def trash_list(*, registry: Registry | None = None, kind: str | None = None) -> 
         )
         if registry is not None:
             registrations = registrations.filter(registry=registry)
+        if user is not None:
+            registrations = access.readable(user, registrations)
         items += [
             TrashItem(
                 kind="model",
@@ -560,6 +565,8 @@ def trash_list(*, registry: Registry | None = None, kind: str | None = None) -> 
         ).select_related("registration__registry", "deleted_by")
         if registry is not None:
             versions = versions.filter(registration__registry=registry)
+        if user is not None:
+            versions = access.readable(user, versions, "registration")
         items += [
             TrashItem(
                 kind="version",

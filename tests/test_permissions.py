@@ -220,6 +220,20 @@ ROUTES: dict[str, list[Check]] = {
     API_MODEL + "roles/<str:principal>/": [Check("delete", perms=OWNER, status=204)],
     API + "versions/": [Check()],
     API + "transitions/": [Check()],
+    API + "trash/": [Check()],
+    # `item_id` is the site's trashed model `gone`.
+    API + "trash/<str:kind>/<str:item_id>/restore/": [
+        Check("post", perms=OWNER, kwargs={"kind": "model"})
+    ],
+    API + "trash/<str:kind>/<str:item_id>/purge/": [
+        Check(
+            "post",
+            {"confirm": True},
+            OWNER,
+            kwargs={"kind": "model"},
+            status=204,
+        )
+    ],
     API + "tokens/": [Check(), Check("post", {"name": "ci"}, status=201)],
     API + "tokens/<str:token_id>/": [Check("delete", status=204)],
     API + "me/": [Check()],
@@ -293,7 +307,8 @@ CASES = [
 
 @pytest.fixture
 def site(db, django_user_model):
-    """A model `m` with versions 1 and 2 (alias champion on 1), a syncable registry `dict`."""
+    """A model `m` with versions 1 and 2 (alias champion on 1), a syncable registry `dict`,
+    and a model `gone` in the trash."""
     registry = Registry.objects.get(name="default")
     for number in (1, 2):
         version = services.version_register(
@@ -309,7 +324,9 @@ def site(db, django_user_model):
     )
     dict_registry = services.registry_create(name="dict", flavor="dict", user=None)
     run = SyncRun.objects.create(registry=dict_registry, status=SyncRun.Status.SUCCEEDED)
-    return {"run_id": str(run.pk), "request_id": str(request.request.pk)}
+    gone = services.registration_create(registry=registry, name="gone", user=None)
+    services.registration_delete(registration=gone, user=None)
+    return {"run_id": str(run.pk), "request_id": str(request.request.pk), "item_id": str(gone.pk)}
 
 
 def _address(route: str, check: Check, site: dict, user) -> str:

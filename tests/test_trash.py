@@ -399,3 +399,62 @@ def test_a_promotion_request_of_a_trashed_version_is_stale_and_of_a_trashed_mode
     assert selectors.promotion_request_list().count() == 2
     services.registration_delete(registration=v1.registration, user=None)
     assert selectors.promotion_request_list().count() == 0
+
+
+def test_the_rest_api_lists_restores_and_purges_with_confirmation(
+    make_version, admin_user, django_user_model, django_assert_max_num_queries
+):
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    _v1, v2 = make_version(), make_version()
+    other = make_version("other")
+    services.version_delete(version=v2, user=None)
+    services.registration_delete(registration=other.registration, user=None)
+
+    with django_assert_max_num_queries(6):
+        listed = api.get("/api/v1/trash/").json()
+    assert listed["count"] == 2
+    model, version = listed["results"]
+    assert (model["kind"], model["name"], model["version_count"]) == ("model", "other", 1)
+    assert (version["kind"], version["name"], version["version"]) == ("version", "churn", 2)
+    assert version["expires_at"] > version["deleted_at"]
+    only = api.get("/api/v1/trash/", {"kind": "version", "registry": "default"}).json()
+    assert [r["id"] for r in only["results"]] == [v2.pk]
+    assert api.get("/api/v1/trash/", {"kind": "junk"}).status_code == 400
+    assert api.get("/api/v1/trash/", {"registry": "nowhere"}).status_code == 404
+
+    restored = api.post(f"/api/v1/trash/version/{v2.pk}/restore/")
+    assert restored.status_code == 200
+    assert restored.json() == {
+        "kind": "version",
+        "id": v2.pk,
+        "registry": "default",
+        "name": "churn",
+        "version": 2,
+        "restored": True,
+    }
+    assert api.get("/api/v1/models/default/churn/versions/2/").status_code == 200
+    assert api.post(f"/api/v1/trash/version/{v2.pk}/restore/").status_code == 404
+    assert api.post("/api/v1/trash/junk/1/restore/").status_code == 404
+    assert api.post("/api/v1/trash/model/99999999999999/restore/").status_code == 404
+
+    item = f"/api/v1/trash/model/{other.registration.pk}/purge/"
+    assert api.post(item, {}, format="json").status_code == 400
+    refused = api.post(item, {"confirm": False}, format="json")
+    assert refused.status_code == 400 and "confirm" in refused.json()["errors"]
+    viewer = APIClient()
+    viewer.force_authenticate(django_user_model.objects.create_user("vic"))
+    assert viewer.post(item, {"confirm": True}, format="json").status_code == 403
+    assert api.post(item, {"confirm": True}, format="json").status_code == 204
+    assert not ModelRegistration.all_objects.filter(name="other").exists()
+
+
+def test_the_rest_api_refuses_a_restore_onto_a_taken_name(make_version, admin_user):
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    old = make_version().registration
+    services.registration_delete(registration=old, user=None)
+    make_version()
+    response = api.post(f"/api/v1/trash/model/{old.pk}/restore/")
+    assert response.status_code == 409
+    assert "has a new model of that name" in str(response.json())

@@ -335,6 +335,43 @@ class PromotionRequestSerializer(serializers.Serializer):
     decided_at = serializers.DateTimeField(allow_null=True)
 
 
+class TrashItemSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=selectors.TRASH_KINDS)
+    id = serializers.IntegerField(help_text="Restore or purge it at /api/v1/trash/<kind>/<id>/.")
+    registry = serializers.CharField()
+    name = serializers.CharField()
+    version = serializers.IntegerField(allow_null=True, help_text="For a version: its number.")
+    stage = serializers.CharField(help_text="For a version: the stage it comes back in.")
+    version_count = serializers.IntegerField(
+        allow_null=True, help_text="For a model: the versions that come back with it."
+    )
+    deleted_at = serializers.DateTimeField()
+    deleted_by = serializers.CharField()
+    expires_at = serializers.DateTimeField(
+        help_text="From then on `model_registry trash purge --expired` deletes it for good."
+    )
+
+
+class TrashRestoredSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=selectors.TRASH_KINDS)
+    id = serializers.IntegerField()
+    registry = serializers.CharField()
+    name = serializers.CharField()
+    version = serializers.IntegerField(allow_null=True)
+    restored = serializers.BooleanField()
+
+
+class TrashPurgeInput(serializers.Serializer):
+    confirm = serializers.BooleanField(
+        help_text="Must be true: a purge deletes for good, in the backend too."
+    )
+
+    def validate_confirm(self, value):
+        if value is not True:
+            raise serializers.ValidationError("A purge deletes for good: send confirm: true.")
+        return value
+
+
 class AliasSerializer(serializers.Serializer):
     alias = serializers.CharField(source="name")
     version = serializers.IntegerField(source="version.version")

@@ -63,6 +63,15 @@ urlpatterns = [
         views.PromotionRequestCancel.as_view(),
         name="api-request-cancel",
     ),
+    path("trash/", views.TrashList.as_view(), name="api-trash-list"),
+    path(
+        "trash/<str:kind>/<str:item_id>/restore/",
+        views.TrashRestore.as_view(),
+        name="api-trash-restore",
+    ),
+    path(
+        "trash/<str:kind>/<str:item_id>/purge/", views.TrashPurge.as_view(), name="api-trash-purge"
+    ),
     path("tokens/", views.TokenList.as_view(), name="api-token-list"),
     path("tokens/<str:token_id>/", views.TokenDetail.as_view(), name="api-token-detail"),
     path("me/", views.Me.as_view(), name="api-me"),

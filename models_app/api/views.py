@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from models_app import access, selectors, services
 from models_app.api import serializers as s
+from models_app.exceptions import NotFound
 from models_app.filters import RegistrationFilterSet, TransitionFilterSet, VersionFilterSet
 from models_app.flavors import describe_flavors
 from models_app.models import (
@@ -617,6 +618,86 @@ class PromotionRequestReject(_Decision):
 )
 class PromotionRequestCancel(_Decision):
     decide = staticmethod(services.promotion_request_cancel)
+
+
+# The trash ----------------------------------------------------------------------------
+KIND = OpenApiParameter(
+    "kind", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(selectors.TRASH_KINDS)
+)
+ITEM_ID = OpenApiParameter("item_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+
+
+@extend_schema(
+    tags=["trash"],
+    description="Deleted models and versions, most recently deleted first, each with when it "
+    "expires. A model lists the versions that come back with it; a version of a trashed model "
+    "is restored with it.",
+    parameters=[
+        OpenApiParameter("registry", OpenApiTypes.STR, description="Only this registry."),
+        OpenApiParameter("kind", OpenApiTypes.STR, enum=list(selectors.TRASH_KINDS)),
+    ],
+)
+class TrashList(generics.ListAPIView):
+    serializer_class = s.TrashItemSerializer
+
+    def get_queryset(self):
+        params = self.request.query_params
+        registry = params.get("registry")
+        kind = params.get("kind") or None
+        if kind is not None and kind not in selectors.TRASH_KINDS:
+            raise serializers.ValidationError(
+                {"kind": [f"Use one of: {', '.join(selectors.TRASH_KINDS)}."]}
+            )
+        return selectors.trash_list(
+            registry=selectors.registry_get(registry) if registry else None,
+            kind=kind,
+            user=self.request.user,
+        )
+
+
+def _trash_item(kind: str, item_id: str):
+    row_id = _row_id(item_id)
+    if row_id is None:
+        raise NotFound(f"No {kind} {item_id} in the trash.")
+    return selectors.trash_item(kind=kind, item_id=row_id)
+
+
+@extend_schema(tags=["trash"], parameters=[KIND, ITEM_ID])
+class TrashRestore(APIView):
+    @extend_schema(
+        request=None,
+        responses=s.TrashRestoredSerializer,
+        description="Restore a model (with its versions, aliases and history) or one version "
+        "(under its own number, in its stage). 409 when a new model took the name.",
+    )
+    def post(self, request, kind, item_id):
+        item = _trash_item(kind, item_id)
+        if kind == "version":
+            restored = services.version_restore(version=item, user=request.user)
+            body = {"registry": restored.registration.registry.name, "version": restored.version}
+            body["name"] = restored.registration.name
+        else:
+            restored = services.registration_restore(registration=item, user=request.user)
+            body = {"registry": restored.registry.name, "name": restored.name, "version": None}
+        return Response({"kind": kind, "id": restored.pk, "restored": True, **body})
+
+
+@extend_schema(tags=["trash"], parameters=[KIND, ITEM_ID])
+class TrashPurge(APIView):
+    @extend_schema(
+        request=s.TrashPurgeInput,
+        responses={204: None},
+        description="Delete a trashed model or version for good, in the backend too. "
+        "Needs confirm: true.",
+    )
+    def post(self, request, kind, item_id):
+        item = _trash_item(kind, item_id)
+        _input(request, s.TrashPurgeInput)
+        if kind == "version":
+            services.version_purge(version=item, user=request.user)
+        else:
+            services.registration_purge(registration=item, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # Tokens -------------------------------------------------------------------------------
