@@ -30,6 +30,16 @@ urlpatterns = [
     path("registries/", views.registries, name="registries"),
     path("registries/<str:registry>/sync/", views.registry_sync, name="registry_sync"),
     path("tokens/", views.tokens, name="tokens"),
+    path("trash/", views.trash, name="trash"),
+    *(
+        path(
+            f"trash/<str:kind>/<str:item_id>/{action}/",
+            views.trash_action,
+            {"action": action},
+            name=f"trash_{action}",
+        )
+        for action in ("restore", "purge")
+    ),
     path("requests/", views.promotion_requests, name="promotion_requests"),
     *(
         path(

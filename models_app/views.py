@@ -212,6 +212,63 @@ def promotion_request_decide(request, request_id, decision):
     return redirect(next_url(request, reverse("promotion_requests")))
 
 
+# The trash ------------------------------------------------------------------------------
+@login_required
+def trash(request):
+    """Deleted models and versions of the models the user may read, newest first, with
+    when each expires; restore and purge (confirmed) are the owner's."""
+    kind = request.GET.get("kind", "")
+    if kind not in selectors.TRASH_KINDS:
+        kind = ""
+    page = _page(request, selectors.trash_list(kind=kind or None, user=request.user))
+    context = {
+        "page": page,
+        "kind": kind,
+        "kinds": selectors.TRASH_KINDS,
+        "days": selectors.trash_days(),
+        "query_without_page": _query_without(request, "page"),
+    }
+    return render(request, "trash.html", context)
+
+
+@login_required
+@require_POST
+def trash_action(request, kind, item_id, action):
+    """Restore, or purge (only with the confirmation ticked), then back to the trash."""
+    raw = str(item_id)
+    try:
+        item = selectors.trash_item(
+            kind=kind, item_id=int(raw) if raw.isdigit() and len(raw) < 12 else 0
+        )
+    except NotFound as exc:
+        raise Http404(str(exc))
+    is_version = kind == "version"
+    what = (
+        f"version {item.version} of model '{item.registration.name}'"
+        if is_version
+        else f"model '{item.name}'"
+    )
+    back = redirect(next_url(request, reverse("trash")))
+    if action == "purge" and request.POST.get("confirm") != "yes":
+        messages.error(request, f"Tick the box to delete {what} for good.")
+        return back
+    try:
+        if action == "restore" and is_version:
+            services.version_restore(version=item, user=request.user)
+        elif action == "restore":
+            services.registration_restore(registration=item, user=request.user)
+        elif is_version:
+            services.version_purge(version=item, user=request.user)
+        else:
+            services.registration_purge(registration=item, user=request.user)
+    except DOMAIN_ERRORS as exc:
+        messages.error(request, f"{what[0].upper()}{what[1:]}: {describe_error(exc).message}")
+    else:
+        done = "restored" if action == "restore" else "deleted for good"
+        messages.success(request, f"{what[0].upper()}{what[1:]} {done}.")
+    return back
+
+
 # Registrations ------------------------------------------------------------------------
 @login_required
 def registration_list(request):

@@ -138,6 +138,14 @@ ROUTES: dict[str, list[Check]] = {
     "webhooks/<str:webhook_id>/": [Check(perms=("view_webhook",))],
     "webhooks/<str:webhook_id>/test/": [Check("post", perms=("view_webhook", "change_webhook"))],
     "webhooks/<str:webhook_id>/delete/": [Check("post", perms=("view_webhook", "delete_webhook"))],
+    "trash/": [Check()],
+    # `item_id` is the site's trashed model `gone`; purging needs the box ticked.
+    "trash/<str:kind>/<str:item_id>/restore/": [
+        Check("post", perms=OWNER, kwargs={"kind": "model"})
+    ],
+    "trash/<str:kind>/<str:item_id>/purge/": [
+        Check("post", {"confirm": "yes"}, OWNER, kwargs={"kind": "model"})
+    ],
     # REST API
     "api/": [Check(perms=PUBLIC, status=404)],
     "api/schema/": [Check(perms=PUBLIC)],

@@ -9,6 +9,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -458,3 +459,47 @@ def test_the_rest_api_refuses_a_restore_onto_a_taken_name(make_version, admin_us
     response = api.post(f"/api/v1/trash/model/{old.pk}/restore/")
     assert response.status_code == 409
     assert "has a new model of that name" in str(response.json())
+
+
+def test_the_trash_page_restores_and_purges_only_when_confirmed(
+    client, make_version, admin_user, django_assert_max_num_queries
+):
+    client.force_login(admin_user)
+    for name in ("a", "b", "c"):
+        services.registration_delete(registration=make_version(name).registration, user=None)
+    kept, gone = make_version(), make_version()
+    services.version_delete(version=gone, user=None)
+    with django_assert_max_num_queries(8):
+        page = client.get(reverse("trash"))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "model <strong>a</strong>" in html and "churn <strong>v2</strong>" in html
+    assert "Delete for good" in html and "<th>Expires</th>" in html
+    only_versions = client.get(reverse("trash"), {"kind": "version"}).content.decode()
+    assert "model <strong>a</strong>" not in only_versions
+
+    restored = client.post(reverse("trash_restore", args=["version", gone.pk]), follow=True)
+    assert "Version 2 of model &#x27;churn&#x27; restored." in restored.content.decode()
+    assert ModelVersion.objects.filter(pk=gone.pk).exists()
+
+    a = ModelRegistration.all_objects.get(name="a")
+    refused = client.post(reverse("trash_purge", args=["model", a.pk]), follow=True)
+    assert "Tick the box" in refused.content.decode()
+    assert ModelRegistration.all_objects.filter(pk=a.pk).exists()
+    client.post(reverse("trash_purge", args=["model", a.pk]), {"confirm": "yes"})
+    assert not ModelRegistration.all_objects.filter(pk=a.pk).exists()
+    assert client.post(reverse("trash_restore", args=["model", a.pk])).status_code == 404
+    assert client.post(reverse("trash_restore", args=["junk", "x"])).status_code == 404
+    assert kept.version == 1
+
+
+def test_the_history_shows_a_restore_and_a_purge(client, make_version, admin_user):
+    client.force_login(admin_user)
+    v1, v2 = make_version(), make_version()
+    services.version_delete(version=v2, user=None)
+    services.version_restore(version=v2, user=None)
+    services.version_delete(version=v2, user=None)
+    services.version_purge(version=v2, user=None)
+    page = client.get(reverse("registration_detail", args=["default", "churn"])).content.decode()
+    assert "restored from the trash" in page and "deleted for good" in page
+    assert v1.version == 1

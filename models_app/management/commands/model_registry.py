@@ -847,9 +847,7 @@ class Command(BaseCommand):
     # trash -------------------------------------------------------------------------------
     def do_trash_list(self, options):
         registry = self._registry(options) if options.get("registry") else None
-        items = selectors.trash_list(
-            registry=registry, kind=options.get("kind"), user=self.user
-        )
+        items = selectors.trash_list(registry=registry, kind=options.get("kind"), user=self.user)
         data = [trash_item_dict(item) for item in items]
         rows = [
             [
