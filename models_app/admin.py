@@ -21,6 +21,7 @@ from models_app.exceptions import DOMAIN_ERRORS, describe_error
 from models_app.forms import BoundedJSONField, add_report
 from models_app.models import (
     ApiToken,
+    AuditEvent,
     ModelAlias,
     ModelRegistration,
     ModelVersion,
@@ -459,6 +460,33 @@ class RegistrationRoleAdmin(ServiceAdmin):
         services.role_revoke(
             registration=obj.registration, principal=obj.principal, user=request.user
         )
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit log, read-only for everyone, superusers included: it is append-only."""
+
+    list_display = (
+        "created_at",
+        "actor_name",
+        "action",
+        "object_type",
+        "object_repr",
+        "registry_name",
+    )
+    list_filter = ("action", "object_type", "registry_name")
+    search_fields = ("registration_name", "actor_name", "object_repr")
+    date_hierarchy = "created_at"
+    actions = None
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class TokenForm(ServiceForm):

@@ -20,6 +20,8 @@ from drf_spectacular.utils import extend_schema_field
 
 from models_app.metrics import ConditionError, parse_condition
 from models_app.models import (
+    AuditAction,
+    AuditEvent,
     ModelAlias,
     ModelRegistration,
     ModelVersion,
@@ -286,4 +288,21 @@ class TransitionFilterSet(AnyWhenEmptyFilterSet):
 
     class Meta:
         model = StageTransition
+        fields = []
+
+
+class AuditFilterSet(AnyWhenEmptyFilterSet):
+    """The audit log: by registry, model, version, actor, action, object type and time."""
+
+    registry = BoundedCharFilter(field_name="registry_name")
+    model = BoundedCharFilter(field_name="registration_name", label="Model")
+    version = django_filters.NumberFilter(field_name="version_number", min_value=1)
+    actor = BoundedCharFilter(field_name="actor_name")
+    action = django_filters.ChoiceFilter(choices=AuditAction.choices)
+    object_type = BoundedCharFilter(field_name="object_type")
+    since = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = AuditEvent
         fields = []

@@ -662,3 +662,77 @@ class PromotionRequest(models.Model):
         return self.is_pending and (
             version is None or version.deleted_at is not None or version.stage != self.from_stage
         )
+
+
+class AuditAction(models.TextChoices):
+    """What an audit event records. Kept out of the field's `choices` on purpose: a new
+    action is a line here, not a migration."""
+
+    CREATE = "create", "Created"
+    UPDATE = "update", "Updated"
+    DELETE = "delete", "Deleted"
+    TRANSITION = "transition", "Stage changed"
+    ALIAS = "alias", "Alias changed"
+    ROLE = "role", "Role changed"
+    SYNC = "sync", "Sync"
+    IMPORT = "import", "Imported from a backup"
+    RESTORE = "restore", "Restored from the trash"
+    PURGE = "purge", "Deleted for good"
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ValueError("The audit log is append-only.")
+
+    def delete(self):
+        raise ValueError("The audit log is append-only.")
+
+
+class AuditEvent(models.Model):
+    """One change made through the product: who, when, to what, and each changed field's
+    before/after. Append-only; written only by `models_app.audit.record`.
+
+    Names are kept as text rather than foreign keys, so an event outlives the user, registry,
+    registration or version it names, and deleting those never touches the log.
+    """
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    action = models.CharField(max_length=30)
+    # The username, or "system" (operator without --user), or "sync" (found in a backend).
+    actor_name = models.CharField(max_length=150)
+    actor_id = models.PositiveIntegerField(null=True, blank=True)
+    # What changed: "registry", "registration", "version", "alias", "token", "flavor",
+    # "sync", "role"... and its identity at the time.
+    object_type = models.CharField(max_length=30)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=600)
+    registry_name = models.CharField(max_length=100, blank=True)
+    registration_name = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
+    version_number = models.PositiveIntegerField(null=True, blank=True)
+    # {field: {"before": ..., "after": ...}} for the fields that changed.
+    changes = models.JSONField(default=dict, blank=True)
+    comment = models.TextField(blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["registry_name", "registration_name", "-created_at"],
+                name="audit_registration_idx",
+            ),
+            models.Index(fields=["actor_name", "-created_at"], name="audit_actor_idx"),
+            models.Index(fields=["action", "-created_at"], name="audit_action_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.action} {self.object_type} {self.object_repr}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("The audit log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("The audit log is append-only.")

@@ -35,6 +35,7 @@ from models_app.models import (
     DEFAULT_REGISTRY,
     NAME_MAX_LENGTH,
     ApiToken,
+    AuditEvent,
     ModelAlias,
     ModelRegistration,
     ModelVersion,
@@ -1172,3 +1173,18 @@ def promotion_requests_to_decide(*, user, limit: int = 20) -> list[PromotionRequ
         if request.can_decide
     ]
     return decidable[:limit]
+
+
+AUDIT_VIEW_PERMISSION = "models_app.view_auditevent"
+
+
+def audit_list(*, user) -> QuerySet[AuditEvent]:
+    """The audit log, newest first, for a user allowed to read it (`view_auditevent`;
+    superusers; None = the operator). Every event is one row: no joins to follow."""
+    if user is not None and not (user.is_active and user.has_perm(AUDIT_VIEW_PERMISSION)):
+        raise PermissionDenied("You do not have permission to read the audit log.")
+    return AuditEvent.objects.order_by("-created_at", "-id")
+
+
+def can_view_audit(user) -> bool:
+    return user is None or (user.is_active and user.has_perm(AUDIT_VIEW_PERMISSION))

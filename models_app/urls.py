@@ -54,4 +54,5 @@ urlpatterns = [
     path("webhooks/<str:webhook_id>/", views.webhook_detail, name="webhook_detail"),
     path("webhooks/<str:webhook_id>/test/", views.webhook_test, name="webhook_test"),
     path("webhooks/<str:webhook_id>/delete/", views.webhook_delete, name="webhook_delete"),
+    path("audit/", views.audit_log, name="audit"),
 ]

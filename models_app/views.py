@@ -20,7 +20,7 @@ from django_htmx.http import trigger_client_event
 from models_app import access, metrics, selectors, services
 from models_app.access import Role
 from models_app.exceptions import DOMAIN_ERRORS, NotFound, describe_error
-from models_app.filters import RegistrationFilterSet, VersionFilterSet
+from models_app.filters import AuditFilterSet, RegistrationFilterSet, VersionFilterSet
 from models_app.flavors import Capability, describe_flavors
 from models_app.forms import (
     LedgerForm,
@@ -34,6 +34,8 @@ from models_app.forms import (
 )
 from models_app.models import (
     CARD_SECTIONS,
+    AuditAction,
+    AuditEvent,
     ModelRegistration,
     ModelVersion,
     ModelVersionStage,
@@ -926,6 +928,24 @@ def similar_names(request):
             "suggest": True,
         },
     )
+
+
+# Audit log ----------------------------------------------------------------------------
+@login_required
+@require_GET
+def audit_log(request):
+    """Every change made through the product, filterable; read-only."""
+    filterset = AuditFilterSet(request.GET, queryset=selectors.audit_list(user=request.user))
+    events = filterset.qs if filterset.is_valid() else AuditEvent.objects.none()
+    context = {
+        "filter": filterset,
+        "page": _page(request, events),
+        "actions": AuditAction.choices,
+        "query_without_page": _query_without(request, "page"),
+    }
+    if request.htmx:
+        return render(request, "audit.html#table", context)
+    return render(request, "audit.html", context)
 
 
 # Registries and tokens ----------------------------------------------------------------

@@ -146,6 +146,7 @@ ROUTES: dict[str, list[Check]] = {
     "trash/<str:kind>/<str:item_id>/purge/": [
         Check("post", {"confirm": "yes"}, OWNER, kwargs={"kind": "model"})
     ],
+    "audit/": [Check(perms=("view_auditevent",), query="model=m")],
     # REST API
     "api/": [Check(perms=PUBLIC, status=404)],
     "api/schema/": [Check(perms=PUBLIC)],
@@ -243,6 +244,7 @@ ROUTES: dict[str, list[Check]] = {
         )
     ],
     API + "tokens/": [Check(), Check("post", {"name": "ci"}, status=201)],
+    API + "audit/": [Check(perms=("view_auditevent",), query="action=create")],
     API + "tokens/<str:token_id>/": [Check("delete", status=204)],
     API + "me/": [Check()],
     # Global webhooks need the webhook permissions (a model's own ones, its Owner role:

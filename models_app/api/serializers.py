@@ -609,3 +609,25 @@ class WebhookDeliverySerializer(serializers.Serializer):
     last_attempt_at = serializers.DateTimeField(allow_null=True)
     next_attempt_at = serializers.DateTimeField(allow_null=True)
     payload = serializers.JSONField()
+
+
+class AuditEventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    actor = serializers.CharField(
+        source="actor_name", help_text='Username, "system" (operator) or "sync" (a backend).'
+    )
+    action = serializers.CharField(
+        help_text="create, update, delete, transition, alias, role, sync (more may be added)."
+    )
+    object_type = serializers.CharField()
+    object_id = serializers.CharField()
+    object = serializers.CharField(source="object_repr")
+    registry = serializers.CharField(source="registry_name")
+    model = serializers.CharField(source="registration_name")
+    version = serializers.IntegerField(source="version_number", allow_null=True)
+    changes = serializers.DictField(
+        child=serializers.DictField(),
+        help_text='Each changed field: {"before": value, "after": value}.',
+    )
+    comment = serializers.CharField()

@@ -72,6 +72,7 @@ urlpatterns = [
     path(
         "trash/<str:kind>/<str:item_id>/purge/", views.TrashPurge.as_view(), name="api-trash-purge"
     ),
+    path("audit/", views.AuditList.as_view(), name="api-audit-list"),
     path("tokens/", views.TokenList.as_view(), name="api-token-list"),
     path("tokens/<str:token_id>/", views.TokenDetail.as_view(), name="api-token-detail"),
     path("me/", views.Me.as_view(), name="api-me"),

@@ -16,9 +16,15 @@ from rest_framework.views import APIView
 from models_app import access, selectors, services
 from models_app.api import serializers as s
 from models_app.exceptions import NotFound
-from models_app.filters import RegistrationFilterSet, TransitionFilterSet, VersionFilterSet
+from models_app.filters import (
+    AuditFilterSet,
+    RegistrationFilterSet,
+    TransitionFilterSet,
+    VersionFilterSet,
+)
 from models_app.flavors import describe_flavors
 from models_app.models import (
+    AuditEvent,
     ModelVersionStage,
     PromotionRequest,
     RegistrationRole,
@@ -698,6 +704,23 @@ class TrashPurge(APIView):
         else:
             services.registration_purge(registration=item, user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# Audit log ----------------------------------------------------------------------------
+@extend_schema(
+    tags=["audit"],
+    description="Every change made through the product, newest first (read-only: the log "
+    "is append-only). Needs the `view_auditevent` permission.",
+)
+class AuditList(generics.ListAPIView):
+    serializer_class = s.AuditEventSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = AuditFilterSet
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return AuditEvent.objects.none()
+        return selectors.audit_list(user=self.request.user)
 
 
 # Tokens -------------------------------------------------------------------------------

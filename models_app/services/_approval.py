@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from models_app import access
+from models_app import access, audit
 from models_app.access import Role
 from models_app.exceptions import Conflict, GateFailed
 from models_app.metrics import ConditionError, format_gate, gate_failures, parse_gate
@@ -84,7 +84,13 @@ def request_promotion(
             )
             pending.decided_at = timezone.now()
             pending.save()
-        return PromotionRequest.objects.create(
+            record_request(
+                pending,
+                None,
+                {"state": {"before": State.PENDING, "after": State.CANCELLED}},
+                comment=pending.decision_comment,
+            )
+        created = PromotionRequest.objects.create(
             registration=registration,
             version=version,
             version_number=version.version,
@@ -95,3 +101,30 @@ def request_promotion(
             requested_by=_real_user(user),
             requested_by_name=_actor_name(user),
         )
+        record_request(
+            created,
+            user,
+            audit.created(
+                {"state": created.state, "from_stage": created.from_stage, "to_stage": stage}
+            ),
+            comment=comment,
+            action=audit.CREATE,
+        )
+        return created
+
+
+def record_request(request: PromotionRequest, user, changes, *, comment="", action=None) -> None:
+    """A promotion request's creation or decision in the audit log."""
+    audit.record(
+        action=action or audit.UPDATE,
+        user=user,
+        object_type="promotion_request",
+        object_id=str(request.pk),
+        **{
+            **audit.at(request.registration, request.version_number),
+            "object_repr": f"request #{request.pk}: {request.registration} "
+            f"v{request.version_number} -> {request.to_stage}",
+        },
+        changes=changes,
+        comment=comment,
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from models_app import access
+from models_app import access, audit
 from models_app.access import Role
 from models_app.exceptions import Conflict, NotFound
 from models_app.flavors import Capability
@@ -53,6 +53,17 @@ def alias_set(*, version: ModelVersion, alias: str, move: bool = True, user) -> 
             if current and current.version_id == version.pk:
                 return found
             previous = current.version.version if current else None
+            audit.record(
+                action=audit.ALIAS,
+                user=user,
+                object_type="alias",
+                object_id=str(found.pk),
+                **audit.at(registration, version.version, alias),
+                changes={"version": {"before": previous, "after": version.version}},
+                comment=f"Alias '{alias}' moved from version {previous}."
+                if previous
+                else f"Alias '{alias}' set.",
+            )
             _record(
                 version,
                 version.stage,
@@ -88,8 +99,18 @@ def alias_delete(*, registration: ModelRegistration, alias: str, user) -> None:
             raise NotFound(f"Model '{registration.name}' has no alias '{alias}'.")
         flavor.delete_alias(name=registration.name, alias=alias)
         with transaction.atomic():
-            _lock_registration(registration.pk)
+            registration = _lock_registration(registration.pk)
+            alias_id = current.pk
             current.delete()
+            audit.record(
+                action=audit.ALIAS,
+                user=user,
+                object_type="alias",
+                object_id=str(alias_id),
+                **audit.at(registration, current.version.version, alias),
+                changes={"version": {"before": current.version.version, "after": None}},
+                comment=f"Alias '{alias}' deleted.",
+            )
             _record(
                 current.version,
                 current.version.stage,

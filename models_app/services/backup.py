@@ -34,6 +34,7 @@ from django.core.management.color import no_style
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
+from models_app import audit
 from models_app.models import (
     DEFAULT_REGISTRY,
     ApiToken,
@@ -397,7 +398,8 @@ def registry_import(
     now = timezone.now()
     try:
         with transaction.atomic(), _keeping_timestamps():
-            if not _is_empty():
+            replaced = not _is_empty()
+            if replaced:
                 if not replace:
                     raise ImportRefused(
                         "The registry here is not empty; import into an empty database, "
@@ -432,6 +434,18 @@ def registry_import(
                     no_style(), [model for model, _ in SECTIONS.values()]
                 ):
                     cursor.execute(statement)
+            # One event for the whole restore: its rows are the file's, not changes made here.
+            audit.record(
+                action=audit.IMPORT,
+                object_type="backup",
+                object_repr="import_registry",
+                changes={
+                    section: {"before": None, "after": count} for section, count in counts.items()
+                },
+                comment="Restored from a backup, replacing what was here."
+                if replaced
+                else "Restored from a backup into an empty registry.",
+            )
     except IntegrityError as exc:
         raise ImportRefused(f"The file's records do not fit together: {exc}".strip()) from None
     except ValidationError as exc:  # pragma: no cover - a model-level rule the checks missed

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from models_app import audit
 from models_app.exceptions import CapabilityNotSupported, Conflict
 from models_app.models import (
     ModelAlias,
@@ -162,6 +163,31 @@ def registrations_bulk_create(
                 for number, version in enumerate(versions, start=1)
             ]
             ModelVersion.objects.bulk_create(rows, batch_size=500)
+            # One event per registration, naming its versions and aliases (not one per row:
+            # an import of many versions stays one insert per 500 registrations).
+            audit.record_many(
+                audit.event(
+                    action=audit.CREATE,
+                    user=user,
+                    object_type="registration",
+                    object_id=str(by_name[registration["name"]].pk or ""),
+                    registry_name=registry.name,
+                    registration_name=registration["name"],
+                    object_repr=f"{registry.name}/{registration['name']}",
+                    changes=audit.created(
+                        {
+                            **registration,
+                            "versions": {
+                                str(number): version["stage"]
+                                for number, version in enumerate(versions, start=1)
+                            },
+                            "aliases": aliases,
+                        }
+                    ),
+                    comment=f"Imported with {len(versions)} version(s).",
+                )
+                for registration, versions, aliases in items
+            )
             wanted = [
                 (by_name[registration["name"]], alias, number)
                 for registration, _, aliases in items

@@ -7,6 +7,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from models_app import audit
 from models_app.exceptions import Conflict
 from models_app.flavors import BUILTIN_FLAVORS, _configured, import_flavor
 from models_app.models import RegisteredFlavor
@@ -34,6 +35,13 @@ def flavor_register(*, class_path: str, name: str | None = None, user) -> Regist
         raise Conflict(f"Flavor '{name}' is {source}.")
     try:
         with transaction.atomic():
-            return RegisteredFlavor.objects.create(name=name, class_path=class_path)
+            flavor = RegisteredFlavor.objects.create(name=name, class_path=class_path)
+            audit.record(
+                action=audit.CREATE,
+                user=user,
+                obj=flavor,
+                changes=audit.created({"name": name, "class_path": class_path}),
+            )
+            return flavor
     except IntegrityError:
         raise Conflict(f"A flavor named '{name}' is already registered.")

@@ -16,6 +16,7 @@ from models_app.access import Role
 from models_app.exceptions import Conflict
 from models_app.flavors import Capability
 from models_app.models import PromotionRequest, TransitionCause
+from models_app.services._approval import record_request
 from models_app.services._backend import registration_write
 from models_app.services._common import _actor_name, _real_user
 from models_app.services.transitions import make_transition, plan_transition
@@ -45,12 +46,13 @@ def _pending(request: PromotionRequest) -> PromotionRequest:
 
 
 def _decide(request: PromotionRequest, state: str, *, user, comment: str) -> None:
-    request.state = state
+    before, request.state = request.state, state
     request.decided_by = _real_user(user)
     request.decided_by_name = _actor_name(user)
     request.decision_comment = comment
     request.decided_at = timezone.now()
     request.save()
+    record_request(request, user, {"state": {"before": before, "after": state}}, comment=comment)
 
 
 def _comment(comment, *, required: bool = False) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from django.db import IntegrityError, transaction
 
-from models_app import access
+from models_app import access, audit
 from models_app.access import Role
 from models_app.exceptions import Conflict
 from models_app.flavors import Capability
@@ -36,6 +36,17 @@ from models_app.validation import (
     clean_str_map,
     clean_text,
     merge_patch,
+)
+
+# The registration's own fields an audit event reports.
+_AUDITED = (
+    "name",
+    "description",
+    "tags",
+    "protected_aliases",
+    "card",
+    "approval_required",
+    "promotion_gate",
 )
 
 
@@ -77,6 +88,12 @@ def registration_create(
                     created_by=_real_user(user),
                 )
                 grant_owner_to_creator(registration, user)
+                audit.record(
+                    action=audit.CREATE,
+                    user=user,
+                    obj=registration,
+                    changes=audit.created(audit.snapshot(registration, _AUDITED)),
+                )
                 return registration
         except IntegrityError:
             raise _taken(registry, name)
@@ -162,8 +179,15 @@ def registration_update(
                 with transaction.atomic():
                     _refuse_case_clash(registry, name, exclude_pk=registration.pk)
                     registration = _lock_registration(registration.pk)
-                    registration.name = name
+                    old_name, registration.name = registration.name, name
                     registration.save()
+                    audit.record(
+                        action=audit.UPDATE,
+                        user=user,
+                        obj=registration,
+                        changes={"name": {"before": old_name, "after": name}},
+                        comment=f"Renamed from '{old_name}'.",
+                    )
             except IntegrityError:  # taken by a concurrent rename or create
                 raise _taken(registry, name)
         if remote_changes:
@@ -171,6 +195,7 @@ def registration_update(
         if remote_changes or protected_aliases is not UNSET or card or workflow:
             with transaction.atomic():
                 registration = _lock_registration(registration.pk)
+                before = audit.snapshot(registration, _AUDITED)
                 for field, value in workflow.items():
                     setattr(registration, field, value)
                 if protected_aliases is not UNSET:
@@ -186,6 +211,9 @@ def registration_update(
                         if text is not None
                     }
                 registration.save()
+                changes = audit.diff(before, audit.snapshot(registration, _AUDITED))
+                if changes:
+                    audit.record(action=audit.UPDATE, user=user, obj=registration, changes=changes)
     return registration
 
 

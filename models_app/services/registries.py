@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from models_app import selectors
+from models_app import audit, selectors
 from models_app.exceptions import Conflict
 from models_app.flavors import flavor_class
 from models_app.models import (
@@ -23,6 +23,8 @@ from models_app.validation import (
     clean_registry_name,
     clean_text,
 )
+
+_AUDITED = ("name", "flavor", "config", "description", "case_insensitive_names")
 
 
 def registry_create(
@@ -43,13 +45,20 @@ def registry_create(
     clean.done()
     try:
         with transaction.atomic():
-            return Registry.objects.create(
+            registry = Registry.objects.create(
                 name=name,
                 flavor=flavor,
                 config=config,
                 description=description,
                 case_insensitive_names=bool(case_insensitive_names),
             )
+            audit.record(
+                action=audit.CREATE,
+                user=user,
+                obj=registry,
+                changes=audit.created(audit.snapshot(registry, _AUDITED)),
+            )
+            return registry
     except IntegrityError:
         raise Conflict(f"A registry named '{name}' already exists.")
 
@@ -73,6 +82,7 @@ def registry_update(
     clean.done()
     with transaction.atomic():
         registry = Registry.objects.select_for_update().get(pk=registry.pk)
+        before = audit.snapshot(registry, _AUDITED)
         if config is not None:
             registry.config = config
         if description is not None:
@@ -88,6 +98,9 @@ def registry_update(
         if case_insensitive_names is not None:
             registry.case_insensitive_names = bool(case_insensitive_names)
         registry.save()
+        changes = audit.diff(before, audit.snapshot(registry, _AUDITED))
+        if changes:
+            audit.record(action=audit.UPDATE, user=user, obj=registry, changes=changes)
     return registry
 
 
@@ -102,4 +115,10 @@ def registry_delete(*, registry: Registry, user) -> None:
             raise Conflict(
                 f"Registry '{registry.name}' still holds models in the trash; purge them first."
             )
+        audit.record(
+            action=audit.DELETE,
+            user=user,
+            obj=registry,
+            changes=audit.deleted(audit.snapshot(registry, _AUDITED)),
+        )
         registry.delete()

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from models_app import access
+from models_app import access, audit
 from models_app.exceptions import Conflict, NotFound
 from models_app.models import ModelRegistration, RegistrationRole, RoleName
 from models_app.services._common import _actor_name, _lock_registration
@@ -58,7 +58,20 @@ def grant_owner_to_creator(registration: ModelRegistration, user) -> None:
             role=RoleName.OWNER,
             granted_by=_actor_name(user),
         )
+        _record(registration, user, user, before=None, after=RoleName.OWNER)
         access.forget(user)
+
+
+def _record(registration: ModelRegistration, principal, user, *, before, after) -> None:
+    name = _principal_name(principal)
+    audit.record(
+        action=audit.ROLE,
+        user=user,
+        object_type="role",
+        object_id=name,
+        **{**audit.at(registration), "object_repr": f"{name} on {registration}"},
+        changes={"role": {"before": before, "after": after}},
+    )
 
 
 def role_grant(
@@ -75,11 +88,18 @@ def role_grant(
         registration = _lock_registration(registration.pk)
         if role != RoleName.OWNER:
             _refuse_losing_last_owner(registration, target)
+        before = (
+            RegistrationRole.objects.filter(registration=registration, **_principal_filter(target))
+            .values_list("role", flat=True)
+            .first()
+        )
         grant, _ = RegistrationRole.objects.update_or_create(
             registration=registration,
             **_principal_filter(target),
             defaults={"role": role, "granted_by": _actor_name(user)},
         )
+        if before != role:
+            _record(registration, target, user, before=before, after=role)
     access.forget(target if not isinstance(target, Group) else None)
     return grant
 
@@ -98,5 +118,7 @@ def role_revoke(*, registration: ModelRegistration, principal: str, user) -> Non
                 f"{_principal_name(target)} holds no role on model '{registration.name}'."
             )
         _refuse_losing_last_owner(registration, target)
+        before = grants.values_list("role", flat=True).first()
         grants.delete()
+        _record(registration, target, user, before=before, after=None)
     access.forget(target if not isinstance(target, Group) else None)

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from models_app import audit
 from models_app.exceptions import BackendError, NotFound
 from models_app.models import DEFAULT_REGISTRY, ModelVersion, Registry, RunDataState
 from models_app.services.lineage import lineage_from_tags
@@ -101,7 +102,12 @@ def _fetch_one(version: ModelVersion) -> str:
         _mark(version.pk, RunDataState.PENDING, str(exc))
         return "pending"
     with transaction.atomic():
-        version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        version = (
+            ModelVersion.objects.select_for_update()
+            .select_related("registration__registry")
+            .get(pk=version.pk)
+        )
+        before = audit.snapshot(version, _COPIED)
         # What the client sent explicitly wins over what the run logged.
         version.metrics = {**data.metrics, **version.metrics}
         version.parameters = {**data.parameters, **version.parameters}
@@ -123,7 +129,20 @@ def _fetch_one(version: ModelVersion) -> str:
                 "run_data_error",
             ]
         )
+        changes = audit.diff(before, audit.snapshot(version, _COPIED))
+        if changes:
+            audit.record(
+                action=audit.UPDATE,
+                user=None,
+                obj=version,
+                changes=changes,
+                comment="Metrics and parameters copied from the run.",
+            )
     return "fetched"
+
+
+# The fields a fetch of run data may fill, reported in the audit log.
+_COPIED = ("metrics", "parameters", *ModelVersion.LINEAGE_FIELDS, "storage_location")
 
 
 def _mark(pk: int, state: str, error: str) -> None:

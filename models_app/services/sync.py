@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from models_app import audit
 from models_app.exceptions import Conflict, describe_error
 from models_app.flavors import Capability
 from models_app.models import (
@@ -49,6 +50,7 @@ def sync_request(*, registry: Registry, user) -> SyncRun:
         ).exists():
             raise Conflict(f"A sync of registry '{registry.name}' is already under way.")
         run = SyncRun.objects.create(registry=registry, requested_by=_actor_name(user))
+        audit.record(action=audit.SYNC, user=user, obj=run, comment="Sync requested.")
         # Enqueued only once the run row is committed, so the worker always finds it.
         transaction.on_commit(lambda: _enqueue_sync(run.pk))
     return run
@@ -105,6 +107,7 @@ def registry_sync(
             timezone.now(),
         )
         run.save()
+        _record_run(run, user)
         raise
     run.status, run.finished_at = SyncRun.Status.SUCCEEDED, timezone.now()
     if run.skipped:
@@ -114,7 +117,29 @@ def registry_sync(
             limit=1000,
         )
     run.save()
+    _record_run(run, user)
     return run
+
+
+def _record_run(run: SyncRun, user) -> None:
+    """The run's outcome in the audit log; each change it made has its own event (by "sync")."""
+    audit.record(
+        action=audit.SYNC,
+        user=user,
+        obj=run,
+        changes={"status": {"before": SyncRun.Status.RUNNING, "after": run.status}},
+        comment=f"Sync {run.status}: {run.summary()}. {run.error}".strip(),
+    )
+
+
+def _event(registry: Registry, action: str, registration, version=None, **kwargs):
+    """An audit event for a change a sync found in the backend, named without a query."""
+    return audit.event(
+        action=action,
+        actor_name=SYNC_ACTOR,
+        **audit.at(registration, version, kwargs.pop("alias", ""), registry=registry),
+        **kwargs,
+    )
 
 
 def _save_progress(run: SyncRun, progress) -> None:
@@ -150,7 +175,7 @@ def _sync_models(registry: Registry, page, run: SyncRun) -> None:
         # A model in the trash is still in the backend until purged: the sync leaves it be.
         trashed = _trashed_names(registry, [i.name for i in page]) - set(existing)
         page = [info for info in page if info.name not in trashed]
-        created, updated = [], []
+        created, updated, events = [], [], []
         for info in page:
             local = existing.get(info.name)
             if local is None:
@@ -164,18 +189,43 @@ def _sync_models(registry: Registry, page, run: SyncRun) -> None:
                     )
                 )
             elif (local.description, local.tags) != (info.description, dict(info.tags)):
+                before = audit.snapshot(local, ("description", "tags"))
                 local.description, local.tags, local.updated_at = (
                     info.description,
                     dict(info.tags),
                     info.updated_at or now,
                 )
                 updated.append(local)
+                events.append(
+                    _event(
+                        registry,
+                        audit.UPDATE,
+                        local,
+                        object_type="registration",
+                        object_id=str(local.pk),
+                        changes=audit.diff(before, audit.snapshot(local, ("description", "tags"))),
+                        comment="Changed in the backend; found by a sync.",
+                    )
+                )
         ModelRegistration.objects.bulk_create(created)
         for local, info in zip(created, [i for i in page if i.name not in existing]):
             local.updated_at = info.updated_at or now  # auto_now stamped the sync's time on insert
         ModelRegistration.objects.bulk_update(
             created + updated, ["description", "tags", "updated_at"]
         )
+        events += [
+            _event(
+                registry,
+                audit.CREATE,
+                local,
+                object_type="registration",
+                object_id=str(local.pk or ""),
+                changes=audit.created(audit.snapshot(local, ("name", "description", "tags"))),
+                comment="Found in the backend by a sync.",
+            )
+            for local in created
+        ]
+        audit.record_many(events)
     run.models_created += len(created)
     run.models_updated += len(updated)
 
@@ -195,13 +245,20 @@ def _sync_versions(registry: Registry, page, run: SyncRun) -> None:
         for name in names - set(registrations) - trashed:
             # a model created in the backend since the model pass
             registrations[name] = ModelRegistration.objects.create(registry=registry, name=name)
+            audit.record(
+                actor_name=SYNC_ACTOR,
+                action=audit.CREATE,
+                obj=registrations[name],
+                changes=audit.created({"name": name}),
+                comment="Found in the backend by a sync.",
+            )
         existing = {
             (v.registration_id, v.version): v
             for v in ModelVersion.all_objects.filter(
                 registration__in=registrations.values(), version__in={info.version for info in page}
             )
         }
-        created, updated, transitions, created_updated_at = [], [], [], []
+        created, updated, transitions, created_updated_at, events = [], [], [], [], []
         first_seen: list[tuple[ModelVersion, object]] = []
         for info in page:
             try:  # the backend is one more entry point: the same artifact check applies
@@ -257,10 +314,24 @@ def _sync_versions(registry: Registry, page, run: SyncRun) -> None:
                         actor_name=SYNC_ACTOR,
                     )
                 )
+            before = audit.snapshot(local, SYNCED_VERSION_FIELDS)
             for field, value in values.items():
                 setattr(local, field, value)
             local.updated_at = info.updated_at or now
             updated.append(local)
+            changes = audit.diff(before, audit.snapshot(local, SYNCED_VERSION_FIELDS))
+            events.append(
+                _event(
+                    registry,
+                    audit.TRANSITION if set(changes) == {"stage"} else audit.UPDATE,
+                    registration,
+                    local.version,
+                    object_type="version",
+                    object_id=str(local.pk),
+                    changes=changes,
+                    comment="Changed in the backend; found by a sync.",
+                )
+            )
         ModelVersion.objects.bulk_create(created, batch_size=500)
         for local, moment in zip(created, created_updated_at):
             local.updated_at = moment
@@ -268,6 +339,20 @@ def _sync_versions(registry: Registry, page, run: SyncRun) -> None:
             created + updated, [*SYNCED_VERSION_FIELDS, "updated_at"], batch_size=500
         )
         StageTransition.objects.bulk_create(transitions)
+        events += [
+            _event(
+                registry,
+                audit.CREATE,
+                local.registration,
+                local.version,
+                object_type="version",
+                object_id=str(local.pk or ""),
+                changes=audit.created(audit.snapshot(local, ("stage", "model_source_uri"))),
+                comment="Found in the backend by a sync.",
+            )
+            for local in created
+        ]
+        audit.record_many(events)
         _record_first_seen_stages(first_seen)
         run_data_request(registry=registry, versions=created)
         ModelRegistration.objects.bulk_update(list(registrations.values()), ["last_version_number"])
@@ -299,20 +384,46 @@ def _sync_removals(
     registry: Registry, seen_models: set[str], seen_versions: set[tuple[str, int]], run
 ) -> None:
     """What the backend no longer has goes here too (its history goes with a removed model)."""
-    # Trashed items included: one the backend lost can no longer be restored.
     gone_models = ModelRegistration.all_objects.filter(registry=registry).exclude(
         name__in=seen_models
     )
-    run.models_removed = gone_models.count()
-    gone_models.delete()
-    gone_versions = [
-        pk
+    gone_names = dict(gone_models.values_list("pk", "name"))
+    run.models_removed = len(gone_names)
+    audit.record_many(
+        _event(
+            registry,
+            audit.DELETE,
+            ModelRegistration(name=name),
+            object_type="registration",
+            object_id=str(pk),
+            changes=audit.deleted({"name": name}),
+            comment="No longer in the backend; removed by a sync.",
+        )
+        for pk, name in gone_names.items()
+    )
+    ModelRegistration.all_objects.filter(pk__in=list(gone_names)).delete()
+    gone = [
+        (pk, name, number)
         for pk, name, number in ModelVersion.all_objects.filter(registration__registry=registry)
         .values_list("pk", "registration__name", "version")
         .iterator(chunk_size=2000)
         if (name, number) not in seen_versions
     ]
+    gone_versions = [pk for pk, _, _ in gone]
     run.versions_removed = len(gone_versions)
+    audit.record_many(
+        _event(
+            registry,
+            audit.DELETE,
+            ModelRegistration(name=name),
+            number,
+            object_type="version",
+            object_id=str(pk),
+            changes=audit.deleted({"version": number}),
+            comment="No longer in the backend; removed by a sync.",
+        )
+        for pk, name, number in gone
+    )
     for start in range(0, len(gone_versions), 500):
         chunk = ModelVersion.all_objects.filter(pk__in=gone_versions[start : start + 500])
         # Recorded like a deletion here, so the stage ledger knows when the version ended.
@@ -362,7 +473,7 @@ def _sync_aliases(registry: Registry, wanted: dict[str, Mapping[str, int]]) -> N
     involved = ModelVersion.objects.in_bulk(
         {pk for _, _, old, new in changes for pk in (old, new) if pk}
     )
-    records = []
+    records, events = [], []
     for name, alias, old, new in sorted(changes, key=lambda c: (c[0], c[1])):
         if new is None:
             ModelAlias.objects.filter(registration_id=registrations[name], name=alias).delete()
@@ -384,4 +495,22 @@ def _sync_aliases(registry: Registry, wanted: dict[str, Mapping[str, int]]) -> N
                 alias_from_version=involved[old].version if old else None,
             )
         )
+        events.append(
+            _event(
+                registry,
+                audit.ALIAS,
+                ModelRegistration(name=name),
+                version.version,
+                alias=alias,
+                object_type="alias",
+                changes={
+                    "version": {
+                        "before": involved[old].version if old else None,
+                        "after": involved[new].version if new else None,
+                    }
+                },
+                comment=f"Alias '{alias}' changed in the backend; found by a sync.",
+            )
+        )
     StageTransition.objects.bulk_create(records)
+    audit.record_many(events)

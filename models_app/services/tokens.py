@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from models_app import audit
 from models_app.models import (
     ApiToken,
 )
@@ -35,6 +36,13 @@ def token_create(*, owner, name: str = "", user) -> tuple[ApiToken, str]:
         token = ApiToken.objects.create(
             user=owner, name=name, prefix=prefix, digest=_token_digest(secret)
         )
+        # The prefix identifies the token; the secret is never recorded.
+        audit.record(
+            action=audit.CREATE,
+            user=user,
+            obj=token,
+            changes=audit.created({"owner": owner.get_username(), "name": name, "prefix": prefix}),
+        )
     return token, secret
 
 
@@ -42,11 +50,17 @@ def token_revoke(*, token: ApiToken, user) -> ApiToken:
     if user is not None and user != token.user and not user.is_superuser:
         raise PermissionDenied("You can only revoke your own tokens.")
     with transaction.atomic():
-        ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )
-    token.refresh_from_db()
+        token.refresh_from_db()
+        if revoked:
+            audit.record(action=audit.UPDATE, user=user, obj=token, changes=_revoked(token))
     return token
+
+
+def _revoked(token: ApiToken) -> dict:
+    return {"revoked_at": {"before": None, "after": token.revoked_at}}
 
 
 def tokens_revoke_all(*, owner, user) -> int:
@@ -57,9 +71,20 @@ def tokens_revoke_all(*, owner, user) -> int:
     if user is not None and user != owner and not user.is_superuser:
         raise PermissionDenied("You can only revoke your own tokens.")
     with transaction.atomic():
-        return ApiToken.objects.filter(user=owner, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
+        active = list(
+            ApiToken.objects.select_for_update()
+            .select_related("user")
+            .filter(user=owner, revoked_at__isnull=True)
         )
+        now = timezone.now()
+        ApiToken.objects.filter(pk__in=[token.pk for token in active]).update(revoked_at=now)
+        for token in active:
+            token.revoked_at = now
+        audit.record_many(
+            audit.event(action=audit.UPDATE, user=user, obj=token, changes=_revoked(token))
+            for token in active
+        )
+        return len(active)
 
 
 def token_authenticate(secret: str) -> ApiToken | None:

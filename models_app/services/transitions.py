@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from models_app import access
+from models_app import access, audit
 from models_app.access import Role
 from models_app.exceptions import ApprovalRequested
 from models_app.flavors import Capability
@@ -160,20 +160,26 @@ def make_transition(
     with transaction.atomic():
         registration = _lock_registration(registration.pk)
         now = timezone.now()
-        records = []
+        records, events = [], []
         if version.stage != stage:
             records.append(_record(version, stage, user=user, comment=comment, cause=cause))
+            events.append(_stage_event(registration, version, stage, user=user, comment=comment))
             version.stage = stage
             version.save(update_fields=["stage", "updated_at"])
         for rival in rivals:
+            why = rival_comment or f"Archived because version {version.version} moved to {stage}."
             records.append(
                 _record(
                     rival,
                     ModelVersionStage.ARCHIVED,
                     user=user,
-                    comment=rival_comment
-                    or f"Archived because version {version.version} moved to {stage}.",
+                    comment=why,
                     cause=rival_cause,
+                )
+            )
+            events.append(
+                _stage_event(
+                    registration, rival, ModelVersionStage.ARCHIVED, user=user, comment=why
                 )
             )
         if rivals:
@@ -181,6 +187,7 @@ def make_transition(
                 stage=ModelVersionStage.ARCHIVED, updated_at=now
             )
         StageTransition.objects.bulk_create(records)
+        audit.record_many(events)
         registration.save(update_fields=["updated_at"])
         _emit_stage_changes(registration, records, version, rivals, user=user, comment=comment)
         if then is not None:
@@ -204,6 +211,19 @@ def _emit_stage_changes(registration, records, version, rivals, *, user, comment
                 "actor": _actor_name(user),
             },
         )
+
+
+def _stage_event(registration, version: ModelVersion, to_stage: str, *, user, comment: str):
+    # Named from the locked registration: no query per archived rival.
+    return audit.event(
+        action=audit.TRANSITION,
+        user=user,
+        object_type="version",
+        object_id=str(version.pk),
+        **audit.at(registration, version.version),
+        changes={"stage": {"before": version.stage, "after": to_stage}},
+        comment=comment,
+    )
 
 
 def version_stage_change(

@@ -22,7 +22,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from models_app import access
+from models_app import access, audit
 from models_app.access import Role
 from models_app.exceptions import Conflict, NotFound, RegistryError, describe_error
 from models_app.flavors import Capability
@@ -82,6 +82,13 @@ def move_registration_to_trash(*, registration: ModelRegistration, user) -> None
             locked.deleted_at = timezone.now()
             locked.deleted_by = _real_user(user)
             locked.save(update_fields=["deleted_at", "deleted_by"])
+            audit.record(
+                action=audit.DELETE,
+                user=user,
+                obj=locked,
+                changes={"deleted_at": {"before": None, "after": locked.deleted_at}},
+                comment="Moved to the trash with its versions, aliases and history.",
+            )
 
 
 def move_version_to_trash(*, version: ModelVersion, user) -> None:
@@ -108,8 +115,17 @@ def move_version_to_trash(*, version: ModelVersion, user) -> None:
                 cause=TransitionCause.VERSION_DELETED,
             ).save()
             version.aliases.all().delete()
+            now = timezone.now()
             ModelVersion.objects.filter(pk=version.pk).update(
-                deleted_at=timezone.now(), deleted_by=_real_user(user)
+                deleted_at=now, deleted_by=_real_user(user)
+            )
+            _record_version(
+                audit.DELETE,
+                registration,
+                version,
+                user,
+                {"deleted_at": {"before": None, "after": now}, **_gone(aliases)},
+                "Moved to the trash." + removed,
             )
             registration.save(update_fields=["updated_at"])
 
@@ -141,8 +157,16 @@ def registration_restore(*, registration: ModelRegistration, user) -> ModelRegis
             with transaction.atomic():
                 _refuse_case_clash(registry, registration.name, exclude_pk=registration.pk)
                 locked = _lock_registration(registration.pk, include_trashed=True)
+                trashed_at = locked.deleted_at
                 locked.deleted_at, locked.deleted_by = None, None
                 locked.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
+                audit.record(
+                    action=audit.RESTORE,
+                    user=user,
+                    obj=locked,
+                    changes={"deleted_at": {"before": trashed_at, "after": None}},
+                    comment="Restored from the trash.",
+                )
         except IntegrityError:  # the name was taken meanwhile
             raise _name_taken(registration)
     return ModelRegistration.objects.select_related("registry").get(pk=registration.pk)
@@ -183,6 +207,14 @@ def version_restore(*, version: ModelVersion, user) -> ModelVersion:
             entry.from_stage = ModelVersionStage.NONE
             entry.save()
             ModelVersion.all_objects.filter(pk=version.pk).update(deleted_at=None, deleted_by=None)
+            _record_version(
+                audit.RESTORE,
+                registration,
+                version,
+                user,
+                {"deleted_at": {"before": version.deleted_at, "after": None}},
+                "Restored from the trash.",
+            )
             registration.save(update_fields=["updated_at"])
     return ModelVersion.objects.select_related("registration__registry").get(pk=version.pk)
 
@@ -199,7 +231,17 @@ def registration_purge(*, registration: ModelRegistration, user) -> None:
             raise NotFound(f"Model '{registration.name}' is not in the trash.")
         _backend_delete(flavor.delete_model, name=registration.name)
         with transaction.atomic():
-            _lock_registration(registration.pk, include_trashed=True).delete()
+            locked = _lock_registration(registration.pk, include_trashed=True)
+            audit.record(
+                action=audit.PURGE,
+                user=user,
+                obj=locked,
+                changes=audit.deleted(
+                    audit.snapshot(locked, ("name", "description", "tags", "deleted_at"))
+                ),
+                comment="Deleted for good from the trash, from the backend too.",
+            )
+            locked.delete()
 
 
 def version_purge(*, version: ModelVersion, user) -> None:
@@ -226,7 +268,31 @@ def version_purge(*, version: ModelVersion, user) -> None:
                 comment=f"Version {version.version} deleted for good from the trash.",
                 cause=TransitionCause.VERSION_PURGED,
             ).save()
+            _record_version(
+                audit.PURGE,
+                registration,
+                version,
+                user,
+                audit.deleted(audit.snapshot(version, ("stage", "model_source_uri", "deleted_at"))),
+                "Deleted for good from the trash, from the backend too.",
+            )
             ModelVersion.all_objects.filter(pk=version.pk).delete()
+
+
+def _record_version(action, registration, version, user, changes, comment) -> None:
+    audit.record(
+        action=action,
+        user=user,
+        object_type="version",
+        object_id=str(version.pk),
+        **audit.at(registration, version.version),
+        changes=changes,
+        comment=comment,
+    )
+
+
+def _gone(aliases: list[str]) -> dict:
+    return {"aliases": {"before": aliases, "after": []}} if aliases else {}
 
 
 def _backend_delete(delete, **address) -> None:

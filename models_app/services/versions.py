@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from models_app import access
+from models_app import access, audit
 from models_app.access import Role
 from models_app.exceptions import ApprovalRequested, Conflict
 from models_app.flavors import Capability
@@ -184,7 +184,15 @@ def version_register(
         )
         fields["storage_location"] = _storage_location(registry, fields["model_source_uri"])
         with transaction.atomic():
-            registration, _ = _lock_or_create_registration(registry, name, user)
+            registration, new = _lock_or_create_registration(registry, name, user)
+            if new:
+                audit.record(
+                    action=audit.CREATE,
+                    user=user,
+                    obj=registration,
+                    changes=audit.created({"name": name}),
+                    comment="Created by registering its first version.",
+                )
             number = assigned.version or registration.last_version_number + 1
             if ModelVersion.objects.filter(registration=registration, version=number).exists():
                 raise Conflict(f"Model '{name}' already has a version {number}.")
@@ -192,6 +200,16 @@ def version_register(
             registration.save(update_fields=["last_version_number", "updated_at"])
             version = ModelVersion.objects.create(
                 registration=registration, version=number, created_by=_real_user(user), **fields
+            )
+            audit.record(
+                action=audit.CREATE,
+                user=user,
+                object_type="version",
+                object_id=str(version.pk),
+                **audit.at(registration, number),
+                changes=audit.created(
+                    {field: value for field, value in fields.items() if value not in ("", {})}
+                ),
             )
             run_data_request(registry=registry, versions=[version])
             webhooks.emit(
@@ -307,12 +325,16 @@ def version_update(
                 version = ModelVersion.objects.select_related("registration__registry").get(
                     pk=version.pk
                 )
+                before = audit.snapshot(version, ModelVersion.MUTABLE_FIELDS)
                 if description is not None:
                     version.description = description
                 merged = _merged(version, tags=tags, metrics=metrics, metadata=metadata)
                 version.tags, version.metrics = merged["tags"], merged["metrics"]
                 version.metadata = merged["metadata"]
                 version.save()
+                changes = audit.diff(before, audit.snapshot(version, ModelVersion.MUTABLE_FIELDS))
+                if changes:
+                    audit.record(action=audit.UPDATE, user=user, obj=version, changes=changes)
         if move is not None:
             move.version = version
             version = make_transition(

@@ -35,7 +35,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from models_app import access
+from models_app import access, audit
 from models_app.models import (
     ModelRegistration,
     ModelVersion,
@@ -49,6 +49,7 @@ from models_app.validation import (
     clean_text,
     clean_webhook_url,
     outbound_addresses,
+    redact_uri,
     short_reason,
 )
 
@@ -119,12 +120,33 @@ def webhook_create(
             secret=secret,
             created_by=_real_user(user),
         )
+        _audit(webhook, audit.CREATE, user)
     return webhook, secret
+
+
+def _audit(webhook: Webhook, action: str, user) -> None:
+    """The webhook's settings in the audit log (never its secret)."""
+    fields = {
+        "name": webhook.name,
+        "url": redact_uri(webhook.url),
+        "events": webhook.events,
+        "registration": str(webhook.registration or ""),
+    }
+    where = audit.at(webhook.registration) if webhook.registration is not None else {}
+    audit.record(
+        action=action,
+        user=user,
+        object_type="webhook",
+        object_id=str(webhook.pk),
+        **{**where, "object_repr": webhook.name or redact_uri(webhook.url)},
+        changes=audit.created(fields) if action == audit.CREATE else audit.deleted(fields),
+    )
 
 
 def webhook_delete(*, webhook: Webhook, user) -> None:
     _require_manage(user, webhook.registration, "delete_webhook", "delete a webhook")
     with transaction.atomic():
+        _audit(webhook, audit.DELETE, user)
         Webhook.objects.filter(pk=webhook.pk).delete()
 
 

@@ -1,3 +1,5 @@
+import json
+
 from django import template
 from django.http import QueryDict
 
@@ -41,3 +43,12 @@ def query_pairs(query: str, leave_out: str = "page,per_page"):
         if key not in dropped
         for value in values
     ]
+
+
+@register.filter
+def audit_value(value):
+    """One before/after value of the audit log, short: "—" for nothing, JSON otherwise."""
+    if value is None:
+        return "—"
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return text if len(text) <= 200 else text[:199] + "…"

@@ -15,8 +15,9 @@ from tqdm import tqdm
 from models_app import access, selectors, services
 from models_app.api.serializers import WebhookDeliverySerializer, WebhookSerializer
 from models_app.exceptions import DOMAIN_ERRORS, ApprovalRequested, describe_error
+from models_app.filters import AuditFilterSet
 from models_app.flavors import Capability, describe_flavors
-from models_app.models import ModelRegistration, ModelVersion, PromotionRequest
+from models_app.models import AuditEvent, ModelRegistration, ModelVersion, PromotionRequest
 from models_app.names import name_report
 from models_app.validation import clean_instant, clean_moment, clean_version_number
 
@@ -132,6 +133,23 @@ def role_dict(grant) -> dict:
     }
 
 
+def audit_dict(event: AuditEvent) -> dict:
+    return {
+        "id": event.id,
+        "created_at": event.created_at.isoformat(),
+        "actor": event.actor_name,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "object": event.object_repr,
+        "registry": event.registry_name,
+        "model": event.registration_name,
+        "version": event.version_number,
+        "changes": event.changes,
+        "comment": event.comment,
+    }
+
+
 class Command(BaseCommand):
     help = "Manage registered models and their versions (mirrors `zenml model-registry`)."
 
@@ -140,7 +158,7 @@ class Command(BaseCommand):
         groups = parser.add_subparsers(
             dest="group",
             required=True,
-            metavar="{flavor,models,names,requests,roles,trash,webhooks,"
+            metavar="{flavor,models,names,requests,roles,trash,webhooks,audit,"
             "register,list,describe,update,delete,sync}",
         )
 
@@ -196,6 +214,20 @@ class Command(BaseCommand):
         )
         p.add_argument("name")
         p.add_argument("--no-progress", action="store_true")
+
+        p = self._leaf(
+            groups,
+            "audit",
+            "Show the audit log, newest first (needs the view_auditevent permission with --user).",
+            registry=True,
+            json=True,
+        )
+        p.add_argument("--model", help="Only changes to this model (with --registry: of that one).")
+        p.add_argument("--actor", help='Only changes by this user (or "system", "sync").')
+        p.add_argument("--action", help="create, update, delete, transition, alias, role, sync.")
+        p.add_argument("--since", help="From this date or ISO datetime (inclusive).")
+        p.add_argument("--until", help="Before this date or ISO datetime.")
+        p.add_argument("--count", type=int, default=100, help="At most this many (default 100).")
 
         flavor = groups.add_parser("flavor", help="Registry flavors.").add_subparsers(
             dest="action", required=True
@@ -523,6 +555,43 @@ class Command(BaseCommand):
         rows = [[key, value] for key, value in data.items() if key not in {"lineage"}]
         rows += [[key, value] for key, value in data["lineage"].items()]
         self._out(data, render_table(["field", "value"], rows))
+
+    # audit -----------------------------------------------------------------------------
+    def do_registry_audit(self, options):
+        query = {
+            "registry": options.get("registry") or "",
+            "model": options.get("model") or "",
+            "actor": options.get("actor") or "",
+            "action": options.get("action") or "",
+        }
+        for option in ("since", "until"):
+            moment = parse_when(options.get(option), f"--{option}")
+            query[option] = moment.isoformat() if moment else ""
+        if options["count"] < 1:
+            raise CommandError("--count: must be at least 1.")
+        filterset = AuditFilterSet(query, queryset=selectors.audit_list(user=self.user))
+        if not filterset.is_valid():
+            raise CommandError(
+                "; ".join(
+                    f"--{field}: {' '.join(errors)}" for field, errors in filterset.errors.items()
+                )
+            )
+        events = list(filterset.qs[: options["count"]])
+        data = [audit_dict(event) for event in events]
+        rows = [
+            [
+                event["created_at"],
+                event["actor"],
+                event["action"],
+                event["object"],
+                "; ".join(
+                    f"{field}: {change['before']} -> {change['after']}"
+                    for field, change in event["changes"].items()
+                )[:120],
+            ]
+            for event in data
+        ]
+        self._out(data, render_table(["when", "actor", "action", "object", "changes"], rows))
 
     # flavor ----------------------------------------------------------------------------
     def do_flavor_list(self, options):
