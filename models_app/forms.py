@@ -281,3 +281,82 @@ class WebhookForm(ServiceErrorsMixin, forms.Form):
         help_text="Only this model's events (you must own it); empty for every model "
         "(administrators).",
     )
+
+
+class RegistryForm(forms.Form):
+    """A new registry: its name, flavor, and the chosen flavor's own settings. Every flavor's
+    fields are on the form (named `<flavor>.<key>`); only the chosen flavor's are read."""
+
+    marked_required = frozenset({"name"})  # judged by the service, marked on the page
+
+    name = forms.CharField(max_length=200, required=False, strip=False)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    flavor = forms.ChoiceField()
+    case_insensitive_names = forms.BooleanField(
+        required=False, label="Refuse a model name that differs from another only by case"
+    )
+
+    def __init__(self, *args, flavors: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.flavors = flavors
+        self.fields["flavor"].choices = [(name, name) for name in flavors]
+        self.fieldsets = []
+        for name, cls in flavors.items():
+            keys = []
+            for field in cls.config_fields:
+                key = f"{name}.{field.key}"
+                self.fields[key] = forms.CharField(
+                    label=field.label,
+                    required=False,
+                    help_text=field.help,
+                    max_length=2000,
+                    widget=forms.URLInput(attrs={"placeholder": field.help[:60]})
+                    if field.kind == "url"
+                    else forms.TextInput(),
+                )
+                keys.append((key, field.required))
+            if not cls.config_fields:
+                key = f"{name}.config"
+                self.fields[key] = forms.JSONField(
+                    label="Config (JSON)", required=False, help_text="The flavor's settings."
+                )
+                keys.append((key, False))
+            self.fieldsets.append(
+                {
+                    "flavor": name,
+                    "description": cls.description,
+                    "fields": [(self[key], required) for key, required in keys],
+                }
+            )
+
+    def config(self) -> dict:
+        """The chosen flavor's settings: the keys filled in (or its JSON object)."""
+        flavor = self.cleaned_data["flavor"]
+        cls = self.flavors[flavor]
+        if not cls.config_fields:
+            return self.cleaned_data.get(f"{flavor}.config") or {}
+        return {
+            field.key: self.cleaned_data[f"{flavor}.{field.key}"].strip()
+            for field in cls.config_fields
+            if self.cleaned_data[f"{flavor}.{field.key}"].strip()
+        }
+
+    def add_service_error(self, exc: Exception) -> None:
+        """A refusal next to its box: config keys map to the chosen flavor's fields."""
+        report = describe_error(exc)
+        if report is None:
+            raise exc
+        flavor = self.cleaned_data.get("flavor", "")
+        for field, messages in report.errors.items():
+            target = None
+            if field in self.fields and "." not in field:
+                target = field
+            elif f"{flavor}.{field}" in self.fields:
+                target = f"{flavor}.{field}"
+            for message in messages:
+                where = target
+                # A flavor's config check says "<key>: ..." under "config".
+                key = message.split(":", 1)[0] if field == "config" else ""
+                if where is None and key and f"{flavor}.{key}" in self.fields:
+                    where = f"{flavor}.{key}"
+                self.add_error(where, message)

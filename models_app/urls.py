@@ -28,6 +28,7 @@ urlpatterns = [
     path(VERSION + "aliases/", views.alias_set, name="alias_set"),
     path(VERSION + "aliases/<str:alias>/delete/", views.alias_delete, name="alias_delete"),
     path("registries/", views.registries, name="registries"),
+    path("registries/new/", views.registry_new, name="registry_new"),
     path("registries/<str:registry>/sync/", views.registry_sync, name="registry_sync"),
     path("tokens/", views.tokens, name="tokens"),
     path("trash/", views.trash, name="trash"),

@@ -21,12 +21,13 @@ from models_app import access, metrics, selectors, services
 from models_app.access import Role
 from models_app.exceptions import DOMAIN_ERRORS, NotFound, describe_error
 from models_app.filters import AuditFilterSet, RegistrationFilterSet, VersionFilterSet
-from models_app.flavors import Capability, describe_flavors
+from models_app.flavors import Capability, available_flavors, describe_flavors
 from models_app.forms import (
     LedgerForm,
     ModelCardForm,
     RegisterVersionForm,
     RegistrationEditForm,
+    RegistryForm,
     TransitionForm,
     WebhookForm,
     WorkflowForm,
@@ -974,6 +975,44 @@ def _registries_context() -> dict:
         "registries": rows,
         "syncing": any(r.latest_sync and r.latest_sync.is_active for r in rows),
     }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def registry_new(request):
+    """Add a registry from a page: the available flavors, each with its own settings, and
+    "Test connection" to try the settings before saving (nothing is saved by a test)."""
+    if not request.user.has_perm("models_app.add_registry"):
+        refusal = "You do not have permission to add a registry (add_registry)."
+        return render(request, "registry_form.html", {"refused": refusal}, status=403)
+    flavors = available_flavors()
+    default = "mlflow" if "mlflow" in flavors else next(iter(flavors), "")
+    form = RegistryForm(request.POST or None, flavors=flavors, initial={"flavor": default})
+    connected = ""
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if "test" in request.POST:
+                connected = services.registry_connection_test(
+                    flavor=data["flavor"], config=form.config(), user=request.user
+                )
+            else:
+                registry = services.registry_create(
+                    name=data["name"],
+                    flavor=data["flavor"],
+                    config=form.config(),
+                    description=data["description"],
+                    case_insensitive_names=data["case_insensitive_names"],
+                    user=request.user,
+                )
+                messages.success(request, f"Registry {registry.name} added.")
+                return redirect("registries")
+        except DOMAIN_ERRORS as exc:
+            form.add_service_error(exc)
+    chosen = form["flavor"].value() or default
+    return render(
+        request, "registry_form.html", {"form": form, "connected": connected, "chosen": chosen}
+    )
 
 
 @login_required

@@ -583,3 +583,27 @@ def test_add_a_webhook_see_its_secret_once_and_a_delivered_test_event(page, demo
         expect(page.locator("#deliveries")).to_contain_text("Delivered")
         screenshot(page, "webhook-deliveries")
     assert verified(receiver.received[0], secret)["event"] == "test"
+
+
+def test_a_registry_is_added_from_the_page_with_its_flavors_fields(
+    page, demo, csp_violations, screenshot
+):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, demo)
+    page.goto(f"{demo}/registries/")
+    page.get_by_role("link", name="Add a registry").click()
+    expect(page.locator("h1")).to_have_text("Add a registry")
+    expect(page.locator('[data-flavor-fields="mlflow"]')).to_be_visible()
+    expect(page.locator('[data-flavor-fields="builtin"]')).to_be_hidden()
+    screenshot(page, "22-registry-form-mlflow")
+    page.get_by_label("Flavor").select_option("builtin")
+    expect(page.locator('[data-flavor-fields="builtin"]')).to_be_visible()
+    expect(page.locator('[data-flavor-fields="mlflow"]')).to_be_hidden()
+    page.get_by_role("button", name="Test connection").click()
+    expect(page.locator("#connection-result")).to_contain_text("nothing to connect to")
+    expect(page.locator('[data-flavor-fields="mlflow"]')).to_be_hidden()  # still the choice
+    page.get_by_role("textbox", name="Name").fill("team-b")
+    page.get_by_role("button", name="Add the registry").click()
+    expect(page.locator("h1")).to_have_text("Registries")
+    expect(page.locator("#registries")).to_contain_text("team-b")
+    assert Registry.objects.get(name="team-b").flavor == "builtin"

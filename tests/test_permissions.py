@@ -127,6 +127,11 @@ ROUTES: dict[str, list[Check]] = {
     # `champion` is protected: moving or deleting it is part of the promote gate.
     VERSION + "aliases/<str:alias>/delete/": [Check("post", perms=PROTECTED_ALIAS)],
     "registries/": [Check()],
+    "registries/new/": [
+        Check(perms=("add_registry",)),
+        Check("post", {"name": "team-c", "flavor": "builtin"}, ("add_registry",)),
+        Check("post", {"flavor": "builtin", "test": "1"}, ("add_registry",)),
+    ],
     "registries/<str:registry>/sync/": [
         Check("post", perms=("change_registry",), kwargs={"registry": "dict"})
     ],

@@ -70,6 +70,17 @@ class ModelVersionInfo:
     updated_at: datetime | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class ConfigField:
+    """One key of a flavor's config, as the registry form asks for it."""
+
+    key: str
+    label: str
+    required: bool = False
+    help: str = ""
+    kind: str = "url"  # the input type on the form
+
+
 class BaseFlavor:
     """A registry backend. Subclass it and name the class by dotted path to add a flavor.
 
@@ -87,6 +98,8 @@ class BaseFlavor:
     # True only when the backend is the dashboard's own index (builtin): its writes are no-ops,
     # so rows may be written to the index directly (bulk imports).
     writes_only_the_index: ClassVar[bool] = False
+    # The config keys the registry form offers; a flavor without any gets a JSON box.
+    config_fields: ClassVar[tuple[ConfigField, ...]] = ()
 
     def __init__(self, registry: Registry):
         self.registry = registry
@@ -112,6 +125,11 @@ class BaseFlavor:
             if names:
                 missing[capability] = names
         return missing
+
+    def check_connection(self) -> str:
+        """Reach the backend with one small read and say what answered; raise a domain error
+        (BackendError, ...) when it does not. Makes no change anywhere."""
+        return f"Flavor {self.name} has no connection check."
 
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities

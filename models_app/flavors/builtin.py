@@ -10,6 +10,7 @@ from models_app import selectors
 from models_app.flavors.base import (
     BaseFlavor,
     Capability,
+    ConfigField,
     ModelVersionInfo,
     RegisteredModelInfo,
 )
@@ -47,6 +48,26 @@ class BuiltinFlavor(BaseFlavor):
     description = "Keeps models and versions in the dashboard's own database."
     capabilities = frozenset(Capability) - {Capability.SYNC}
     writes_only_the_index = True
+    config_fields = (
+        ConfigField(
+            "tracking_uri",
+            "MLflow tracking URI (optional)",
+            help="Copy a run's metrics and parameters into versions registered with a run id.",
+        ),
+    )
+
+    def check_connection(self) -> str:
+        uri = self.config.get("tracking_uri")
+        if not uri:
+            return "The dashboard's own database is the store: nothing to connect to."
+        from mlflow import MlflowClient
+
+        from models_app.flavors.mlflow import call_mlflow
+        from models_app.validation import clean_backend_uri, redact_uri
+
+        uri = clean_backend_uri(uri)  # checked again at use, as every outbound call is
+        call_mlflow(MlflowClient(tracking_uri=uri), uri, "search_experiments", max_results=1)
+        return f"MLflow tracking at {redact_uri(uri)} answered an experiment search."
 
     @classmethod
     def validate_config(cls, config: Mapping[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,13 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from models_app.exceptions import BackendError, Conflict, NotFound, describe_error
-from models_app.flavors.base import BaseFlavor, Capability, ModelVersionInfo, RegisteredModelInfo
+from models_app.flavors.base import (
+    BaseFlavor,
+    Capability,
+    ConfigField,
+    ModelVersionInfo,
+    RegisteredModelInfo,
+)
 from models_app.validation import clean_backend_uri, clean_link_uri, redact_uri, short_reason
 
 TAG = "mr."
@@ -172,10 +178,22 @@ class MlflowFlavor(BaseFlavor):
         "Writes through to an MLflow tracking server and syncs its registry into the dashboard."
     )
     capabilities = frozenset(Capability)
+    config_fields = (
+        ConfigField("tracking_uri", "Tracking URI", required=True, help="e.g. http://mlflow:5000"),
+        ConfigField(
+            "registry_uri", "Registry URI", help="Only if the model registry is elsewhere."
+        ),
+        ConfigField("ui_uri", "UI URI", help="Where people open MLflow's pages, for run links."),
+    )
 
     def __init__(self, registry):
         super().__init__(registry)
         self._client = None
+
+    def check_connection(self) -> str:
+        self._call("search_registered_models", max_results=1)
+        where = redact_uri(self.config.get("registry_uri") or self.config["tracking_uri"])
+        return f"MLflow at {where} answered a registry search."
 
     @classmethod
     def validate_config(cls, config: Mapping[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,12 @@ from models_app.services.registrations import (
     registration_rename,
     registration_update,
 )
-from models_app.services.registries import registry_create, registry_delete, registry_update
+from models_app.services.registries import (
+    registry_connection_test,
+    registry_create,
+    registry_delete,
+    registry_update,
+)
 from models_app.services.roles import role_grant, role_revoke
 from models_app.services.rollback import registration_rollback
 from models_app.services.run_data import (
@@ -83,6 +88,7 @@ __all__ = [
     "registration_restore",
     "registration_update",
     "registrations_bulk_create",
+    "registry_connection_test",
     "registry_create",
     "registry_delete",
     "registry_sync",

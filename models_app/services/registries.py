@@ -122,3 +122,16 @@ def registry_delete(*, registry: Registry, user) -> None:
             changes=audit.deleted(audit.snapshot(registry, _AUDITED)),
         )
         registry.delete()
+
+
+def registry_connection_test(*, flavor: str, config: Mapping | None, user) -> str:
+    """Check that a registry with this flavor and config would reach its backend, before it
+    is saved: the config passes the same checks as registry_create (backend addresses by the
+    outbound-address rule), then the flavor makes one small read. Nothing is written."""
+    _require(user, "add_registry")
+    clean = Cleaner()
+    flavor_cls = clean(flavor_class, flavor)
+    config = clean(flavor_cls.validate_config, config or {}) if flavor_cls else None
+    clean.done()
+    unsaved = Registry(name="connection-test", flavor=flavor, config=config)
+    return flavor_cls(unsaved).check_connection()

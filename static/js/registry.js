@@ -134,3 +134,16 @@ document.addEventListener("click", (event) => {
   button.textContent = next[0].toUpperCase() + next.slice(1);
   button.setAttribute("aria-label", `Colour theme: ${next}`);
 });
+
+// Registry form: only the chosen flavor's settings are shown (all of them without script).
+function showFlavorFields() {
+  const choice = document.querySelector("[data-flavor-choice]");
+  if (!choice) return;
+  document.querySelectorAll("[data-flavor-fields]").forEach((set) => {
+    set.hidden = set.dataset.flavorFields !== choice.value;
+  });
+}
+document.addEventListener("DOMContentLoaded", showFlavorFields);
+document.addEventListener("change", (event) => {
+  if (event.target.matches && event.target.matches("[data-flavor-choice]")) showFlavorFields();
+});
