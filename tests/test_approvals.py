@@ -11,6 +11,7 @@ from models_app import services
 from models_app.exceptions import ApprovalRequested, Conflict, GateFailed
 from models_app.models import ModelVersion, PromotionRequest, StageTransition
 from tests.conftest import grant
+from tests.test_webhooks import DUMMY, IMMEDIATE, reset_task_backends
 
 PENDING, APPROVED = PromotionRequest.State.PENDING, PromotionRequest.State.APPROVED
 
@@ -354,3 +355,44 @@ def test_the_gate_does_not_apply_to_staging(gated, approver):
     _, v2 = gated
     ask(v2, approver, stage="Staging")
     assert stage_of(v2) == "Staging"
+
+
+# Webhooks -------------------------------------------------------------------------------
+@pytest.fixture
+def queued_tasks(settings):
+    """Deliveries are queued, not sent."""
+    settings.TASKS = DUMMY
+    reset_task_backends()
+    yield
+    settings.TASKS = IMMEDIATE
+    reset_task_backends()
+
+
+def test_requests_created_approved_and_rejected_are_webhook_events(
+    versions, contributor, approver, make_version, settings, queued_tasks
+):
+    settings.MODEL_REGISTRY_ALLOW_PRIVATE_WEBHOOKS = True
+    hook, _ = services.webhook_create(
+        url="http://127.0.0.1:9/hook",
+        events=["request.created", "request.approved", "request.rejected"],
+        user=None,
+    )
+    v1, v2 = versions
+    first = ask(v1, contributor, comment="ship", archive_existing=True).request
+    ask(v1, contributor)  # asking again is the same request: no second event
+    second = ask(v2, contributor).request
+    services.promotion_request_approve(request=first, comment="ok", user=approver)
+    services.promotion_request_reject(request=second, comment="not yet", user=approver)
+    third = ask(make_version("churn", metrics={"accuracy": 1.0}), contributor).request
+    services.promotion_request_cancel(request=third, user=contributor)
+    sent = [(d.event, d.payload["request"]["id"]) for d in hook.deliveries.order_by("pk")]
+    assert sent == [
+        ("request.created", first.pk),
+        ("request.created", second.pk),
+        ("request.approved", first.pk),
+        ("request.rejected", second.pk),
+        ("request.created", third.pk),
+    ]
+    approved = hook.deliveries.get(event="request.approved").payload
+    assert approved["model"] == "churn" and approved["request"]["decided_by"] == "dave"
+    assert approved["request"]["archive_existing"] and approved["request"]["comment"] == "ship"

@@ -11,7 +11,14 @@ from models_app import access, audit
 from models_app.access import Role
 from models_app.exceptions import Conflict, GateFailed
 from models_app.metrics import ConditionError, format_gate, gate_failures, parse_gate
-from models_app.models import ModelRegistration, ModelVersion, ModelVersionStage, PromotionRequest
+from models_app.models import (
+    ModelRegistration,
+    ModelVersion,
+    ModelVersionStage,
+    PromotionRequest,
+    WebhookEvent,
+)
+from models_app.services import webhooks
 from models_app.services._common import SYSTEM_ACTOR, _actor_name, _real_user
 
 State = PromotionRequest.State
@@ -110,6 +117,7 @@ def request_promotion(
             comment=comment,
             action=audit.CREATE,
         )
+        emit_request_event(WebhookEvent.REQUEST_CREATED, created)
         return created
 
 
@@ -127,4 +135,26 @@ def record_request(request: PromotionRequest, user, changes, *, comment="", acti
         },
         changes=changes,
         comment=comment,
+    )
+
+
+def emit_request_event(event: str, request: PromotionRequest) -> None:
+    """A webhook event about a request, inside the transaction that changed it."""
+    webhooks.emit(
+        event,
+        request.registration,
+        {
+            "request": {
+                "id": request.pk,
+                "state": request.state,
+                "version": request.version_number,
+                "from_stage": request.from_stage,
+                "to_stage": request.to_stage,
+                "archive_existing": request.archive_existing,
+                "comment": request.comment,
+                "requested_by": request.requested_by_name,
+                "decided_by": request.decided_by_name or None,
+                "decision_comment": request.decision_comment,
+            }
+        },
     )

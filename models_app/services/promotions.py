@@ -15,8 +15,8 @@ from models_app import access
 from models_app.access import Role
 from models_app.exceptions import Conflict
 from models_app.flavors import Capability
-from models_app.models import PromotionRequest, TransitionCause
-from models_app.services._approval import record_request
+from models_app.models import PromotionRequest, TransitionCause, WebhookEvent
+from models_app.services._approval import emit_request_event, record_request
 from models_app.services._backend import registration_write
 from models_app.services._common import _actor_name, _real_user
 from models_app.services.transitions import make_transition, plan_transition
@@ -45,6 +45,12 @@ def _pending(request: PromotionRequest) -> PromotionRequest:
     return current
 
 
+_EVENTS = {
+    State.APPROVED: WebhookEvent.REQUEST_APPROVED,
+    State.REJECTED: WebhookEvent.REQUEST_REJECTED,
+}
+
+
 def _decide(request: PromotionRequest, state: str, *, user, comment: str) -> None:
     before, request.state = request.state, state
     request.decided_by = _real_user(user)
@@ -53,6 +59,8 @@ def _decide(request: PromotionRequest, state: str, *, user, comment: str) -> Non
     request.decided_at = timezone.now()
     request.save()
     record_request(request, user, {"state": {"before": before, "after": state}}, comment=comment)
+    if state in _EVENTS:
+        emit_request_event(_EVENTS[state], request)
 
 
 def _comment(comment, *, required: bool = False) -> str:
