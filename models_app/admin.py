@@ -26,6 +26,7 @@ from models_app.models import (
     ModelRegistration,
     ModelVersion,
     ModelVersionStage,
+    PromotionRequest,
     RegistrationRole,
     Registry,
     StageTransition,
@@ -478,6 +479,36 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ("registration_name", "actor_name", "object_repr")
     date_hierarchy = "created_at"
     actions = None
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PromotionRequest)
+class PromotionRequestAdmin(admin.ModelAdmin):
+    """The record of requests for Production; they are decided on the dashboard, REST or CLI
+    (where the two-person rule and the move live), so here they are read-only."""
+
+    list_display = (
+        "id",
+        "created_at",
+        "registration",
+        "version_number",
+        "to_stage",
+        "state",
+        "requested_by_name",
+        "decided_by_name",
+    )
+    list_filter = ("state", "registration__registry")
+    search_fields = ("registration__name", "requested_by_name", "decided_by_name", "comment")
+    list_select_related = ("registration__registry",)
+    date_hierarchy = "created_at"
 
     def has_add_permission(self, request):
         return False

@@ -1188,3 +1188,12 @@ def audit_list(*, user) -> QuerySet[AuditEvent]:
 
 def can_view_audit(user) -> bool:
     return user is None or (user.is_active and user.has_perm(AUDIT_VIEW_PERMISSION))
+
+
+def promotion_request_pending(*, version: ModelVersion) -> PromotionRequest | None:
+    """The version's pending request, if any."""
+    return (
+        PromotionRequest.objects.filter(version=version, state=PromotionRequest.State.PENDING)
+        .select_related("registration")
+        .first()
+    )

@@ -669,6 +669,8 @@ def _version_context(request, registration, version) -> dict:
         "stages": ModelVersionStage.values,
         "live_version": _live_version(registration),
         "run_link": run_link(registration.registry, version.experiment_run_id),
+        "pending_request": selectors.promotion_request_pending(version=version),
+        "gate_failures": metrics.gate_failures(registration.promotion_gate, version.metrics),
         "base_url": request.build_absolute_uri("/").rstrip("/"),
     }
 

@@ -405,3 +405,35 @@ def test_mlflow_an_approver_moves_and_a_failing_gate_is_invalid_state(
     assert caught.value.error_code == "INVALID_STATE"
     assert "accuracy 0.5 < 0.9" in caught.value.message
     assert stage(3) == "None"
+
+
+def test_page_the_version_shows_its_pending_request_and_the_gate(
+    client, churn, contributor, django_assert_max_num_queries
+):
+    v1, _ = churn
+    services.registration_update(
+        registration=v1.registration, promotion_gate="accuracy >= 0.99", user=None
+    )
+    client.force_login(contributor)
+    page = client.get(v1.get_absolute_url()).content.decode()
+    assert "fails: accuracy 0.95 &lt; 0.99" in page
+    services.registration_update(
+        registration=v1.registration, promotion_gate="accuracy >= 0.9", user=None
+    )
+    request = asked(ModelVersion.objects.get(pk=v1.pk), contributor, comment="ship")
+    with django_assert_max_num_queries(40):
+        page = client.get(v1.get_absolute_url()).content.decode()
+    assert f"Request #{request.pk}" in page and "waiting for an approver" in page
+    assert "passes" in page
+
+
+def test_admin_lists_requests_read_only(admin_client, churn, contributor):
+    v1, _ = churn
+    request = asked(v1, contributor)
+    listing = admin_client.get(reverse("admin:models_app_promotionrequest_changelist"))
+    assert listing.status_code == 200 and "carol" in listing.content.decode()
+    assert admin_client.get(reverse("admin:models_app_promotionrequest_add")).status_code == 403
+    admin_client.post(
+        reverse("admin:models_app_promotionrequest_delete", args=[request.pk]), {"post": "yes"}
+    )
+    assert PromotionRequest.objects.filter(pk=request.pk, state="pending").exists()
