@@ -714,3 +714,14 @@ def test_a_restore_from_backup_is_one_event(registry, make_version):
     assert event.actor_name == "system"
     assert event.changes["versions"] == {"before": None, "after": 1}
     assert "replacing" in event.comment
+
+
+def test_the_database_refuses_to_rewrite_an_event(registry):
+    from django.db import DatabaseError, connection, transaction
+
+    event = audit.record(action=audit.UPDATE, object_type="registry", object_repr="x")
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE models_app_auditevent SET comment = %s WHERE id = %s", ["rewritten", event.pk]
+        )
+    assert AuditEvent.objects.get(pk=event.pk).comment == ""
