@@ -34,6 +34,7 @@ from tests.example_flavors import DictFlavor
 NOT_AUDITED = {
     "token_authenticate": "reads a token; only stamps its last use (at most once a minute)",
     "tracking_uri_for": "a read",
+    "registry_connection_test": "one read of a backend; nothing is saved",
     "run_data_request": "marks derived state (metrics pending) inside an audited write",
     "run_data_retry": "queues fetches; the fetch itself is audited (run_data_fetch)",
     "webhook_emit": "queues deliveries inside a change that is itself audited",
