@@ -133,11 +133,12 @@ def test_a_refused_promotion_in_update_version_writes_nothing_anywhere(
         django_user_model.objects.create_user("alice", password="alice-pass-123"),
         "change_modelversion",
     )
+    # Archiving needs an approver: refused, so the description is not written either.
     with pytest.raises(CommandError, match="permission"):
         call_command(
             "model_registry",
             *("models", "update-version", "churn", "-v", "1", "-d", "better"),
-            *("-s", "Production", "--registry", "mlflow-test", "--user", editor.username),
+            *("-s", "Archived", "--registry", "mlflow-test", "--user", editor.username),
             stdout=StringIO(),
         )
     found = remote.get_model_version("churn", "1")

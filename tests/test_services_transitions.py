@@ -4,7 +4,8 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from models_app import services
-from models_app.models import ModelVersion, StageTransition
+from models_app.exceptions import ApprovalRequested
+from models_app.models import ModelVersion, PromotionRequest, StageTransition
 
 
 def stages(registration):
@@ -108,13 +109,14 @@ def test_archive_existing_is_only_for_staging_or_production(make_version):
         )
 
 
-def test_promoting_to_production_needs_the_promote_permission(make_version, engineer):
+def test_a_contributor_promoting_to_production_only_asks(make_version, engineer):
     version = make_version()
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(ApprovalRequested):
         services.version_transition_stage(version=version, stage="Production", user=engineer)
     version.refresh_from_db()
     assert version.stage == "None"
     assert not StageTransition.objects.exists()
+    assert PromotionRequest.objects.get().state == "pending"
 
 
 def test_taking_a_version_out_of_production_needs_the_promote_permission(make_version, engineer):
@@ -125,7 +127,7 @@ def test_taking_a_version_out_of_production_needs_the_promote_permission(make_ve
     rival = make_version()
     services.version_transition_stage(version=rival, stage="Staging", user=engineer)
     # Archiving the Production version as a side effect is a Production change too.
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(ApprovalRequested):
         services.version_transition_stage(
             version=rival, stage="Production", archive_existing=True, user=engineer
         )
