@@ -1087,8 +1087,22 @@ def _webhook_for(request, webhook_id: str):
 
 
 def _webhooks_page(request, form=None, status=200):
+    """The list (of one model's webhooks when the address names it) and the form to add one."""
+    registration = None
+    if request.GET.get("model"):
+        try:
+            registration = selectors.registration_get(
+                registry=request.GET.get("registry") or None, name=request.GET["model"][:1000]
+            )
+        except NotFound:
+            pass
+        if registration is not None and not access.can(
+            request.user, registration, access.Role.VIEWER
+        ):
+            registration = None  # a model hidden from the user is not named to them
     context = {
-        "webhooks": list(selectors.webhook_list(user=request.user)),
+        "registration": registration,
+        "webhooks": list(selectors.webhook_list(user=request.user, registration=registration)),
         "form": form or WebhookForm(initial=request.GET.dict()),
         "registries": selectors.registry_list(),
         "new_secret": request.session.pop(NEW_WEBHOOK_SESSION_KEY, None),

@@ -794,3 +794,23 @@ def test_https_deliveries_verify_the_receivers_certificate(tls_receiver, monkeyp
     trusted.refresh_from_db()
     assert trusted.status == "succeeded", trusted.error
     assert verified(receiver.received[0], secret)["event"] == "test"
+
+
+@pytest.mark.django_db
+def test_a_models_page_links_its_owner_to_its_webhooks(client, owned, outsider, django_user_model):
+    services.webhook_create(
+        url="http://127.0.0.1:9/churn", events=["alias.set"], registration=owned, user=None
+    )
+    services.webhook_create(url="http://127.0.0.1:9/all", events=["alias.set"], user=None)
+    client.force_login(outsider)
+    link = "/webhooks/?registry=default&model="
+    assert link + "churn" in client.get("/models/default/churn/").content.decode()
+    # Eve owns churn, not other: no link there.
+    assert link not in client.get("/models/default/other/").content.decode()
+    page = client.get("/webhooks/?registry=default&model=churn")
+    assert [w.url for w in page.context["webhooks"]] == ["http://127.0.0.1:9/churn"]
+    assert page.context["form"]["model"].value() == "churn"
+    viewer = django_user_model.objects.create_user("vic", password="vic-pass-123")
+    client.force_login(viewer)
+    assert link not in client.get("/models/default/churn/").content.decode()
+    assert client.get("/webhooks/?registry=default&model=churn").context["webhooks"] == []
