@@ -7,6 +7,9 @@ from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
 from django.contrib.admin.options import ActionLocation
 from django.contrib.admin.utils import model_ngettext
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Count, Q
@@ -16,7 +19,7 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html, format_html_join
 
-from models_app import selectors, services
+from models_app import audit, selectors, services
 from models_app.exceptions import DOMAIN_ERRORS, describe_error
 from models_app.forms import BoundedJSONField, add_report
 from models_app.models import (
@@ -636,3 +639,76 @@ class WebhookAdmin(ServiceDeleteAdmin):
             )
         if sent:
             messages.success(request, f"Test event queued for {sent} webhook(s).")
+
+
+# Users and groups: Django's own admin, plus an audit event for every change of access ---------
+_ACCESS_FIELDS = ("is_active", "is_staff", "is_superuser")
+
+
+def _access_of(obj) -> dict:
+    """What decides a user's or group's global role (permissions, groups, flags)."""
+    if obj is None or obj.pk is None:
+        return {}
+    state = {"permissions": sorted(p.codename for p in _permissions_of(obj))}
+    if isinstance(obj, Group):
+        return state
+    state["groups"] = sorted(obj.groups.values_list("name", flat=True))
+    state.update({field: getattr(obj, field) for field in _ACCESS_FIELDS})
+    return state
+
+
+def _permissions_of(obj):
+    field = obj.permissions if isinstance(obj, Group) else obj.user_permissions
+    return field.all()
+
+
+class AuditedAccessAdmin:
+    """Records who changed a user's or group's flags, groups or permissions (their global
+    role on every registration) in the audit log, in the admin's own transaction."""
+
+    def save_model(self, request, obj, form, change):
+        fresh = type(obj).objects.filter(pk=obj.pk).first() if change else None
+        request._access_before = _access_of(fresh)
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        obj = form.instance
+        before = getattr(request, "_access_before", {})
+        after = _access_of(obj)
+        changes = audit.diff(before, after) if change else audit.created(after)
+        if changes:
+            audit.record(
+                action=audit.ROLE,
+                user=request.user,
+                object_type="group" if isinstance(obj, Group) else "user",
+                object_id=str(obj.pk),
+                object_repr=str(obj),
+                changes=changes,
+                comment="Global access changed in the admin.",
+            )
+
+    def delete_model(self, request, obj):
+        audit.record(
+            action=audit.DELETE,
+            user=request.user,
+            object_type="group" if isinstance(obj, Group) else "user",
+            object_id=str(obj.pk),
+            object_repr=str(obj),
+            changes=audit.deleted(_access_of(obj)),
+        )
+        super().delete_model(request, obj)
+
+
+admin.site.unregister(get_user_model())
+admin.site.unregister(Group)
+
+
+@admin.register(get_user_model())
+class AuditedUserAdmin(AuditedAccessAdmin, UserAdmin):
+    pass
+
+
+@admin.register(Group)
+class AuditedGroupAdmin(AuditedAccessAdmin, GroupAdmin):
+    pass

@@ -726,3 +726,39 @@ def test_the_database_refuses_to_rewrite_an_event(registry):
             "UPDATE models_app_auditevent SET comment = %s WHERE id = %s", ["rewritten", event.pk]
         )
     assert AuditEvent.objects.get(pk=event.pk).comment == ""
+
+
+def test_access_changes_in_the_admin_are_audited(client, auditor, django_user_model):
+    from django.contrib.auth.models import Group, Permission
+
+    bob = django_user_model.objects.create_user("bob", password="bob-pass-123")
+    reviewers = Group.objects.create(name="reviewers")
+    promote = Permission.objects.get(codename="promote_modelversion")
+    client.force_login(auditor)
+    response = client.post(
+        reverse("admin:auth_user_change", args=[bob.pk]),
+        {
+            "username": "bob",
+            "is_active": "on",
+            "is_staff": "on",
+            "groups": [reviewers.pk],
+            "user_permissions": [promote.pk],
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+            "initial-date_joined_0": "2026-01-01",
+            "initial-date_joined_1": "00:00:00",
+        },
+    )
+    assert response.status_code == 302, response.content[:2000]
+    event = AuditEvent.objects.get(object_type="user", object_id=str(bob.pk))
+    assert (event.action, event.actor_name) == ("role", "auditor")
+    assert event.changes["is_staff"] == {"before": False, "after": True}
+    assert event.changes["groups"] == {"before": [], "after": ["reviewers"]}
+    assert event.changes["permissions"] == {"before": [], "after": ["promote_modelversion"]}
+    response = client.post(
+        reverse("admin:auth_group_change", args=[reviewers.pk]),
+        {"name": "reviewers", "permissions": [promote.pk]},
+    )
+    assert response.status_code == 302
+    group_event = AuditEvent.objects.get(object_type="group")
+    assert group_event.changes == {"permissions": {"before": [], "after": ["promote_modelversion"]}}
