@@ -33,6 +33,8 @@ from models_app.models import (
     RegistrationRole,
     Registry,
     StageTransition,
+    TrashedModelRegistration,
+    TrashedModelVersion,
     Webhook,
 )
 
@@ -382,6 +384,82 @@ class ModelVersionAdmin(ServiceAdmin):
 
     def delete_through_service(self, request, obj):
         services.version_delete(version=obj, user=request.user)
+
+
+class TrashAdmin(ServiceDeleteAdmin):
+    """The trash: read-only rows; "Restore selected" brings items back, and Django's delete
+    (with its confirmation page) deletes them for good through the purge service. Who may
+    restore or purge is the services' decision (the model's owner)."""
+
+    actions = ["restore_selected"]
+    readonly_fields = ("deleted_at", "deleted_by")
+    entity = ""  # whose global view or delete permission shows the trash in the admin
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        user = request.user
+        return (
+            user.is_active
+            and user.is_staff
+            and any(
+                user.has_perm(f"models_app.{action}_{self.entity}") for action in ("view", "delete")
+            )
+        )
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_view_permission(request)
+
+    @admin.display(description="Expires")
+    def expires(self, obj):
+        return selectors.trash_expiry(obj.deleted_at)
+
+    @admin.action(description="Restore selected items")
+    def restore_selected(self, request, queryset):
+        restored = sum(
+            _run(request, lambda obj=obj: self.restore_item(request, obj), str(obj))
+            for obj in queryset
+        )
+        if restored:
+            self.message_user(request, f"Restored {restored} item(s).", messages.SUCCESS)
+
+
+@admin.register(TrashedModelRegistration)
+class TrashedRegistrationAdmin(TrashAdmin):
+    entity = "modelregistration"
+    list_display = ("name", "registry", "deleted_at", "deleted_by", "expires")
+    list_filter = ("registry",)
+    search_fields = ("name",)
+    list_select_related = ("registry", "deleted_by")
+    fields = ("name", "registry", "description", "deleted_at", "deleted_by")
+
+    def restore_item(self, request, obj):
+        services.registration_restore(registration=obj, user=request.user)
+
+    def delete_through_service(self, request, obj):
+        services.registration_purge(registration=obj, user=request.user)
+
+
+@admin.register(TrashedModelVersion)
+class TrashedVersionAdmin(TrashAdmin):
+    entity = "modelversion"
+    list_display = ("__str__", "stage", "deleted_at", "deleted_by", "expires")
+    search_fields = ("registration__name",)
+    list_select_related = ("registration__registry", "deleted_by")
+    fields = ("registration", "version", "stage", "model_source_uri", "deleted_at", "deleted_by")
+
+    def restore_item(self, request, obj):
+        services.version_restore(version=obj, user=request.user)
+
+    def delete_through_service(self, request, obj):
+        services.version_purge(version=obj, user=request.user)
 
 
 @admin.register(ModelAlias)

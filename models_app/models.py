@@ -315,6 +315,46 @@ class ModelVersion(models.Model):
         return {field: getattr(self, field) for field in self.LINEAGE_FIELDS}
 
 
+class TrashedRegistrationManager(models.Manager.from_queryset(RegistrationQuerySet)):
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=False)
+
+
+class TrashedVersionManager(models.Manager):
+    """Versions in the trash on their own (a trashed model's versions go with the model)."""
+
+    def get_queryset(self):
+        return (
+            super()
+            .get_queryset()
+            .filter(deleted_at__isnull=False, registration__deleted_at__isnull=True)
+        )
+
+
+class TrashedModelRegistration(ModelRegistration):
+    """The admin's view of trashed registrations (restore, or delete for good)."""
+
+    trashed = TrashedRegistrationManager()
+
+    class Meta:
+        proxy = True
+        default_manager_name = "trashed"
+        ordering = ["-deleted_at"]
+        verbose_name = "trashed model"
+
+
+class TrashedModelVersion(ModelVersion):
+    """The admin's view of trashed versions (restore, or delete for good)."""
+
+    trashed = TrashedVersionManager()
+
+    class Meta:
+        proxy = True
+        default_manager_name = "trashed"
+        ordering = ["-deleted_at"]
+        verbose_name = "trashed version"
+
+
 class ModelAlias(models.Model):
     """A name such as `champion` pointing at one version of a registration."""
 

@@ -503,3 +503,63 @@ def test_the_history_shows_a_restore_and_a_purge(client, make_version, admin_use
     page = client.get(reverse("registration_detail", args=["default", "churn"])).content.decode()
     assert "restored from the trash" in page and "deleted for good" in page
     assert v1.version == 1
+
+
+def test_the_admin_lists_restores_and_purges_after_its_confirmation_page(
+    client, make_version, admin_user
+):
+    client.force_login(admin_user)
+    kept, gone = make_version(), make_version()
+    services.version_delete(version=gone, user=None)
+    other = make_version("other").registration
+    services.registration_delete(registration=other, user=None)
+
+    models_page = client.get(reverse("admin:models_app_trashedmodelregistration_changelist"))
+    assert models_page.status_code == 200 and "other" in models_page.content.decode()
+    versions_url = reverse("admin:models_app_trashedmodelversion_changelist")
+    assert "churn v2" in client.get(versions_url).content.decode()
+    client.post(versions_url, {"action": "restore_selected", "_selected_action": [gone.pk]})
+    assert ModelVersion.objects.filter(pk=gone.pk).exists()
+
+    delete_url = reverse("admin:models_app_trashedmodelregistration_delete", args=[other.pk])
+    confirm = client.get(delete_url)
+    assert confirm.status_code == 200 and "Are you sure" in confirm.content.decode()
+    assert ModelRegistration.all_objects.filter(pk=other.pk).exists()
+    client.post(delete_url, {"post": "yes"})
+    assert not ModelRegistration.all_objects.filter(pk=other.pk).exists()
+    assert kept.version == 1
+
+
+def test_the_admin_trash_is_hidden_from_staff_without_model_permissions(client, django_user_model):
+    staff = django_user_model.objects.create_user("sam", is_staff=True)
+    client.force_login(staff)
+    url = reverse("admin:models_app_trashedmodelregistration_changelist")
+    assert client.get(url).status_code == 403
+
+
+def test_each_trash_step_is_in_the_audit_log(make_version):
+    from models_app.models import AuditEvent
+
+    v1, v2 = make_version(), make_version()
+    services.version_delete(version=v2, user=None)
+    services.version_restore(version=v2, user=None)
+    services.version_delete(version=v2, user=None)
+    services.version_purge(version=v2, user=None)
+    services.registration_delete(registration=v1.registration, user=None)
+    services.registration_restore(registration=v1.registration, user=None)
+    services.registration_delete(registration=v1.registration, user=None)
+    services.registration_purge(registration=v1.registration, user=None)
+    steps = [
+        (e.action, e.object_type)
+        for e in AuditEvent.objects.filter(action__in=["delete", "restore", "purge"]).order_by("id")
+    ]
+    assert steps == [
+        ("delete", "version"),
+        ("restore", "version"),
+        ("delete", "version"),
+        ("purge", "version"),
+        ("delete", "registration"),
+        ("restore", "registration"),
+        ("delete", "registration"),
+        ("purge", "registration"),
+    ]
