@@ -410,7 +410,14 @@ def test_feedback_appears_in_view_of_the_action(page, demo, screenshot):
 
 @pytest.mark.parametrize(
     "path",
-    ["/", "/registries/", "/models/", "/models/default/fraud-detector/", "/tokens/"],
+    [
+        "/",
+        "/registries/",
+        "/models/",
+        "/models/default/fraud-detector/",
+        "/models/default/fraud-detector/timeline/",
+        "/tokens/",
+    ],
 )
 def test_pages_fit_a_phone_without_horizontal_scroll(page, demo, screenshot, path):
     page.set_viewport_size({"width": 390, "height": 844})
@@ -502,6 +509,7 @@ THEME_PAGES = [
     ("model", "/models/default/fraud-detector/"),
     ("version", "/models/default/fraud-detector/versions/8/"),
     ("compare", "/models/default/fraud-detector/compare/?v=6&v=7&v=8"),
+    ("timeline", "/models/default/fraud-detector/timeline/?at=2999-01-01"),
     ("register", "/models/register/"),
     ("search", "/search/?q=fraud"),
     ("registries", "/registries/"),
@@ -607,3 +615,35 @@ def test_a_registry_is_added_from_the_page_with_its_flavors_fields(
     expect(page.locator("h1")).to_have_text("Registries")
     expect(page.locator("#registries")).to_contain_text("team-b")
     assert Registry.objects.get(name="team-b").flavor == "builtin"
+
+
+def test_the_timeline_answers_what_was_live_and_rolls_back(page, demo, screenshot):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, demo)
+    page.goto(demo + "/models/default/fraud-detector/")
+    page.get_by_role("link", name=re.compile("Timeline")).click()
+    expect(page.locator("h1")).to_have_text("Timeline of fraud-detector")
+    expect(page.locator("#entries")).to_contain_text("Archived because another version")
+
+    page.fill("#id_at", "2000-01-01")
+    page.click("#ledger >> text=Ask")
+    expect(page.locator(".ledger-answer")).to_contain_text("no version was in Production")
+    page.fill("#id_at", "2999-01-01T12:00:00+01:00")
+    page.click("#ledger >> text=Ask")
+    expect(page.locator(".ledger-answer")).to_contain_text("held v7")
+    screenshot(page, "30-timeline-ledger")
+
+    page.fill("#id_at", "noon")
+    page.click("#ledger >> text=Ask")
+    expect(page.locator("#at-error")).to_contain_text("Not an ISO 8601 time")
+
+    page.get_by_text("Roll back to v6…").click()
+    page.fill("#rollback-comment", "v7 doubles latency")
+    screenshot(page, "31-timeline-rollback-confirm")
+    page.get_by_role("button", name="Yes, roll back to v6").click()
+    expect(page.locator("#messages")).to_contain_text("version 6 is in Production again")
+    expect(page.locator("#entries")).to_contain_text("Rolled back from version 7. v7 doubles")
+    screenshot(page, "32-timeline-rolled-back")
+    assert ModelVersion.objects.get(registration__name="fraud-detector", version=6).stage == (
+        "Production"
+    )
