@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from models_app import selectors, services
-from models_app.exceptions import Conflict
+from models_app.exceptions import Conflict, GateFailed
 from models_app.models import (
     ModelAlias,
     ModelRegistration,
@@ -636,3 +636,16 @@ def test_api_rollback_refuses_when_it_would_restore_another_version(live, api):
     assert stages() == {1: A, 2: P, 3: S}
     assert api.post(ROLLBACK, {"expected_version": 1}, format="json").status_code == 200
     assert stages() == {1: P, 2: A, 3: S}
+
+
+def test_rollback_is_direct_for_an_approver_when_approval_is_required(live, reviewer):
+    ModelRegistration.objects.filter(name="churn").update(approval_required=True)
+    services.registration_rollback(registration=ask_registration(), user=reviewer)
+    assert stages() == {1: P, 2: A, 3: S}
+
+
+def test_rollback_respects_the_promotion_gate(live):
+    ModelRegistration.objects.filter(name="churn").update(promotion_gate="accuracy >= 0.9")
+    with pytest.raises(GateFailed, match="fails the promotion gate"):
+        services.registration_rollback(registration=ask_registration(), user=None)
+    assert stages() == {1: A, 2: P, 3: S}
