@@ -920,12 +920,12 @@ def ledger_at(
     first = dict(
         _one_per_version(entries, newest=False).values_list("version_number", "from_stage")
     )
-    existing = {
-        number: (created, now)
-        for number, created, now in registration.versions.values_list(
-            "version", "created_at", "stage"
-        )
-    }
+    # Trashed versions too: their rows keep their creation time (they no longer "exist").
+    rows = ModelVersion.all_objects.filter(registration=registration).values_list(
+        "version", "created_at", "stage", "deleted_at"
+    )
+    existing = {number: (created, now) for number, created, now, _ in rows}
+    live = {number for number, _, _, trashed in rows if trashed is None}
     holders: dict[int, tuple[datetime | None, int | None]] = {}
     for number, row in last.items():
         if row["cause"] not in _ENDED and row["to_stage"] == stage:
@@ -944,9 +944,7 @@ def ledger_at(
     version = max(holders)
     since, entry_id = holders[version]
     entry = StageTransition.objects.get(pk=entry_id) if entry_id else None
-    return LedgerAnswer(
-        at, stage, None, version, sorted(holders), since, entry, version in existing
-    )
+    return LedgerAnswer(at, stage, None, version, sorted(holders), since, entry, version in live)
 
 
 def _alias_at(registration: ModelRegistration, at: datetime, alias: str) -> LedgerAnswer:
@@ -982,9 +980,12 @@ def _alias_at(registration: ModelRegistration, at: datetime, alias: str) -> Ledg
     created = (
         registration.versions.filter(version=number).values_list("created_at", flat=True).first()
     )
+    # Deleting a version (to the trash or for good) takes its aliases with it.
     deleted = _stage_entries(registration).filter(
-        version_number=number, cause=TransitionCause.VERSION_DELETED, created_at__lte=at
+        version_number=number, cause__in=_ENDED, created_at__lte=at
     )
+    if since is not None:
+        deleted = deleted.filter(created_at__gt=since)
     if (created is not None and created > at) or deleted.exists():
         return empty
     return LedgerAnswer(at, None, alias, number, [number], since, entry, created is not None)

@@ -36,13 +36,15 @@ class Clock:
     MODELS = (ModelRegistration, ModelVersion, ModelAlias, StageTransition)
 
     @staticmethod
-    def _top(model) -> int:
-        return model.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    def _rows(model):
+        return getattr(model, "all_objects", model.objects)  # trashed rows too
+
+    def _top(self, model) -> int:
+        return self._rows(model).order_by("-pk").values_list("pk", flat=True).first() or 0
 
     def step(self, when: datetime) -> None:
         for model, seen in self.seen.items():
-            field = "created_at"
-            model.objects.filter(pk__gt=seen).update(**{field: when})
+            self._rows(model).filter(pk__gt=seen).update(created_at=when)
             self.seen[model] = self._top(model)
 
 
@@ -649,3 +651,42 @@ def test_rollback_respects_the_promotion_gate(live):
     with pytest.raises(GateFailed, match="fails the promotion gate"):
         services.registration_rollback(registration=ask_registration(), user=None)
     assert stages() == {1: A, 2: P, 3: S}
+
+
+def test_the_ledger_follows_a_version_through_the_trash(clock, make_version):
+    """Trashed: out of every stage and alias; restored: back in its stage (not its alias);
+    purged: gone for good. Each moment keeps its own answer."""
+    make_version()
+    clock.step(utc(2, 9))
+    move("churn", 1, P)
+    clock.step(utc(2, 10))
+    v1 = selectors.version_get(registration=ask_registration(), version=1)
+    services.alias_set(version=v1, alias="champion", user=None)
+    clock.step(utc(2, 11))
+    services.version_delete(version=v1, user=None)
+    clock.step(utc(3, 9))
+    trashed = ModelVersion.all_objects.get(registration__name="churn", version=1)
+    services.version_restore(version=trashed, user=None)
+    clock.step(utc(4, 9))
+    assert ask(at=utc(2, 12)).version == 1
+    assert ask(at=utc(3, 12)).version is None
+    restored = ask(at=utc(4, 12))
+    assert (restored.version, restored.since, restored.exists) == (1, utc(4, 9), True)
+    assert restored.transition.cause == TransitionCause.VERSION_RESTORED
+    assert ask(at=utc(2, 12), alias="champion").version == 1
+    assert ask(at=utc(4, 12), alias="champion").version is None
+    v1 = selectors.version_get(registration=ask_registration(), version=1)
+    services.alias_set(version=v1, alias="champion", user=None)  # set again after the restore
+    clock.step(utc(5, 9))
+    assert ask(at=utc(5, 12), alias="champion").version == 1
+    services.version_delete(version=v1, user=None)
+    clock.step(utc(6, 9))
+    services.version_purge(
+        version=ModelVersion.all_objects.get(registration__name="churn", version=1), user=None
+    )
+    clock.step(utc(7, 9))
+    assert ask(at=utc(4, 12)).version == 1  # the past stays
+    assert ask(at=utc(6, 12)).version is None
+    assert ask(at=utc(7, 12)).version is None
+    assert ask(at=utc(7, 12), stage=N).versions == []  # purged is not "in None"
+    assert ask(at=utc(5, 12)).exists is False
