@@ -563,3 +563,25 @@ def test_each_trash_step_is_in_the_audit_log(make_version):
         ("delete", "registration"),
         ("purge", "registration"),
     ]
+
+
+def test_a_backup_keeps_the_trash(make_version, tmp_path):
+    from models_app.services.backup import registry_export
+
+    kept, trashed = make_version(), make_version()
+    services.version_transition_stage(version=trashed, stage="Staging", user=None)
+    services.version_delete(version=trashed, user=None)
+    services.registration_delete(registration=make_version("old").registration, user=None)
+    out = StringIO()
+    registry_export(out=out)
+    path = tmp_path / "backup.json"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    call_command("import_registry", str(path), "--replace", stdout=StringIO())
+    assert list(ModelVersion.objects.values_list("version", flat=True)) == [1]
+    services.version_restore(version=ModelVersion.all_objects.get(pk=trashed.pk), user=None)
+    services.registration_restore(
+        registration=ModelRegistration.all_objects.get(name="old"), user=None
+    )
+    assert sorted(ModelRegistration.objects.values_list("name", flat=True)) == ["churn", "old"]
+    causes = [c for n, _, _, c in _history(kept.registration) if n == 2]
+    assert causes == ["direct", "version_deleted", "version_restored"]
