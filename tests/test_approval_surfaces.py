@@ -437,3 +437,34 @@ def test_admin_lists_requests_read_only(admin_client, churn, contributor):
         reverse("admin:models_app_promotionrequest_delete", args=[request.pk]), {"post": "yes"}
     )
     assert PromotionRequest.objects.filter(pk=request.pk, state="pending").exists()
+
+
+def test_page_a_per_model_approver_sees_only_their_models_requests_in_constant_queries(
+    client, make_version, contributor, django_user_model, django_assert_max_num_queries
+):
+    reviewer = django_user_model.objects.create_user("rita", password="rita-pass-123")
+    mine, theirs = [], []
+    for index in range(4):
+        version = make_version(f"model-{index}")
+        if index % 2 == 0:
+            services.role_grant(
+                registration=version.registration, principal="rita", role="approver", user=None
+            )
+        (mine if index % 2 == 0 else theirs).append(asked(version, contributor))
+    client.force_login(reviewer)
+    with django_assert_max_num_queries(30) as captured:
+        page = client.get("/").content.decode()
+    few = len(captured)
+    for request in mine:
+        assert reverse("promotion_request_approve", args=[request.pk]) in page
+    for request in theirs:
+        assert reverse("promotion_request_approve", args=[request.pk]) not in page
+    for index in range(4, 10):  # more models and requests: the same number of queries
+        version = make_version(f"model-{index}")
+        services.role_grant(
+            registration=version.registration, principal="rita", role="approver", user=None
+        )
+        asked(version, contributor)
+    with django_assert_max_num_queries(few):
+        page = client.get("/").content.decode()
+    assert "Waiting for your approval (8)" in page
