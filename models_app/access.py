@@ -140,7 +140,9 @@ def require(user, registration, role: Role, action: str) -> None:
         return
     held = role_of(user, registration)
     if held < Role.VIEWER:
-        raise NotFound(f"Model '{registration.name}' does not exist.")
+        # Word for word what a missing model answers, so the two cannot be told apart.
+        registry = registration.registry.name
+        raise NotFound(f"Model '{registration.name}' does not exist in registry '{registry}'.")
     raise PermissionDenied(
         f"You do not have permission to {action} on model '{registration.name}': "
         f"that needs the {role.label} role, and yours is {held.label}."

@@ -76,14 +76,18 @@ def protected_aliases(registration: ModelRegistration) -> list[str]:
     return list(registration.protected_aliases)
 
 
-def similar_registration_names(registry: Registry, name: str, limit: int = 5) -> list[str]:
+def similar_registration_names(
+    registry: Registry, name: str, limit: int = 5, *, user=None
+) -> list[str]:
     """Existing names in `registry` that differ from `name` only by case or lookalike
-    characters (for a warning before a confusing second model is created)."""
+    characters (for a warning before a confusing second model is created), of the models
+    `user` may read."""
     if not isinstance(name, str) or not name or len(name) > 1000:
         return []
     name = unicodedata.normalize("NFKC", name)
     return list(
-        ModelRegistration.objects.filter(registry=registry, name_key=name_key(name))
+        access.readable_registrations(user, ModelRegistration.objects.all())
+        .filter(registry=registry, name_key=name_key(name))
         .exclude(name=name)
         .order_by("name")
         .values_list("name", flat=True)[:limit]

@@ -268,14 +268,24 @@ def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     return mapped or address
 
 
+# Not internal by the standard flags, yet reachable only from inside (6to4 relays).
+_EXTRA_INTERNAL = (ipaddress.ip_network("192.88.99.0/24"),)
+
+
 def _is_internal_address(address) -> bool:
+    """Anything but a public unicast address, including IPv4 hidden in IPv6 (mapped, 6to4,
+    Teredo) and shared or cloud-internal ranges such as 100.64.0.0/10."""
+    if address.version == 6:
+        teredo = address.teredo
+        embedded = (address.ipv4_mapped, address.sixtofour, teredo[1] if teredo else None)
+        if any(inner is not None and _is_internal_address(inner) for inner in embedded):
+            return True
     return (
-        address.is_loopback
-        or address.is_private
-        or address.is_link_local
-        or address.is_reserved
+        not address.is_global
         or address.is_multicast
-        or address.is_unspecified
+        or any(
+            address in network for network in _EXTRA_INTERNAL if network.version == address.version
+        )
     )
 
 

@@ -876,7 +876,9 @@ def register_version(request):
     similar = []
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        similar = selectors.similar_registration_names(data["registry"], data["name"])
+        similar = selectors.similar_registration_names(
+            data["registry"], data["name"], user=request.user
+        )
         try:
             version = services.version_register(
                 registry=data["registry"],
@@ -918,7 +920,9 @@ def similar_names(request):
     except NotFound:
         registry = None
     name = request.GET.get("name", "")[:1000]
-    similar = selectors.similar_registration_names(registry, name) if registry else []
+    similar = (
+        selectors.similar_registration_names(registry, name, user=request.user) if registry else []
+    )
     # The suggestions follow what is typed, so every existing model can be offered.
     names = selectors.registration_names(user=request.user, containing=name.strip(), limit=20)
     return render(

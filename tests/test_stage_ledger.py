@@ -654,7 +654,8 @@ def test_rollback_respects_the_promotion_gate(live):
 
 
 def test_the_ledger_follows_a_version_through_the_trash(clock, make_version):
-    """Trashed: out of every stage and alias; restored: back in its stage (not its alias);
+    """Trashed: out of every stage and alias; restored: back in its stage, Production
+    excepted, which comes back archived (not its alias);
     purged: gone for good. Each moment keeps its own answer."""
     make_version()
     clock.step(utc(2, 9))
@@ -670,7 +671,9 @@ def test_the_ledger_follows_a_version_through_the_trash(clock, make_version):
     clock.step(utc(4, 9))
     assert ask(at=utc(2, 12)).version == 1
     assert ask(at=utc(3, 12)).version is None
-    restored = ask(at=utc(4, 12))
+    # Out of Production it comes back archived: promoting it again passes the gate again.
+    assert ask(at=utc(4, 12)).version is None
+    restored = ask(at=utc(4, 12), stage="Archived")
     assert (restored.version, restored.since, restored.exists) == (1, utc(4, 9), True)
     assert restored.transition.cause == TransitionCause.VERSION_RESTORED
     assert ask(at=utc(2, 12), alias="champion").version == 1
@@ -685,7 +688,7 @@ def test_the_ledger_follows_a_version_through_the_trash(clock, make_version):
         version=ModelVersion.all_objects.get(registration__name="churn", version=1), user=None
     )
     clock.step(utc(7, 9))
-    assert ask(at=utc(4, 12)).version == 1  # the past stays
+    assert ask(at=utc(4, 12), stage="Archived").version == 1  # the past stays
     assert ask(at=utc(6, 12)).version is None
     assert ask(at=utc(7, 12)).version is None
     assert ask(at=utc(7, 12), stage=N).versions == []  # purged is not "in None"

@@ -354,6 +354,13 @@ def defaults(settings):
         "http://0x7f.1/",
         "http://0.0.0.0:5000/",
         "http://metadata.google.internal/",
+        # Not flagged private by Python, still internal: cloud metadata in the shared range,
+        # the shared range itself, IPv4 hidden in IPv6 (mapped, 6to4), a 6to4 relay.
+        "http://100.100.100.200/latest/meta-data/",
+        "http://100.64.0.1/",
+        "http://[::ffff:100.100.100.200]/",
+        "http://[2002:7f00:1::]/",
+        "http://192.88.99.1/",
     ],
 )
 def test_internal_receivers_are_refused(defaults, url):

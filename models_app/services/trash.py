@@ -31,6 +31,7 @@ from models_app.models import (
     ModelRegistration,
     ModelVersion,
     ModelVersionStage,
+    PromotionRequest,
     TransitionCause,
 )
 from models_app.selectors import trash_days
@@ -41,7 +42,8 @@ from models_app.services._common import (
     _refuse_case_clash,
     _require_promote_gate,
 )
-from models_app.services.transitions import _record
+from models_app.services.promotions import _decide
+from models_app.services.transitions import _Move, _record, make_transition
 
 
 def _require_owner(user, registration: ModelRegistration, doing: str) -> None:
@@ -216,6 +218,29 @@ def version_restore(*, version: ModelVersion, user) -> ModelVersion:
                 "Restored from the trash.",
             )
             registration.save(update_fields=["updated_at"])
+            # A request asked before the deletion is not a request about what comes back.
+            for request in PromotionRequest.objects.filter(
+                version=version, state=PromotionRequest.State.PENDING
+            ):
+                _decide(
+                    request,
+                    PromotionRequest.State.CANCELLED,
+                    user=user,
+                    comment="Its version was deleted and restored since: ask again.",
+                )
+        if version.stage == ModelVersionStage.PRODUCTION:
+            # Production changed hands while it was in the trash: coming back straight into
+            # Production would skip the gate and the approvers. It comes back archived.
+            make_transition(
+                registration.registry.get_flavor(),
+                registration,
+                _Move(
+                    ModelVersion.objects.get(pk=version.pk), ModelVersionStage.ARCHIVED, [], False
+                ),
+                user=user,
+                comment="Restored from the trash out of Production: promote it again to deploy it.",
+                cause=TransitionCause.VERSION_RESTORED,
+            )
     return ModelVersion.objects.select_related("registration__registry").get(pk=version.pk)
 
 

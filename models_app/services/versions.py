@@ -279,6 +279,12 @@ def version_update(
     raises ApprovalRequested naming it.
     """
     access.require(user, version.registration, Role.CONTRIBUTOR, "edit its versions")
+    gated = ModelRegistration.objects.filter(pk=version.registration_id).exclude(promotion_gate="")
+    if metrics and gated.exists():
+        # The gate judges these numbers: whoever may rewrite them may pass it.
+        access.require(
+            user, version.registration, Role.APPROVER, "change metrics a promotion gate judges"
+        )
     given = locals()
     clean = Cleaner()
     for field in ModelVersion.IMMUTABLE_FIELDS:
