@@ -612,11 +612,14 @@ def trashed_version(*, item_id: int) -> ModelVersion:
     return found
 
 
-def trash_item(*, kind: str, item_id: int) -> ModelRegistration | ModelVersion:
-    if kind == "model":
-        return trashed_registration(item_id=item_id)
-    if kind == "version":
-        return trashed_version(item_id=item_id)
+def trash_item(*, kind: str, item_id: int, user=None) -> ModelRegistration | ModelVersion:
+    """A trashed item by id; one of a model `user` may not read answers as a missing one."""
+    if kind in ("model", "version"):
+        item = (trashed_registration if kind == "model" else trashed_version)(item_id=item_id)
+        registration = item if kind == "model" else item.registration
+        if not access.can(user, registration, access.Role.VIEWER):
+            raise NotFound(f"No {kind} {item_id} in the trash.")
+        return item
     raise NotFound(f"No trash items of kind '{kind}' (use {' or '.join(TRASH_KINDS)}).")
 
 
@@ -1094,7 +1097,11 @@ def webhook_get(*, user, webhook_id: int | None) -> Webhook:
     """One webhook, if the user may manage it: NotFound if there is none (or its model is
     hidden from the user), PermissionDenied if they may see but not manage it."""
     webhook = webhook_list(user=None).filter(pk=webhook_id).first() if webhook_id else None
-    if webhook is None:
+    if webhook is None or (
+        webhook.registration is not None
+        and not access.can(user, webhook.registration, access.Role.VIEWER)
+    ):
+        # A hidden model's webhook answers as a missing one: an id must not reveal a model.
         raise NotFound("No webhook with that id.")
     if webhook.registration is None:
         if user is not None and not (user.is_active and user.has_perm("models_app.view_webhook")):

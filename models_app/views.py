@@ -241,7 +241,9 @@ def trash_action(request, kind, item_id, action):
     raw = str(item_id)
     try:
         item = selectors.trash_item(
-            kind=kind, item_id=int(raw) if raw.isdigit() and len(raw) < 12 else 0
+            kind=kind,
+            item_id=int(raw) if raw.isdigit() and len(raw) < 12 else 0,
+            user=request.user,
         )
     except NotFound as exc:
         raise Http404(str(exc))

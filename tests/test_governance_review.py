@@ -72,3 +72,30 @@ def test_a_hidden_model_answers_exactly_as_a_missing_one(settings, make_version,
     client.force_login(member)
     page = client.get(reverse("similar_names"), {"name": "SEALED"}).content.decode()
     assert "sealed" not in page.replace("SEALED", "")
+
+
+def test_ids_of_a_hidden_models_trash_and_webhooks_answer_as_missing_ones(
+    settings, make_version, member
+):
+    settings.MODEL_REGISTRY_DEFAULT_ROLE = "none"
+    settings.MODEL_REGISTRY_ALLOW_PRIVATE_WEBHOOKS = True
+    version = make_version("sealed")
+    hook, _ = services.webhook_create(
+        registration=version.registration,
+        url="http://127.0.0.1:9/hook",
+        events=["version.registered"],
+        user=None,
+    )
+    services.version_delete(version=version, user=None)
+    api = APIClient()
+    api.force_authenticate(member)
+    for address, missing in (
+        (f"/api/v1/trash/version/{version.pk}/restore/", "/api/v1/trash/version/999999/restore/"),
+        (f"/api/v1/trash/version/{version.pk}/purge/", "/api/v1/trash/version/999999/purge/"),
+    ):
+        seen, unseen = api.post(address, {}, format="json"), api.post(missing, {}, format="json")
+        assert seen.status_code == unseen.status_code == 404
+        assert "sealed" not in seen.content.decode()
+    seen, unseen = api.get(f"/api/v1/webhooks/{hook.pk}/"), api.get("/api/v1/webhooks/999999/")
+    assert (seen.status_code, seen.json()) == (unseen.status_code, unseen.json())
+    assert ModelVersion.all_objects.get(pk=version.pk).deleted_at is not None

@@ -664,11 +664,11 @@ class TrashList(generics.ListAPIView):
         )
 
 
-def _trash_item(kind: str, item_id: str):
+def _trash_item(kind: str, item_id: str, user):
     row_id = _row_id(item_id)
     if row_id is None:
         raise NotFound(f"No {kind} {item_id} in the trash.")
-    return selectors.trash_item(kind=kind, item_id=row_id)
+    return selectors.trash_item(kind=kind, item_id=row_id, user=user)
 
 
 @extend_schema(tags=["trash"], parameters=[KIND, ITEM_ID])
@@ -680,7 +680,7 @@ class TrashRestore(APIView):
         "(under its own number, in its stage). 409 when a new model took the name.",
     )
     def post(self, request, kind, item_id):
-        item = _trash_item(kind, item_id)
+        item = _trash_item(kind, item_id, request.user)
         if kind == "version":
             restored = services.version_restore(version=item, user=request.user)
             body = {"registry": restored.registration.registry.name, "version": restored.version}
@@ -700,7 +700,7 @@ class TrashPurge(APIView):
         "Needs confirm: true.",
     )
     def post(self, request, kind, item_id):
-        item = _trash_item(kind, item_id)
+        item = _trash_item(kind, item_id, request.user)
         _input(request, s.TrashPurgeInput)
         if kind == "version":
             services.version_purge(version=item, user=request.user)

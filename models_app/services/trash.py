@@ -46,8 +46,12 @@ from models_app.services.promotions import _decide
 from models_app.services.transitions import _Move, _record, make_transition
 
 
-def _require_owner(user, registration: ModelRegistration, doing: str) -> None:
+def _require_owner(user, registration: ModelRegistration, doing: str, item) -> None:
     # Restoring and purging are the owner's, as deleting is.
+    if not access.can(user, registration, Role.VIEWER):
+        # Word for word what a missing trash item answers: an id must not reveal a model.
+        kind = "model" if isinstance(item, ModelRegistration) else "version"
+        raise NotFound(f"No {kind} {item.pk} in the trash.")
     access.require(user, registration, Role.OWNER, doing)
 
 
@@ -136,7 +140,7 @@ def registration_restore(*, registration: ModelRegistration, user) -> ModelRegis
     """Bring a trashed registration back with its versions (those not trashed on their own),
     aliases and history. Refused while another model holds its name."""
     registration = _trashed_registration(registration)
-    _require_owner(user, registration, "restore it")
+    _require_owner(user, registration, "restore it", registration)
     registry = registration.registry
     with registration_write(registration, include_trashed=True) as registration:
         if registration.deleted_at is None:
@@ -186,12 +190,12 @@ def version_restore(*, version: ModelVersion, user) -> ModelVersion:
     """Bring a trashed version back under its own number, in the stage it had; the history
     records it. Its registration must not be in the trash (restore that first)."""
     version = _trashed_version(version)
+    _require_owner(user, version.registration, "restore a version", version)
     if version.registration.deleted_at is not None:
         raise Conflict(
             f"Model '{version.registration.name}' is in the trash: restore it first, "
             f"then version {version.version}."
         )
-    _require_owner(user, version.registration, "restore a version")
     with registration_write(version.registration) as registration:
         version = ModelVersion.all_objects.get(pk=version.pk)
         if version.deleted_at is None:
@@ -248,7 +252,7 @@ def registration_purge(*, registration: ModelRegistration, user) -> None:
     """Delete a trashed registration for good: from the backend, then from the index, with
     its versions, aliases and history."""
     registration = _trashed_registration(registration)
-    _require_owner(user, registration, "delete it for good")
+    _require_owner(user, registration, "delete it for good", registration)
     flavor = registration.registry.get_flavor()
     flavor.require(Capability.DELETE_MODEL)
     with registration_write(registration, include_trashed=True) as registration:
@@ -274,7 +278,7 @@ def version_purge(*, version: ModelVersion, user) -> None:
     history stays with the registration and records it; the number stays used."""
     version = _trashed_version(version)
     registration = version.registration
-    _require_owner(user, registration, "delete a version for good")
+    _require_owner(user, registration, "delete a version for good", version)
     flavor = registration.registry.get_flavor()
     flavor.require(Capability.DELETE_VERSION)
     with registration_write(registration, include_trashed=True) as registration:
