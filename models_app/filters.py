@@ -256,10 +256,13 @@ class VersionFilterSet(AnyWhenEmptyFilterSet):
     def filter_q(self, queryset, name, value):
         if connection.vendor == "postgresql":
             # A union, so each part uses its own trigram index (an OR across the join scans).
-            matching = ModelVersion.objects.filter(registration__name__icontains=value).values("pk")
+            # On every row: the outer queryset already leaves out the trash, and the live-rows
+            # join in each part would keep the planner from the trigram indexes.
+            rows = ModelVersion.all_objects
+            matching = rows.filter(registration__name__icontains=value).values("pk")
             matching = matching.union(
-                ModelVersion.objects.filter(description__icontains=value).values("pk"),
-                ModelVersion.objects.filter(model_source_uri__icontains=value).values("pk"),
+                rows.filter(description__icontains=value).values("pk"),
+                rows.filter(model_source_uri__icontains=value).values("pk"),
             )
             return queryset.filter(pk__in=matching)
         return queryset.filter(

@@ -166,8 +166,11 @@ def test_tag_filter_and_text_search_find_the_same_rows_and_use_indexes(reader, c
 
     from models_app.filters import VersionFilterSet
 
-    tagged = VersionFilterSet({"tag": ["commit:c0072"]}, queryset=ModelVersion.objects.all()).qs
-    searched = VersionFilterSet({"q": "m007"}, queryset=ModelVersion.objects.all()).qs
+    # The filters alone, on the whole table: the live-rows join the trash adds lets the planner
+    # start elsewhere on tables this small, which says nothing about the index serving them.
+    rows = ModelVersion.all_objects.all()
+    tagged = VersionFilterSet({"tag": ["commit:c0072"]}, queryset=rows).qs
+    searched = VersionFilterSet({"q": "m007"}, queryset=rows).qs
     if connection.vendor == "postgresql":
         assert "version_tags_gin" in _plan(tagged)
         plan = _plan(searched)

@@ -160,16 +160,17 @@ def version_register(
     The number is the registration's next one, taken under a row lock, so concurrent
     registrations never collide and numbers of deleted versions are never handed out again.
     """
-    existing = ModelRegistration.objects.filter(registry=registry, name=name).first()
-    if existing is not None:
-        access.require(user, existing, Role.CONTRIBUTOR, "register a version")
-    else:
-        _require(user, "add_modelversion")
     given = {field: value for field, value in locals().items() if field in _REGISTERED}
     clean = Cleaner()
     name = clean(clean_name, name)
     fields = clean_new_version(clean, given)
     clean.done()
+    # Looked up by the clean name: a NUL or the like never reaches the database.
+    existing = ModelRegistration.objects.filter(registry=registry, name=name).first()
+    if existing is not None:
+        access.require(user, existing, Role.CONTRIBUTOR, "register a version")
+    else:
+        _require(user, "add_modelversion")
     flavor = registry.get_flavor()
     flavor.require(Capability.REGISTER_VERSION)
     with name_write(registry, name):
