@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import operator
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import reduce
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -51,6 +53,7 @@ from models_app.models import (
     WebhookDelivery,
 )
 from models_app.names import name_key
+from models_app.prepared import PreparedRead, result_cache
 from models_app.validation import clean_like_pattern, clean_stage
 
 # Annotation name per stage for "the highest version number in that stage".
@@ -135,14 +138,17 @@ def tags_equal(field: str, pairs: Mapping[str, str] | None) -> Q:
     return json_keys_equal(field, pairs)
 
 
+_REGISTRY_NAMED = PreparedRead(lambda name: Registry.objects.filter(name=name).order_by()[:1], str)
+
+
 def registry_get(name: str | None = None) -> Registry:
     name = name or DEFAULT_REGISTRY
     if "\x00" in name:
         raise NotFound("Registry names never contain NUL.")
-    try:
-        return Registry.objects.get(name=name)
-    except Registry.DoesNotExist:
+    found = _REGISTRY_NAMED.first(name)
+    if found is None:
         raise NotFound(f"Registry '{name}' does not exist.")
+    return found
 
 
 def registry_list(*, with_counts: bool = False) -> QuerySet[Registry]:
@@ -176,16 +182,34 @@ def sync_run_latest(registries: Iterable[Registry]) -> dict[int, SyncRun]:
     return latest
 
 
+_REGISTRATION_AT = PreparedRead(
+    lambda registry, name: (
+        ModelRegistration.objects.select_related("registry")
+        .filter(registry__name=registry, name=name)
+        .order_by()[:1]
+    ),
+    str,
+    str,
+)
+_REGISTRATION_IN = PreparedRead(
+    lambda registry, name: (
+        ModelRegistration.objects.select_related("registry")
+        .filter(registry_id=registry, name=name)
+        .order_by()[:1]
+    ),
+    int,
+    str,
+)
+
+
 def registration_get(*, registry: Registry | str | None, name: str) -> ModelRegistration:
     """One query by registry and model name; the error says which of the two is missing."""
     if "\x00" in name or (isinstance(registry, str) and "\x00" in registry):
         raise NotFound("Names never contain NUL.")
-    registrations = ModelRegistration.objects.select_related("registry")
     if isinstance(registry, Registry):
-        registrations = registrations.filter(registry=registry)
+        found = _REGISTRATION_IN.first(registry.pk, name)
     else:
-        registrations = registrations.filter(registry__name=registry or DEFAULT_REGISTRY)
-    found = registrations.filter(name=name).first()
+        found = _REGISTRATION_AT.first(registry or DEFAULT_REGISTRY, name)
     if found is None:
         registry = registry if isinstance(registry, Registry) else registry_get(registry)
         raise NotFound(f"Model '{name}' does not exist in registry '{registry.name}'.")
@@ -250,17 +274,58 @@ def version_by_alias(*, registration: ModelRegistration, alias: str) -> ModelVer
     return found
 
 
-# Single reads by address: the version, its model, registry, creator and aliases in one query
-# plus one for the aliases; only a miss pays for finding out which part of the address is wrong.
-def _versions_at(registry: Registry | str | None, name: str) -> QuerySet[ModelVersion]:
-    versions = ModelVersion.objects.select_related(
-        "registration__registry", "created_by"
-    ).prefetch_related(Prefetch("aliases", queryset=ModelAlias.objects.order_by("name")))
-    if isinstance(registry, Registry):
-        versions = versions.filter(registration__registry=registry)
-    else:
-        versions = versions.filter(registration__registry__name=registry or DEFAULT_REGISTRY)
-    return versions.filter(registration__name=name)
+# Single reads by address: the version with its model, registry and creator in one prepared
+# query, plus one for its aliases; only a miss pays for finding out which part of the address
+# is wrong.
+def _versions_at(registry: str, name: str) -> QuerySet[ModelVersion]:
+    return (
+        ModelVersion.objects.select_related("registration__registry", "created_by")
+        .filter(registration__registry__name=registry, registration__name=name)
+        .order_by()
+    )
+
+
+_VERSION_AT = PreparedRead(
+    lambda registry, name, number: _versions_at(registry, name).filter(version=number)[:1],
+    str,
+    str,
+    int,
+)
+_LATEST_AT = PreparedRead(
+    lambda registry, name: _versions_at(registry, name).order_by("-version")[:1], str, str
+)
+_LATEST_IN_STAGE_AT = PreparedRead(
+    lambda registry, name, stage: (
+        _versions_at(registry, name).filter(stage=stage).order_by("-version")[:1]
+    ),
+    str,
+    str,
+    str,
+)
+_ALIAS_AT = PreparedRead(
+    lambda registry, name, alias: _versions_at(registry, name).filter(aliases__name=alias)[:1],
+    str,
+    str,
+    str,
+)
+_ALIASES_OF = PreparedRead(
+    lambda version: ModelAlias.objects.filter(version_id=version).order_by("name"), int
+)
+_ALIAS_VERSION = ModelAlias._meta.get_field("version")
+
+
+def _with_aliases(version: ModelVersion | None) -> ModelVersion | None:
+    """The version with its aliases read as prefetch_related("aliases") would leave them."""
+    if version is not None:
+        aliases = _ALIASES_OF(version.pk)
+        for alias in aliases:
+            _ALIAS_VERSION.set_cached_value(alias, version)
+        version._prefetched_objects_cache = {"aliases": result_cache(ModelAlias, aliases)}
+    return version
+
+
+def _registry_name(registry: Registry | str | None) -> str:
+    return registry.name if isinstance(registry, Registry) else (registry or DEFAULT_REGISTRY)
 
 
 def _first(queryset):
@@ -274,11 +339,9 @@ def _has_nul(*texts) -> bool:
 
 def version_find(*, registry: Registry | str | None, name: str, version: int) -> ModelVersion:
     """The version at registry/name/version, ready to serialize (same errors as version_get)."""
-    found = (
-        None
-        if _has_nul(registry, name)
-        else _versions_at(registry, name).filter(version=version).first()
-    )
+    found = None
+    if not _has_nul(registry, name):
+        found = _with_aliases(_VERSION_AT.first(_registry_name(registry), name, int(version)))
     if found is None:
         return version_get(
             registration=registration_get(registry=registry, name=name), version=version
@@ -293,24 +356,26 @@ def version_latest_find(
     found = None
     if not _has_nul(registry, name):
         try:
-            versions = _versions_at(registry, name)
-            if stage:
-                versions = versions.filter(stage=clean_stage(stage))
-            found = versions.order_by("-version").first()
+            where = (_registry_name(registry), name)
+            found = (
+                _LATEST_IN_STAGE_AT.first(*where, clean_stage(stage))
+                if stage
+                else _LATEST_AT.first(*where)
+            )
         except ValidationError:
             found = None  # the slow path says whether the model or the stage is wrong
     if found is None:
         return version_latest(
             registration=registration_get(registry=registry, name=name), stage=stage
         )
-    return found
+    return _with_aliases(found)
 
 
 def version_alias_find(*, registry: Registry | str | None, name: str, alias: str) -> ModelVersion:
     """As version_by_alias, addressed by names, ready to serialize."""
     found = None
     if not _has_nul(registry, name, alias):
-        found = _first(_versions_at(registry, name).filter(aliases__name=alias))
+        found = _with_aliases(_ALIAS_AT.first(_registry_name(registry), name, alias))
     if found is None:
         return version_by_alias(
             registration=registration_get(registry=registry, name=name), alias=alias
@@ -385,16 +450,23 @@ def search_versions(text: str) -> QuerySet[ModelVersion]:
     )
 
 
+_SUMMARY_AT = PreparedRead(
+    lambda registry, name: (
+        registration_list()
+        .select_related("created_by")
+        .filter(registry__name=registry, name=name)
+        .order_by()[:1]
+    ),
+    str,
+    str,
+)
+
+
 def registration_summary(*, registry: Registry | str | None, name: str) -> ModelRegistration:
     """One registration with the annotations of registration_list, in one query."""
     found = None
     if not _has_nul(registry, name):
-        registrations = registration_list().select_related("created_by").filter(name=name)
-        if isinstance(registry, Registry):
-            registrations = registrations.filter(registry=registry)
-        else:
-            registrations = registrations.filter(registry__name=registry or DEFAULT_REGISTRY)
-        found = _first(registrations)
+        found = _SUMMARY_AT.first(_registry_name(registry), name)
     if found is None:
         registration_get(registry=registry, name=name)  # raises the NotFound that fits
         raise NotFound(f"Model '{name}' does not exist.")  # deleted in between
@@ -759,6 +831,18 @@ def registration_search(*, registry: Registry | str) -> QuerySet[ModelRegistrati
     return registrations.filter(registry__name=registry)
 
 
+_SEARCH_ROW_AT = PreparedRead(
+    lambda registry, name: registration_search(registry=registry).filter(name=name).order_by()[:1],
+    str,
+    str,
+)
+
+
+def registration_search_at(*, registry: str, name: str) -> ModelRegistration | None:
+    """One row of registration_search by name (None if there is none), not limited by roles."""
+    return None if _has_nul(registry, name) else _SEARCH_ROW_AT.first(registry, name)
+
+
 def version_search(*, registry: Registry) -> QuerySet[ModelVersion]:
     return ModelVersion.objects.filter(registration__registry=registry)
 
@@ -767,7 +851,10 @@ def version_latest_per_stage(
     *, registrations: list[ModelRegistration], stages: list[str], fields: Iterable[str]
 ) -> QuerySet:
     """The highest version in each of `stages` of each registration, as rows of `fields`
-    (name registration_id among them), oldest first: one query for ids, one for the rows."""
+    (name registration_id among them), oldest first: one query for ids, one for the rows
+    (one prepared query for a single registration)."""
+    if len(registrations) == 1:
+        return _latest_per_stage_read(tuple(stages), tuple(fields))(registrations[0].pk)
     highest = {
         f"latest_{index}": Subquery(
             ModelVersion.objects.filter(registration=OuterRef("pk"), stage=stage)
@@ -783,22 +870,74 @@ def version_latest_per_stage(
     return ModelVersion.objects.filter(pk__in=ids).order_by("version").values(*fields)
 
 
+_LATEST_PER_STAGE: dict[tuple, PreparedRead] = {}
+
+
+def _latest_per_stage_read(stages: tuple[str, ...], fields: tuple[str, ...]) -> PreparedRead:
+    read = _LATEST_PER_STAGE.get((stages, fields))
+    if read is None:
+
+        def build(registration_id):
+            highest = [
+                Q(
+                    pk=Subquery(
+                        ModelVersion.objects.filter(registration_id=registration_id, stage=stage)
+                        .order_by("-version")
+                        .values("pk")[:1]
+                    )
+                )
+                for stage in stages
+            ]
+            return (
+                ModelVersion.objects.filter(reduce(operator.or_, highest))
+                .order_by("version")
+                .values(*fields)
+            )
+
+        read = _LATEST_PER_STAGE[(stages, fields)] = PreparedRead(build, int)
+    return read
+
+
 def version_rows(*, versions: Iterable[int], fields: Iterable[str]) -> QuerySet:
     """Versions by primary key as plain rows of `fields`."""
     return ModelVersion.objects.filter(pk__in=list(versions)).values(*fields)
 
 
+_ROWS_AT: dict[tuple[str, ...], PreparedRead] = {}
+
+
 def version_rows_at(*, registry: str, name: str, version: int, fields: Iterable[str]) -> list:
     """One version by its address as a plain row of `fields` in one query ([] if none)."""
-    return list(
-        ModelVersion.objects.filter(
-            registration__registry__name=registry, registration__name=name, version=version
-        ).values(*fields)
-    )
+    fields = tuple(fields)
+    read = _ROWS_AT.get(fields)
+    if read is None:
+        read = _ROWS_AT[fields] = PreparedRead(
+            lambda registry, name, number: (
+                ModelVersion.objects.filter(
+                    registration__registry__name=registry,
+                    registration__name=name,
+                    version=number,
+                )
+                .order_by()
+                .values(*fields)[:1]
+            ),
+            str,
+            str,
+            int,
+        )
+    return read(registry, name, int(version))
+
+
+_ALIAS_NAMES_OF = PreparedRead(
+    lambda version: ModelAlias.objects.filter(version_id=version).values("name"), int
+)
 
 
 def alias_names_by_version(version_ids: Iterable[int]) -> dict[int, list[str]]:
     """The alias names pointing at each version, by version id."""
+    version_ids = list(version_ids)
+    if len(version_ids) == 1:
+        return {version_ids[0]: [row["name"] for row in _ALIAS_NAMES_OF(version_ids[0])]}
     names: dict[int, list[str]] = {}
     for version_id, name in ModelAlias.objects.filter(version_id__in=list(version_ids)).values_list(
         "version_id", "name"
@@ -807,11 +946,25 @@ def alias_names_by_version(version_ids: Iterable[int]) -> dict[int, list[str]]:
     return names
 
 
+_ALIAS_ROWS_OF = PreparedRead(
+    lambda registration: (
+        ModelAlias.objects.filter(registration_id=registration)
+        .order_by("name")
+        .values("name", "version__version")
+    ),
+    int,
+)
+
+
 def alias_rows_by_registration(
     registrations: Iterable[ModelRegistration],
 ) -> dict[int, list[tuple[str, int]]]:
     """(alias, version number) of each registration, by registration id, sorted by alias."""
     rows: dict[int, list[tuple[str, int]]] = {r.pk: [] for r in registrations}
+    if len(rows) == 1:
+        (only,) = rows
+        rows[only] = [(row["name"], row["version__version"]) for row in _ALIAS_ROWS_OF(only)]
+        return rows
     for registration_id, alias, number in (
         ModelAlias.objects.filter(registration__in=list(rows))
         .order_by("name")

@@ -127,7 +127,8 @@ def _database() -> dict:
         url = f"sqlite:///{os.environ.get('SQLITE_PATH', BASE_DIR / 'db.sqlite3')}"
     config = dj_database_url.parse(url, conn_max_age=envint("DATABASE_CONN_MAX_AGE", 60))
     if config["ENGINE"] == "django.db.backends.sqlite3":
-        config["CONN_MAX_AGE"] = 0
+        # Kept open like PostgreSQL's: opening one (and its PRAGMAs) is most of a small read.
+        config["CONN_HEALTH_CHECKS"] = True
         config["OPTIONS"] = {
             # IMMEDIATE makes every transaction take the write lock up front, so concurrent
             # writers queue on the busy timeout instead of failing with "database is locked".

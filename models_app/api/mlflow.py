@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from functools import cached_property
 from urllib.parse import urlparse
@@ -209,10 +210,22 @@ def _parse(parser, text: str | None):
         return []
     try:
         clean_filter_text(text, what="The filter")
-        clauses = clean_filter_terms(parser(text), what="The filter")
+        clauses = clean_filter_terms([dict(c) for c in _parsed(parser, text)], what="The filter")
     except MlflowException as exc:
         raise MlflowError("INVALID_PARAMETER_VALUE", exc.message)
     return clauses
+
+
+# MLflow's parsers (sqlparse) cost more than the rest of a search: clients send the same few
+# filters and orders over and over. Bounded texts only; a refusal is never cached.
+@functools.lru_cache(maxsize=512)
+def _parsed(parser, text: str) -> tuple:
+    return tuple(parser(text))
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed_order(parser, text: str):
+    return parser(text)
 
 
 def _invalid(message: str) -> MlflowError:
@@ -306,7 +319,9 @@ def _order_models(queryset, order_by: list[str]):
     ordering, seen = [], set()
     for item in order_by:
         try:
-            key, ascending = SearchUtils.parse_order_by_for_search_registered_models(item)
+            key, ascending = _parsed_order(
+                SearchUtils.parse_order_by_for_search_registered_models, item
+            )
         except MlflowException as exc:
             raise MlflowError.of(exc)
         if key == "name":
@@ -341,11 +356,12 @@ def _order_versions(queryset, order_by: list[str]):
     from mlflow.exceptions import MlflowException
     from mlflow.utils.search_utils import SearchModelVersionUtils as Utils
 
+    _bound_order(order_by)
     given = order_by or ["last_updated_timestamp DESC", "name ASC", "version_number DESC"]
     ordering, seen = [], set()
     for item in given:
         try:
-            _, key, ascending = Utils.parse_order_by_for_search_model_versions(item)
+            _, key, ascending = _parsed_order(Utils.parse_order_by_for_search_model_versions, item)
         except MlflowException as exc:
             raise MlflowError.of(exc)
         if key not in VERSION_ORDER_FIELDS:
@@ -534,7 +550,9 @@ class MlflowRegistryAPI(APIView):
     def get_model(self, request, params):
         name = self._required(params, "name")
         found = None
-        if "\x00" not in name:
+        if access.reads_everything(request.user):
+            found = selectors.registration_search_at(registry=self.registry_name, name=name)
+        elif "\x00" not in name:
             found = next(
                 iter(
                     access.readable_registrations(

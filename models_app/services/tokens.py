@@ -14,6 +14,7 @@ from models_app import audit
 from models_app.models import (
     ApiToken,
 )
+from models_app.prepared import PreparedRead
 from models_app.validation import (
     clean_text,
 )
@@ -87,20 +88,23 @@ def tokens_revoke_all(*, owner, user) -> int:
         return len(active)
 
 
+# Every API request reads its token: compiled once per connection. The prefix is unique.
+_ACTIVE_TOKEN = PreparedRead(
+    lambda prefix: (
+        ApiToken.objects.select_related("user")
+        .filter(prefix=prefix, revoked_at__isnull=True)
+        .order_by()[:1]
+    ),
+    str,
+)
+
+
 def token_authenticate(secret: str) -> ApiToken | None:
     """The active token matching `secret`, marking it used (at most once a minute)."""
     parts = secret.split("_", 2)
-    if len(parts) != 3 or parts[0] != TOKEN_SCHEME:
+    if len(parts) != 3 or parts[0] != TOKEN_SCHEME or "\x00" in secret:
         return None
-    # The prefix is unique: no ordering to compile or sort.
-    token = next(
-        iter(
-            ApiToken.objects.select_related("user")
-            .filter(prefix=parts[1], revoked_at__isnull=True)
-            .order_by()[:1]
-        ),
-        None,
-    )
+    token = _ACTIVE_TOKEN.first(parts[1])
     if token is None or not hmac.compare_digest(token.digest, _token_digest(secret)):
         return None
     now = timezone.now()

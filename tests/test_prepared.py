@@ -1,0 +1,115 @@
+"""Prepared reads: the ORM's query compiled once per connection, same rows as the queryset."""
+
+from unittest import mock
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connections
+from django.db.models.sql.compiler import SQLCompiler
+
+from models_app import selectors, services
+from models_app.models import ModelVersion, Registry
+from models_app.prepared import PreparedRead
+
+pytestmark = pytest.mark.django_db
+
+
+def _versions(registry, name):
+    return (
+        ModelVersion.objects.select_related("registration__registry", "created_by")
+        .filter(registration__registry__name=registry, registration__name=name)
+        .order_by("version")
+    )
+
+
+BY_NUMBER = PreparedRead(lambda r, n, v: _versions(r, n).filter(version=v), str, str, int)
+VALUES = PreparedRead(lambda r, n: _versions(r, n).values("version", "stage", "tags"), str, str)
+
+
+@pytest.fixture
+def registry(admin_user):
+    for name in ("alpha", "beta"):
+        for number in (1, 2):
+            services.version_register(
+                registry=Registry.objects.get(name="default"),
+                name=name,
+                model_source_uri=f"s3://b/{name}/{number}",
+                tags={"n": str(number)},
+                user=admin_user,
+            )
+    return "default"
+
+
+def test_objects_equal_the_querysets_with_their_relations_loaded(
+    registry, django_assert_num_queries
+):
+    for name in ("alpha", "beta"):
+        for number in (1, 2):
+            expected = _versions(registry, name).get(version=number)
+            with django_assert_num_queries(1):
+                (found,) = BY_NUMBER(registry, name, number)
+                # select_related relations come with the row: no further query
+                assert found.registration.registry.name == registry
+                assert found.created_by.username == expected.created_by.username
+            assert found.pk == expected.pk
+            assert found.registration.name == name
+            assert found.tags == {"n": str(number)}  # JSON decoded by the field's converter
+            assert found.created_at == expected.created_at  # aware datetimes, as the ORM's
+            assert not found._state.adding and found._state.db == "default"
+
+
+def test_values_equal_the_querysets(registry):
+    assert VALUES(registry, "beta") == list(
+        _versions(registry, "beta").values("version", "stage", "tags")
+    )
+    assert VALUES(registry, "missing") == []
+
+
+def test_compiled_once_per_connection_then_only_run(registry):
+    read = PreparedRead(lambda r, n: _versions(r, n).values("version"), str, str)
+    with mock.patch.object(
+        SQLCompiler, "as_sql", autospec=True, side_effect=SQLCompiler.as_sql
+    ) as compile:
+        assert read(registry, "alpha") == [{"version": 1}, {"version": 2}]
+        assert compile.call_count == 1
+        assert read(registry, "beta") == [{"version": 1}, {"version": 2}]
+        assert read(registry, "nothing") == []
+        assert compile.call_count == 1  # the arguments changed, the SQL was reused
+    assert read in connections["default"].__dict__["_prepared_reads"]
+
+
+def test_arguments_must_be_plain_parameters_of_their_type(registry):
+    contains = PreparedRead(
+        lambda n: ModelVersion.objects.filter(registration__name__contains=n), str
+    )
+    with pytest.raises(ImproperlyConfigured):
+        contains("alp")  # wrapped in % signs: not a parameter that can be swapped
+    with pytest.raises(TypeError):
+        BY_NUMBER(registry, "alpha", "1")
+    with pytest.raises(TypeError):
+        BY_NUMBER(registry, "alpha")
+
+
+def test_version_find_reads_aliases_as_a_prefetch_would(
+    registry, admin_user, django_assert_num_queries
+):
+    registration = selectors.registration_get(registry=registry, name="alpha")
+    version = registration.versions.get(version=2)
+    services.alias_set(alias="zeta", version=version, user=admin_user)
+    services.alias_set(alias="champion", version=version, user=admin_user)
+    with django_assert_num_queries(2):
+        found = selectors.version_find(registry=registry, name="alpha", version=2)
+        assert [a.name for a in found.aliases.all()] == ["champion", "zeta"]
+        assert all(alias.version is found for alias in found.aliases.all())
+    assert (
+        selectors.version_find(registry=registry, name="alpha", version=1).aliases.all().count()
+        == 0
+    )
+
+
+def test_version_find_leaves_out_the_trash(registry, admin_user):
+    version = selectors.version_find(registry=registry, name="beta", version=2)
+    services.version_delete(version=version, user=admin_user)
+    with pytest.raises(Exception) as caught:
+        selectors.version_find(registry=registry, name="beta", version=2)
+    assert "has no version 2" in str(caught.value)
