@@ -238,13 +238,22 @@ def registration_addresses() -> Iterator[tuple[str, str]]:
     )
 
 
+_VERSION_OF = PreparedRead(
+    lambda registration, number: (
+        ModelVersion.objects.select_related("registration__registry")
+        .filter(registration_id=registration, version=number)
+        .order_by()[:1]
+    ),
+    int,
+    int,
+)
+
+
 def version_get(*, registration: ModelRegistration, version: int) -> ModelVersion:
-    try:
-        return ModelVersion.objects.select_related("registration__registry").get(
-            registration=registration, version=version
-        )
-    except ModelVersion.DoesNotExist:
+    found = _VERSION_OF.first(registration.pk, int(version))
+    if found is None:
         raise NotFound(f"Model '{registration.name}' has no version {version}.")
+    return found
 
 
 def version_latest(*, registration: ModelRegistration, stage: str | None = None) -> ModelVersion:
@@ -261,14 +270,21 @@ def version_latest(*, registration: ModelRegistration, stage: str | None = None)
     return found
 
 
+_VERSION_BY_ALIAS = PreparedRead(
+    lambda registration, alias: (
+        ModelVersion.objects.select_related("registration__registry")
+        .filter(registration_id=registration, aliases__name=alias)
+        .order_by()[:1]
+    ),
+    int,
+    str,
+)
+
+
 def version_by_alias(*, registration: ModelRegistration, alias: str) -> ModelVersion:
     if "\x00" in alias:
         raise NotFound("Aliases never contain NUL.")
-    found = (
-        ModelVersion.objects.select_related("registration__registry")
-        .filter(registration=registration, aliases__name=alias)
-        .first()
-    )
+    found = _VERSION_BY_ALIAS.first(registration.pk, alias)
     if found is None:
         raise NotFound(f"Model '{registration.name}' has no alias '{alias}'.")
     return found
@@ -898,9 +914,20 @@ def _latest_per_stage_read(stages: tuple[str, ...], fields: tuple[str, ...]) -> 
     return read
 
 
-def version_rows(*, versions: Iterable[int], fields: Iterable[str]) -> QuerySet:
+_ROWS_BY_ID: dict[tuple[str, ...], PreparedRead] = {}
+
+
+def version_rows(*, versions: Iterable[int], fields: Iterable[str]) -> QuerySet | list:
     """Versions by primary key as plain rows of `fields`."""
-    return ModelVersion.objects.filter(pk__in=list(versions)).values(*fields)
+    versions, fields = list(versions), tuple(fields)
+    if len(versions) == 1:
+        read = _ROWS_BY_ID.get(fields)
+        if read is None:
+            read = _ROWS_BY_ID[fields] = PreparedRead(
+                lambda pk: ModelVersion.objects.filter(pk=pk).order_by().values(*fields), int
+            )
+        return read(versions[0])
+    return ModelVersion.objects.filter(pk__in=versions).values(*fields)
 
 
 _ROWS_AT: dict[tuple[str, ...], PreparedRead] = {}

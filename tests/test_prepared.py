@@ -8,6 +8,7 @@ from django.db import connections
 from django.db.models.sql.compiler import SQLCompiler
 
 from models_app import selectors, services
+from models_app.api import mlflow as mlflow_api
 from models_app.models import ModelVersion, Registry
 from models_app.prepared import PreparedRead
 
@@ -113,3 +114,44 @@ def test_version_find_leaves_out_the_trash(registry, admin_user):
     with pytest.raises(Exception) as caught:
         selectors.version_find(registry=registry, name="beta", version=2)
     assert "has no version 2" in str(caught.value)
+
+
+def _search(api, query: str) -> dict:
+    response = api.get("/api/2.0/mlflow/model-versions/search?" + query)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_mlflow_versions_of_one_model_answer_as_the_general_search(
+    registry, admin_user, django_user_model, settings
+):
+    from urllib.parse import urlencode
+
+    from rest_framework.test import APIClient
+
+    alpha = selectors.registration_get(registry=registry, name="alpha")
+    services.version_register(
+        registry=alpha.registry,
+        name="alpha",
+        model_source_uri="s3://b/prompt",
+        tags={"mlflow.prompt.is_prompt": "true"},  # searches leave prompts out
+        user=admin_user,
+    )
+    services.version_delete(version=alpha.versions.get(version=1), user=admin_user)  # trashed
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    named = urlencode({"filter": "name='alpha'"})
+    prepared = mlflow_api._VERSIONS_NAMED
+    with mock.patch.object(mlflow_api, "_VERSIONS_NAMED", wraps=prepared) as used:
+        fast = _search(api, named)  # the prepared path
+        general = _search(api, named + "&max_results=10000")  # the queryset path
+    assert used.call_count == 1
+    assert fast == general
+    assert [v["version"] for v in fast["model_versions"]] == ["2"]
+    assert _search(api, urlencode({"filter": "name='nothing'"})) == {"model_versions": []}
+
+    # A user who reads only what is granted: no fast path, nothing of a hidden model.
+    settings.MODEL_REGISTRY_DEFAULT_ROLE = "none"
+    reader = django_user_model.objects.create_user("reader")
+    api.force_authenticate(reader)
+    assert _search(api, named) == {"model_versions": []}

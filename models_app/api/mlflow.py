@@ -27,6 +27,7 @@ from models_app import access, selectors, services
 from models_app.api.authentication import BearerTokenAuthentication, LockoutBasicAuthentication
 from models_app.exceptions import Conflict, ErrorKind, GateFailed, NotFound, describe_error
 from models_app.models import ModelRegistration, ModelVersion, ModelVersionStage
+from models_app.prepared import PreparedRead
 from models_app.validation import (
     check_key_count,
     clean_filter_terms,
@@ -381,6 +382,44 @@ def _order_versions(queryset, order_by: list[str]):
     return queryset.order_by(*ordering)
 
 
+VERSION_ATTRIBUTES = {
+    "name": "registration__name",
+    "run_id": "experiment_run_id",
+    "source_path": "model_source_uri",
+    "version_number": "version",
+}
+VERSIONS_PAGE = 10_000  # MLflow's default max_results for search_model_versions
+
+
+def _versions_found(queryset, clauses, order_by: list[str]):
+    """search_model_versions: the versions matching `clauses`, in MLflow's order, as rows."""
+    queryset = _filter(queryset, clauses, _check_version_attribute, VERSION_ATTRIBUTES, "tags")
+    return _order_versions(queryset, order_by).values(*VERSION_VALUES)
+
+
+def _only_name(clauses) -> str | None:
+    """The name in a filter that is exactly `name = '<name>'`, else None."""
+    if len(clauses) == 1:
+        clause = clauses[0]
+        if (clause["type"], clause["key"], clause["comparator"]) == ("attribute", "name", "="):
+            value = clause["value"]
+            return value if isinstance(value, str) and "\x00" not in value else None
+    return None
+
+
+def _name_clause(name: str) -> dict:
+    return {"type": "attribute", "key": "name", "comparator": "=", "value": name}
+
+
+_VERSIONS_NAMED = PreparedRead(
+    lambda registry, name: _versions_found(
+        selectors.version_search(registry=registry), [_name_clause(name)], []
+    )[: VERSIONS_PAGE + 1],
+    int,
+    str,
+)
+
+
 def _offset(page_token) -> int:
     """The offset in a page token of ours (base64 of {"offset": n}); anything else is refused."""
     if not page_token:
@@ -401,7 +440,6 @@ def _offset(page_token) -> int:
 
 
 def _page(queryset, params, limit: int, default: int):
-    from mlflow.utils.search_utils import SearchUtils
     from mlflow.utils.validation import invalid_value
 
     raw = params.get("max_results")
@@ -419,7 +457,13 @@ def _page(queryset, params, limit: int, default: int):
             f"Invalid value for max_results. It must be a positive integer, but got {max_results}"
         )
     offset = _offset(params.get("page_token"))
-    rows = list(queryset[offset : offset + max_results + 1])
+    return _paged(list(queryset[offset : offset + max_results + 1]), offset, max_results)
+
+
+def _paged(rows: list, offset: int, max_results: int):
+    """A page and the next page's token, from up to max_results + 1 rows read at offset."""
+    from mlflow.utils.search_utils import SearchUtils
+
     token = (
         SearchUtils.create_page_token(offset + max_results).decode()
         if len(rows) > max_results
@@ -802,22 +846,24 @@ class MlflowRegistryAPI(APIView):
         from mlflow.utils.search_utils import SearchModelVersionUtils
 
         clauses = _parse(SearchModelVersionUtils.parse_search_filter, params.get("filter"))
-        queryset = _filter(
-            access.readable_versions(
+        order_by = _list(params, "order_by")
+        name = _only_name(clauses)
+        if (
+            name is not None
+            and not order_by
+            and not params.get("page_token")
+            and params.get("max_results") in (None, "")
+            and access.reads_everything(request.user)
+        ):
+            # What the client asks most (every version of one model): a prepared query.
+            rows = _VERSIONS_NAMED(self.registry.pk, name)
+            rows, token = _paged(rows, 0, VERSIONS_PAGE)
+        else:
+            queryset = access.readable_versions(
                 request.user, selectors.version_search(registry=self.registry)
-            ),
-            clauses,
-            _check_version_attribute,
-            {
-                "name": "registration__name",
-                "run_id": "experiment_run_id",
-                "source_path": "model_source_uri",
-                "version_number": "version",
-            },
-            "tags",
-        )
-        queryset = _order_versions(queryset, _list(params, "order_by"))
-        rows, token = _page(queryset.values(*VERSION_VALUES), params, MAX_VERSIONS_PAGE, 10_000)
+            )
+            queryset = _versions_found(queryset, clauses, order_by)
+            rows, token = _page(queryset, params, MAX_VERSIONS_PAGE, VERSIONS_PAGE)
         # As MLflow: search answers carry no aliases (get_model_version does).
         body = {"model_versions": version_rows(rows, with_aliases=False)}
         if token:
