@@ -31,3 +31,6 @@ class Pagination(PageNumberPagination):
         }
         response["required"] = [*response.get("required", []), "page_size"]
         return response
+
+
+PAGE_PARAMETERS = frozenset({Pagination.page_query_param, Pagination.page_size_query_param})
