@@ -425,6 +425,14 @@ def operations(models: int, versions: int, seed: int) -> list[dict]:
     ]
 
 
+def latest_path(name: str) -> str:
+    return f"/api/2.0/mlflow/registered-models/get-latest-versions?name={name}&stages=Production"
+
+
+def versions_path(name: str) -> str:
+    return "/api/2.0/mlflow/model-versions/search?" + urlencode({"filter": f"name='{name}'"})
+
+
 def percentile(timings: list[float], fraction: float) -> float:
     ordered = sorted(timings)
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
@@ -679,6 +687,7 @@ def main(argv: list[str] | None = None) -> None:
         credentials = seeded[0]
 
         port = free_port()
+        server_log = open(tmp / "dashboard.log", "w")
         dashboard = subprocess.Popen(
             [
                 str(Path(PYTHON).with_name("gunicorn")),
@@ -696,6 +705,9 @@ def main(argv: list[str] | None = None) -> None:
             ],
             env=env,
             cwd=ROOT,
+            # Its access log is written as deployed, to a file (as MLflow's server's output).
+            stdout=server_log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         bearer = {"Authorization": f"Bearer {credentials['token']}"}
@@ -714,7 +726,7 @@ def main(argv: list[str] | None = None) -> None:
             except OSError:
                 pass
             if time.monotonic() > deadline or dashboard.poll() is not None:
-                raise RuntimeError("the dashboard did not start")
+                raise RuntimeError(f"the dashboard did not start (see {tmp / 'dashboard.log'})")
             time.sleep(0.2)
         if mlflow_server:
             starter.join()
@@ -753,6 +765,21 @@ def main(argv: list[str] | None = None) -> None:
                 "mlflow": f"/api/2.0/mlflow/model-versions/get?name={name}&version=1",
                 "compat": f"/api/2.0/mlflow/model-versions/get?name={name}&version=1",
                 "v1": f"/api/v1/models/default/{name}/versions/1/",
+            },
+            "get model": {
+                "mlflow": f"/api/2.0/mlflow/registered-models/get?name={name}",
+                "compat": f"/api/2.0/mlflow/registered-models/get?name={name}",
+                "v1": f"/api/v1/models/default/{name}/",
+            },
+            "latest Production version": {
+                "mlflow": latest_path(name),
+                "compat": latest_path(name),
+                "v1": f"/api/v1/models/default/{name}/versions/latest/?stage=Production",
+            },
+            "versions of one model": {
+                "mlflow": versions_path(name),
+                "compat": versions_path(name),
+                "v1": f"/api/v1/models/default/{name}/versions/?page_size=100",
             },
         }.items():
             rates[label] = {
