@@ -1097,6 +1097,14 @@ def ledger_at(
     empty = LedgerAnswer(at, stage, None, None, [], None, None, False)
     if at < registration.created_at:
         return empty
+    # Trashed versions too: their rows keep their creation time (they no longer "exist").
+    rows = (
+        ModelVersion.all_objects.filter(registration=registration)
+        .order_by()
+        .values_list("version", "created_at", "stage", "deleted_at")
+    )
+    existing = {number: (created, now) for number, created, now, _ in rows}
+    live = {number for number, _, _, trashed in rows if trashed is None}
     entries = _stage_entries(registration)
     last = {
         row["version_number"]: row
@@ -1104,15 +1112,16 @@ def ledger_at(
             "id", "version_number", "to_stage", "cause", "created_at"
         )
     }
-    first = dict(
-        _one_per_version(entries, newest=False).values_list("version_number", "from_stage")
-    )
-    # Trashed versions too: their rows keep their creation time (they no longer "exist").
-    rows = ModelVersion.all_objects.filter(registration=registration).values_list(
-        "version", "created_at", "stage", "deleted_at"
-    )
-    existing = {number: (created, now) for number, created, now, _ in rows}
-    live = {number for number, _, _, trashed in rows if trashed is None}
+    # A version with no entry up to `at` held its first entry's from_stage then, so only
+    # entries after `at` matter, and only of versions that may have existed at `at`: an
+    # existing one created by then, or a deleted one numbered below every version created
+    # after it (its creation time is bounded below by theirs).
+    later = entries.filter(created_at__gt=at)
+    after = [number for number, (created, _) in existing.items() if created > at]
+    if after:
+        before = [number for number, (created, _) in existing.items() if created <= at]
+        later = later.filter(version_number__lte=max([min(after) - 1, *before]))
+    first = dict(_one_per_version(later, newest=False).values_list("version_number", "from_stage"))
     holders: dict[int, tuple[datetime | None, int | None]] = {}
     for number, row in last.items():
         if row["cause"] not in _ENDED and row["to_stage"] == stage:

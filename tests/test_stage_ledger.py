@@ -693,3 +693,24 @@ def test_the_ledger_follows_a_version_through_the_trash(clock, make_version):
     assert ask(at=utc(7, 12)).version is None
     assert ask(at=utc(7, 12), stage=N).versions == []  # purged is not "in None"
     assert ask(at=utc(5, 12)).exists is False
+
+
+def test_a_version_purged_after_the_moment_still_held_its_stage_then(clock, make_version):
+    """v2 was in None on the 4th, though its whole history (trash, purge) came later and a
+    newer version v3 was registered after the 4th: the answer still counts it."""
+    make_version()
+    clock.step(utc(2, 9))
+    make_version()
+    clock.step(utc(3, 9))
+    make_version()
+    clock.step(utc(5, 9))
+    v2 = selectors.version_get(registration=ask_registration(), version=2)
+    services.version_delete(version=v2, user=None)
+    clock.step(utc(6, 9))
+    services.version_purge(
+        version=ModelVersion.all_objects.get(registration__name="churn", version=2), user=None
+    )
+    clock.step(utc(7, 9))
+    held = ask(at=utc(4, 12), stage=N)
+    assert (held.version, held.versions, held.exists) == (2, [1, 2], False)
+    assert ask(at=utc(6, 12), stage=N).versions == [1, 3]
