@@ -1,6 +1,8 @@
 """Fast paths answer exactly what the general paths answer, in fewer queries, and the search
 filters are served by indexes where the database has them. Speed itself is measured by bench/."""
 
+import importlib
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -178,3 +180,20 @@ def test_tag_filter_and_text_search_find_the_same_rows_and_use_indexes(reader, c
     else:
         # SQLite has no index for a JSON value or a substring: these filters scan (bench/README)
         assert "json_extract" in str(tagged.query).lower() or "->>" in str(tagged.query)
+
+
+def test_search_indexes_take_new_rows_at_once(db):
+    """No GIN pending list on PostgreSQL: every search would read it in full (bench/README)."""
+    names = importlib.import_module("models_app.migrations.0019_search_indexes_no_pending_list")
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT relname, reloptions FROM pg_class WHERE relname = ANY(%s)",
+                [list(names.INDEXES)],
+            )
+            options = dict(cursor.fetchall())
+            assert sorted(options) == sorted(names.INDEXES)
+            assert all("fastupdate=off" in (found or []) for found in options.values())
+        else:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+            assert not {name for (name,) in cursor.fetchall()} & set(names.INDEXES)
