@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from models_app import access, selectors, services
 from models_app.api import serializers as s
-from models_app.api.pagination import PAGE_PARAMETERS
+from models_app.api.pagination import PAGE_PARAMETERS, SearchPagination
 from models_app.exceptions import NotFound
 from models_app.filters import (
     AuditFilterSet,
@@ -539,6 +539,7 @@ class FlatVersionList(generics.ListAPIView):
     serializer_class = s.VersionSerializer
     filter_backends = [FilterBackend]
     filterset_class = VersionFilterSet
+    pagination_class = SearchPagination
 
     def get_queryset(self):
         return access.readable_versions(self.request.user, selectors.version_list())
