@@ -251,10 +251,13 @@ def _filter(queryset, clauses, check_attribute, attributes: dict[str, str], tag_
             checked.append({**clause, "value": check_attribute(key, comparator, value)})
         else:
             raise _invalid(f"Invalid token type: {clause['type']}")
-    queryset = selectors.tagged(
+    # The caller's clauses first: on SQLite, which reads every row, the cheapest test leads.
+    queryset = selectors.filter_by_clauses(
+        queryset, checked, fields=attributes, tag_field=tag_field
+    )
+    return selectors.tagged(
         queryset, PROMPT_TAG, "true", present=_asks_for_prompts(clauses), tag_field=tag_field
     )
-    return selectors.filter_by_clauses(queryset, checked, fields=attributes, tag_field=tag_field)
 
 
 PROMPT_TAG = "mlflow.prompt.is_prompt"
