@@ -80,6 +80,8 @@ class SearchPagination(Pagination):
     listing."""
 
     def paginate_queryset(self, queryset, request, view=None):
+        if set(request.query_params) <= {self.page_query_param, self.page_size_query_param}:
+            return super().paginate_queryset(queryset, request, view)  # no filter: as usual
         return super().paginate_queryset(
             _MatchesReadOnce(queryset, view.get_queryset()), request, view
         )
