@@ -80,7 +80,7 @@ class SearchPagination(Pagination):
     listing."""
 
     def paginate_queryset(self, queryset, request, view=None):
-        if set(request.query_params) <= {self.page_query_param, self.page_size_query_param}:
+        if set(request.query_params) <= PAGE_PARAMETERS:
             return super().paginate_queryset(queryset, request, view)  # no filter: as usual
         return super().paginate_queryset(
             _MatchesReadOnce(queryset, view.get_queryset()), request, view
