@@ -331,9 +331,9 @@ def search(request):
 
 
 def _registration_context(request, registration: ModelRegistration) -> dict:
-    summary = selectors.registration_list(
+    summary = selectors.registration_summary(
         registry=registration.registry, name=registration.name
-    ).get()
+    )
     return {
         "registration": registration,
         "summary": summary,
