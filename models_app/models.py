@@ -189,6 +189,12 @@ class ModelRegistration(models.Model):
         ]
         indexes = [
             models.Index(fields=["name"], name="registration_name_idx"),
+            # Counting a registry's live models reads this small index alone (lists' counts).
+            models.Index(
+                fields=["registry"],
+                condition=Q(deleted_at__isnull=True),
+                name="registration_live_idx",
+            ),
             models.Index(fields=["registry", "name_key"], name="registration_name_key_idx"),
             models.Index(fields=["-updated_at"], name="registration_updated_idx"),
             models.Index(fields=["-created_at"], name="registration_created_idx"),

@@ -430,6 +430,10 @@ def _version_count(stage: str | None = None) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
+# The order of every listing of registrations unless the user picks another.
+REGISTRATION_ORDER = ("registry__name", "name")
+
+
 def registration_list(
     *,
     registry: Registry | None = None,
@@ -451,7 +455,86 @@ def registration_list(
         registrations = registrations.filter(registry=registry)
     if name:
         registrations = registrations.filter(name=name)
-    return registrations.filter(tags_equal("tags", tags))
+    return registrations.filter(tags_equal("tags", tags)).order_by(*REGISTRATION_ORDER)
+
+
+class RegistrationPages:
+    """A listing of registrations in REGISTRATION_ORDER, for a Paginator to count and slice.
+
+    Ordering by registry name then name across the join makes the database sort every
+    registration to find one page. Registries are few: one query counts the listing per
+    registry (in registry name order), which tells which registries a page spans and where
+    in each; the page is then read from each one's (registry, name) index, between the names
+    found at its ends. Two queries, as a plain count and slice take, with the same rows.
+    """
+
+    def __init__(self, queryset: QuerySet[ModelRegistration]):
+        self.queryset = queryset
+        self._counts: list[tuple[int, int]] | None = None
+
+    def _per_registry(self) -> list[tuple[int, int]]:
+        """(registry id, rows of the listing in it), registries by name, empty ones left out."""
+        if self._counts is None:
+            rows = (
+                self.queryset.filter(registry=OuterRef("pk"))
+                .order_by()
+                .values("registry")
+                .annotate(n=Count("*"))  # not a column: the count reads the index alone
+                .values("n")
+            )
+            counted = registry_list().annotate(n=Subquery(rows, output_field=IntegerField()))
+            self._counts = [(pk, n) for pk, n in counted.values_list("pk", "n") if n]
+        return self._counts
+
+    def count(self) -> int:
+        return sum(n for _, n in self._per_registry())
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, key: slice) -> list[ModelRegistration]:
+        if not isinstance(key, slice) or key.step is not None:
+            raise TypeError("A page of registrations is read by a slice.")
+        low, high = key.start or 0, key.stop
+        parts, whole, start = [], [], 0
+        for registry_id, n in self._per_registry():
+            # This registry's rows are [start, start + n) of the listing; the page takes
+            # [first, last) of them.
+            first = max(low - start, 0)
+            last = min(n if high is None else high - start, n)
+            start += n
+            if first >= last:
+                continue
+            if first == 0 and last == n:
+                whole.append(registry_id)
+                continue
+            # The names at both ends of the page's part, read from the index; with both ends
+            # bound the planner expects a page of rows, not a third of the table.
+            names = self.queryset.filter(registry_id=registry_id).order_by("name").values("name")
+            lowest, highest = Subquery(names[first : first + 1]), Subquery(names[last - 1 : last])
+            parts.append(Q(registry_id=registry_id, name__gte=lowest, name__lte=highest))
+        if whole:
+            parts.append(Q(registry_id__in=whole))
+        if not parts:
+            return []
+        condition = parts[0]
+        for part in parts[1:]:
+            condition |= part
+        return list(self.queryset.filter(condition).order_by(*REGISTRATION_ORDER))
+
+
+def registration_pages(
+    queryset: QuerySet[ModelRegistration],
+) -> RegistrationPages | QuerySet[ModelRegistration]:
+    """What a Paginator should page through for this listing: RegistrationPages when it is in
+    the default order (REGISTRATION_ORDER), the queryset itself for any other order."""
+    query = queryset.query
+    ordering = tuple(query.order_by) or (
+        tuple(ModelRegistration._meta.ordering) if query.default_ordering else ()
+    )
+    if ordering != REGISTRATION_ORDER or query.is_sliced or query.combinator or query.distinct:
+        return queryset
+    return RegistrationPages(queryset)
 
 
 def search_registrations(text: str) -> QuerySet[ModelRegistration]:

@@ -279,14 +279,12 @@ def trash_action(request, kind, item_id, action):
 def registration_list(request):
     filterset = RegistrationFilterSet(
         request.GET,
-        queryset=access.readable_registrations(
-            request.user, selectors.registration_list().order_by("registry__name", "name")
-        ),
+        queryset=access.readable_registrations(request.user, selectors.registration_list()),
     )
     registrations = filterset.qs if filterset.is_valid() else ModelRegistration.objects.none()
     context = {
         "filter": filterset,
-        "page": _page(request, registrations),
+        "page": _page(request, selectors.registration_pages(registrations)),
         "registries": selectors.registry_list(),
         "stages": ModelVersionStage.values,
         "ordering": request.GET.get("ordering", ""),

@@ -161,11 +161,11 @@ class RegistrationList(generics.ListCreateAPIView):
 
     def get_queryset(self):
         return access.readable_registrations(
-            self.request.user,
-            selectors.registration_list()
-            .select_related("created_by")
-            .order_by("registry__name", "name"),
+            self.request.user, selectors.registration_list().select_related("created_by")
         )
+
+    def paginate_queryset(self, queryset):
+        return super().paginate_queryset(selectors.registration_pages(queryset))
 
     @extend_schema(request=s.RegistrationCreateInput, responses={201: s.RegistrationSerializer})
     def post(self, request):
