@@ -30,7 +30,12 @@ from models_app.models import (
     StageTransition,
     TransitionCause,
 )
-from models_app.selectors import STAGE_COUNT_ANNOTATIONS, tags_equal
+from models_app.selectors import (
+    STAGE_COUNT_ANNOTATIONS,
+    SUMMARY_FIELDS,
+    summary_annotations,
+    tags_equal,
+)
 from models_app.validation import clean_filter_terms, clean_filter_text, clean_moment
 
 _OPERATORS = {
@@ -164,9 +169,13 @@ class RegistrationOrdering(django_filters.OrderingFilter):
     def filter(self, qs, value):
         if value in (None, "", [], ()):
             return qs
-        ordering = []
-        for param in value:
-            field = self.get_ordering_value(param)
+        ordering, fields = [], [self.get_ordering_value(param) for param in value]
+        # A summary field (a listing's rows come without them) is annotated to sort by.
+        wanted = {field.lstrip("-") for field in fields} & set(SUMMARY_FIELDS)
+        missing = wanted - set(qs.query.annotations)
+        if missing:
+            qs = qs.annotate(**summary_annotations(*sorted(missing)))
+        for field in fields:
             descending = field.startswith("-")
             expression = F(field.lstrip("-"))
             ordering.append(

@@ -22,6 +22,7 @@ from django.db.models import (
     Func,
     IntegerField,
     Lookup,
+    Max,
     OuterRef,
     Prefetch,
     Q,
@@ -430,8 +431,64 @@ def _version_count(stage: str | None = None) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
+# What registration_list adds to each registration about its versions.
+SUMMARY_FIELDS = (
+    "latest_version",
+    "version_count",
+    *STAGE_ANNOTATIONS.values(),
+    *STAGE_COUNT_ANNOTATIONS.values(),
+)
+_STAGE_OF = {
+    **{annotation: stage for stage, annotation in STAGE_ANNOTATIONS.items()},
+    **{annotation: stage for stage, annotation in STAGE_COUNT_ANNOTATIONS.items()},
+}
+
+
+def summary_annotations(*fields: str) -> dict:
+    """Annotations for the SUMMARY_FIELDS named, for a queryset of registrations."""
+    annotations = {}
+    for field in fields:
+        stage = _STAGE_OF.get(field)
+        counts = field == "version_count" or field in STAGE_COUNT_ANNOTATIONS.values()
+        annotations[field] = _version_count(stage) if counts else _highest_version(stage)
+    return annotations
+
+
+def summarise(registrations: list[ModelRegistration]) -> list[ModelRegistration]:
+    """Set on each registration what summary_annotations would, from one query for any
+    number of them (the version/stage index, grouped), rather than ten subqueries a row."""
+    found: dict[int, dict[str, tuple[int, int]]] = {r.pk: {} for r in registrations}
+    if found:
+        # The registrations are live rows, so only the versions' own trash mark is left to
+        # check (the live manager's join to every registration would scan them all).
+        grouped = (
+            ModelVersion.all_objects.filter(registration__in=list(found), deleted_at__isnull=True)
+            .order_by()
+            .values_list("registration_id", "stage")
+            .annotate(highest=Max("version"), n=Count("*"))
+        )
+        for registration_id, stage, highest, n in grouped:
+            found[registration_id][stage] = (highest, n)
+    for registration in registrations:
+        stages = found[registration.pk]
+        registration.latest_version = max((h for h, _ in stages.values()), default=None)
+        registration.version_count = sum(n for _, n in stages.values())
+        for stage, annotation in STAGE_ANNOTATIONS.items():
+            setattr(registration, annotation, stages.get(stage, (None, 0))[0])
+        for stage, annotation in STAGE_COUNT_ANNOTATIONS.items():
+            setattr(registration, annotation, stages.get(stage, (None, 0))[1])
+    return registrations
+
+
 # The order of every listing of registrations unless the user picks another.
 REGISTRATION_ORDER = ("registry__name", "name")
+
+
+def registration_listing() -> QuerySet[ModelRegistration]:
+    """Registrations for a list page, in REGISTRATION_ORDER, to filter and then page through
+    with registration_pages (which summarises each page); an ordering by a summary field
+    annotates it (RegistrationOrdering)."""
+    return ModelRegistration.objects.select_related("registry").order_by(*REGISTRATION_ORDER)
 
 
 def registration_list(
@@ -443,13 +500,7 @@ def registration_list(
     """Registrations with their latest version, the highest version in each stage and how
     many versions each stage holds (subqueries on the registration/stage index)."""
     registrations = ModelRegistration.objects.select_related("registry").annotate(
-        latest_version=_highest_version(),
-        version_count=_version_count(),
-        **{annotation: _highest_version(stage) for stage, annotation in STAGE_ANNOTATIONS.items()},
-        **{
-            annotation: _version_count(stage)
-            for stage, annotation in STAGE_COUNT_ANNOTATIONS.items()
-        },
+        **summary_annotations(*SUMMARY_FIELDS)
     )
     if registry is not None:
         registrations = registrations.filter(registry=registry)
@@ -468,8 +519,9 @@ class RegistrationPages:
     found at its ends. Two queries, as a plain count and slice take, with the same rows.
     """
 
-    def __init__(self, queryset: QuerySet[ModelRegistration]):
+    def __init__(self, queryset: QuerySet[ModelRegistration], *, by_registry: bool = True):
         self.queryset = queryset
+        self.by_registry = by_registry
         self._counts: list[tuple[int, int]] | None = None
 
     def _per_registry(self) -> list[tuple[int, int]]:
@@ -487,6 +539,8 @@ class RegistrationPages:
         return self._counts
 
     def count(self) -> int:
+        if not self.by_registry:
+            return self.queryset.count()
         return sum(n for _, n in self._per_registry())
 
     def __len__(self) -> int:
@@ -495,6 +549,8 @@ class RegistrationPages:
     def __getitem__(self, key: slice) -> list[ModelRegistration]:
         if not isinstance(key, slice) or key.step is not None:
             raise TypeError("A page of registrations is read by a slice.")
+        if not self.by_registry:
+            return summarise(list(self.queryset[key]))
         low, high = key.start or 0, key.stop
         parts, whole, start = [], [], 0
         for registry_id, n in self._per_registry():
@@ -520,21 +576,21 @@ class RegistrationPages:
         condition = parts[0]
         for part in parts[1:]:
             condition |= part
-        return list(self.queryset.filter(condition).order_by(*REGISTRATION_ORDER))
+        return summarise(list(self.queryset.filter(condition).order_by(*REGISTRATION_ORDER)))
 
 
-def registration_pages(
-    queryset: QuerySet[ModelRegistration],
-) -> RegistrationPages | QuerySet[ModelRegistration]:
-    """What a Paginator should page through for this listing: RegistrationPages when it is in
-    the default order (REGISTRATION_ORDER), the queryset itself for any other order."""
+def registration_pages(queryset: QuerySet[ModelRegistration]) -> RegistrationPages:
+    """What a Paginator pages through for a listing from registration_listing: each page
+    summarised; in the default order (REGISTRATION_ORDER) read registry by registry, in any
+    other as the database sorts it."""
     query = queryset.query
     ordering = tuple(query.order_by) or (
         tuple(ModelRegistration._meta.ordering) if query.default_ordering else ()
     )
-    if ordering != REGISTRATION_ORDER or query.is_sliced or query.combinator or query.distinct:
-        return queryset
-    return RegistrationPages(queryset)
+    by_registry = ordering == REGISTRATION_ORDER and not (
+        query.is_sliced or query.combinator or query.distinct
+    )
+    return RegistrationPages(queryset, by_registry=by_registry)
 
 
 def search_registrations(text: str) -> QuerySet[ModelRegistration]:

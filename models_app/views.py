@@ -279,7 +279,7 @@ def trash_action(request, kind, item_id, action):
 def registration_list(request):
     filterset = RegistrationFilterSet(
         request.GET,
-        queryset=access.readable_registrations(request.user, selectors.registration_list()),
+        queryset=access.readable_registrations(request.user, selectors.registration_listing()),
     )
     registrations = filterset.qs if filterset.is_valid() else ModelRegistration.objects.none()
     context = {

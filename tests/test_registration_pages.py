@@ -46,6 +46,18 @@ def spread(registry):
             if index % 3 == 0:
                 services.version_transition_stage(version=version, stage="Production", user=None)
                 services.alias_set(version=version, alias="champion", user=None)
+            if index % 2 == 0:
+                # More versions in other stages, the newest trashed: counts leave it out.
+                for stage in ("Staging", "Archived", "None"):
+                    newer = services.version_register(
+                        registry=registries[registry_name],
+                        name=name,
+                        model_source_uri=f"s3://b/{registry_name}/{name}/{stage}",
+                        user=None,
+                    )
+                    if stage != "None":
+                        services.version_transition_stage(version=newer, stage=stage, user=None)
+                services.version_delete(version=newer, user=None)
     for registry_name, name in TRASHED:
         services.registration_delete(
             registration=selectors.registration_get(registry=registry_name, name=name), user=None
@@ -92,6 +104,8 @@ def test_every_page_size_gives_the_rows_of_the_whole_sorted_listing(api, admin_u
         for name in sorted(set(LAYOUT[registry]) - {n for r, n in TRASHED if r == registry})
     ]
     assert any(r["latest_versions_by_stage"]["Production"] for r in expected)
+    assert {(r["version_count"], r["latest_version"]) for r in expected} == {(1, 1), (3, 3)}
+    assert {r["version_count_by_stage"]["Archived"] for r in expected} == {0, 1}
     _assert_pages_match(api, expected)
 
 

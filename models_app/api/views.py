@@ -161,7 +161,7 @@ class RegistrationList(generics.ListCreateAPIView):
 
     def get_queryset(self):
         return access.readable_registrations(
-            self.request.user, selectors.registration_list().select_related("created_by")
+            self.request.user, selectors.registration_listing().select_related("created_by")
         )
 
     def paginate_queryset(self, queryset):
