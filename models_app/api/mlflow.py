@@ -40,6 +40,16 @@ MAX_VERSIONS_PAGE = 200_000
 MAX_OFFSET = 2**53  # a page token's offset; the databases' limit is 2**63
 
 
+def preload() -> None:
+    """Import the MLflow utilities this API uses (~3 s): a serving process does it when it
+    starts, not during the first request it serves (the lazy imports keep the CLI fast)."""
+    import mlflow.protos.databricks_pb2
+    import mlflow.store.artifact.utils.models
+    import mlflow.utils.search_utils
+    import mlflow.utils.uri
+    import mlflow.utils.validation  # noqa: F401
+
+
 class MlflowError(Exception):
     def __init__(self, code: str, message: str, status: int = 400):
         super().__init__(message)
