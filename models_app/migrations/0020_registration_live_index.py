@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("models_app", "0018_trash_admin"),
+        ("models_app", "0019_search_indexes_no_pending_list"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
