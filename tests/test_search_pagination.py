@@ -18,6 +18,8 @@ SEARCHES = (
     {"q": "bucket", "ordering": "name,version"},
     {"q": "bucket", "ordering": "-version,-name"},
     {"tag": "half:yes"},
+    # The stage filter makes the query DISTINCT; ordered by a column of another table too.
+    {"q": "bucket", "stage": ["None", "Production"], "ordering": "-name,version"},
     {},
 )
 
