@@ -2,6 +2,7 @@
 
 python -m bench.ours prepare          # a superuser, a token and a signed-in session (JSON)
 python -m bench.ours floor PATH...    # in-process time, SQL floor, SQL+JSON floor per PATH
+python -m bench.ours calls TOKEN PATH...   # Python function calls per request (deterministic)
 """
 
 from __future__ import annotations
@@ -82,6 +83,52 @@ def floor(paths: list[str], token: str, session: str, repeat: int) -> dict:
     return results
 
 
+def calls(paths: list[str], token: str, repeat: int = 20) -> dict:
+    """Python function calls per request through the WSGI handler: unlike a time, the same on a
+    busy machine as on a quiet one, so a change's effect shows without noise."""
+    import cProfile
+    import io
+    import pstats
+
+    from django.core.handlers.wsgi import WSGIHandler
+
+    handler = WSGIHandler()
+
+    def call(path):
+        route, _, query = path.partition("?")
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": route,
+            "QUERY_STRING": query,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "HTTP_HOST": "127.0.0.1",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(b""),
+            "wsgi.errors": sys.stderr,
+            "HTTP_AUTHORIZATION": f"Bearer {token}",
+        }
+        status = []
+        body = handler(environ, lambda line, headers, exc_info=None: status.append(line))
+        b"".join(body)
+        body.close()
+        if not status[0].startswith("200"):
+            raise SystemExit(f"{path} answered {status[0]}")
+
+    results = {}
+    for path in paths:
+        for _ in range(5):  # first requests compile and cache
+            call(path)
+        profile = cProfile.Profile()
+        profile.enable()
+        for _ in range(repeat):
+            call(path)
+        profile.disable()
+        results[path] = pstats.Stats(profile).total_calls // repeat
+    return results
+
+
 def main() -> None:
     django.setup()
     command, *args = sys.argv[1:]
@@ -90,6 +137,10 @@ def main() -> None:
     elif command == "floor":
         token, session, repeat, *paths = args
         print(json.dumps(floor(paths, token, session, int(repeat))))
+    elif command == "calls":
+        token, *paths = args
+        for path, count in calls(paths, token).items():
+            print(f"{count:>8}  {path}")
     else:
         raise SystemExit(__doc__)
 
