@@ -1020,23 +1020,29 @@ def version_latest_per_stage(
     *, registrations: list[ModelRegistration], stages: list[str], fields: Iterable[str]
 ) -> QuerySet:
     """The highest version in each of `stages` of each registration, as rows of `fields`
-    (name registration_id among them), oldest first: one query for ids, one for the rows
-    (one prepared query for a single registration)."""
+    (name registration_id among them), oldest first, in one query (a prepared one for a
+    single registration)."""
     if len(registrations) == 1:
         return _latest_per_stage_read(tuple(stages), tuple(fields))(registrations[0].pk)
-    highest = {
-        f"latest_{index}": Subquery(
-            ModelVersion.objects.filter(registration=OuterRef("pk"), stage=stage)
-            .order_by("-version")
-            .values("pk")[:1]
+    # Ranked in the database, one query: the rows of the first in each (registration, stage).
+    # The live manager of the outer query leaves out what the trash holds.
+    ranked = (
+        ModelVersion.all_objects.filter(
+            registration__in=[r.pk for r in registrations],
+            deleted_at__isnull=True,
+            stage__in=list(stages),
         )
-        for index, stage in enumerate(stages)
-    }
-    rows = ModelRegistration.objects.filter(pk__in=[r.pk for r in registrations]).annotate(
-        **highest
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("registration_id"), F("stage")],
+                order_by=F("version").desc(),
+            )
+        )
+        .filter(rank=1)
+        .values("pk")
     )
-    ids = [pk for row in rows.values_list(*highest) for pk in row if pk]
-    return ModelVersion.objects.filter(pk__in=ids).order_by("version").values(*fields)
+    return ModelVersion.objects.filter(pk__in=ranked).order_by("version").values(*fields)
 
 
 _LATEST_PER_STAGE: dict[tuple, PreparedRead] = {}

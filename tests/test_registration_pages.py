@@ -47,8 +47,8 @@ def spread(registry):
                 services.version_transition_stage(version=version, stage="Production", user=None)
                 services.alias_set(version=version, alias="champion", user=None)
             if index % 2 == 0:
-                # More versions in other stages, the newest trashed: counts leave it out.
-                for stage in ("Staging", "Archived", "None"):
+                # More versions in other stages (two archived), the newest trashed: counts leave it out.
+                for stage in ("Staging", "Archived", "Archived", "None"):
                     newer = services.version_register(
                         registry=registries[registry_name],
                         name=name,
@@ -104,8 +104,8 @@ def test_every_page_size_gives_the_rows_of_the_whole_sorted_listing(api, admin_u
         for name in sorted(set(LAYOUT[registry]) - {n for r, n in TRASHED if r == registry})
     ]
     assert any(r["latest_versions_by_stage"]["Production"] for r in expected)
-    assert {(r["version_count"], r["latest_version"]) for r in expected} == {(1, 1), (3, 3)}
-    assert {r["version_count_by_stage"]["Archived"] for r in expected} == {0, 1}
+    assert {(r["version_count"], r["latest_version"]) for r in expected} == {(1, 1), (4, 4)}
+    assert {r["version_count_by_stage"]["Archived"] for r in expected} == {0, 2}
     _assert_pages_match(api, expected)
 
 
@@ -177,3 +177,17 @@ def test_another_order_is_sorted_by_the_database_as_asked(api, admin_user, sprea
         ModelRegistration.objects.order_by("-name", "registry__name").values_list("name", flat=True)
     )
     assert [r["name"] for r in rows] == names
+
+
+def test_mlflow_search_gives_each_model_the_latest_versions_its_own_read_gives(api, spread):
+    MLFLOW = "/api/2.0/mlflow/registered-models"
+    found = api.get(f"{MLFLOW}/search", {"max_results": 100}).json()["registered_models"]
+    assert [m["name"] for m in found] == sorted(
+        set(LAYOUT["default"]) - {n for r, n in TRASHED if r == "default"}
+    )
+    stages = set()
+    for model in found:
+        alone = api.get(f"{MLFLOW}/get", {"name": model["name"]}).json()["registered_model"]
+        assert model == alone
+        stages |= {v["current_stage"] for v in model["latest_versions"]}
+    assert stages == {"None", "Production", "Staging", "Archived"}

@@ -180,7 +180,7 @@ def model_json(registration: ModelRegistration, latest: list[dict], aliases: lis
 
 
 def models_json(registrations: list[ModelRegistration]) -> list[dict]:
-    """MLflow RegisteredModel JSON for each registration: three queries for any number."""
+    """MLflow RegisteredModel JSON for each registration: two queries for any number."""
     latest = latest_per_stage(registrations)
     # Plain rows: alias objects with their versions would cost more than the rest of a page.
     aliases = {
@@ -197,7 +197,7 @@ def latest_per_stage(
 ) -> dict[int, list]:
     """The latest version in each stage (MLflow's latest_versions) of each registration.
 
-    Two indexed queries: the id of the highest version per stage, then those versions.
+    One query ranking the versions of each stage in the database (see the selector).
     """
     versions = selectors.version_latest_per_stage(
         registrations=registrations,
