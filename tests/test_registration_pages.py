@@ -47,7 +47,7 @@ def spread(registry):
                 services.version_transition_stage(version=version, stage="Production", user=None)
                 services.alias_set(version=version, alias="champion", user=None)
             if index % 2 == 0:
-                # More versions in other stages (two archived), the newest trashed: counts leave it out.
+                # More versions (two archived), the newest trashed: counts leave it out.
                 for stage in ("Staging", "Archived", "Archived", "None"):
                     newer = services.version_register(
                         registry=registries[registry_name],
