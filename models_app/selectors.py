@@ -78,9 +78,14 @@ STAGE_COUNT_ANNOTATIONS = {
 
 def protected_aliases(registration: ModelRegistration) -> list[str]:
     """The aliases of this registration that only users allowed to promote may change."""
-    if registration.protected_aliases is None:
+    return protected_aliases_of(registration.protected_aliases)
+
+
+def protected_aliases_of(stored: list[str] | None) -> list[str]:
+    """protected_aliases from a registration's stored value (None: the settings' list)."""
+    if stored is None:
         return list(settings.MODEL_REGISTRY_PROTECTED_ALIASES)
-    return list(registration.protected_aliases)
+    return list(stored)
 
 
 def similar_registration_names(
@@ -454,29 +459,35 @@ def summary_annotations(*fields: str) -> dict:
     return annotations
 
 
-def summarise(registrations: list[ModelRegistration]) -> list[ModelRegistration]:
-    """Set on each registration what summary_annotations would, from one query for any
-    number of them (the version/stage index, grouped), rather than ten subqueries a row."""
-    found: dict[int, dict[str, tuple[int, int]]] = {r.pk: {} for r in registrations}
+def summarise(registrations: list) -> list:
+    """Set on each registration (or plain row with its "id") what summary_annotations would,
+    from one query for any number of them, rather than ten subqueries a row."""
+    plain = bool(registrations) and isinstance(registrations[0], dict)
+    ids = [r["id"] if plain else r.pk for r in registrations]
+    found: dict[int, dict[str, tuple[int, int]]] = {pk: {} for pk in ids}
     if found:
         # The registrations are live rows, so only the versions' own trash mark is left to
         # check (the live manager's join to every registration would scan them all).
         grouped = (
-            ModelVersion.all_objects.filter(registration__in=list(found), deleted_at__isnull=True)
+            ModelVersion.all_objects.filter(registration__in=ids, deleted_at__isnull=True)
             .order_by()
             .values_list("registration_id", "stage")
             .annotate(highest=Max("version"), n=Count("*"))
         )
         for registration_id, stage, highest, n in grouped:
             found[registration_id][stage] = (highest, n)
-    for registration in registrations:
-        stages = found[registration.pk]
-        registration.latest_version = max((h for h, _ in stages.values()), default=None)
-        registration.version_count = sum(n for _, n in stages.values())
-        for stage, annotation in STAGE_ANNOTATIONS.items():
-            setattr(registration, annotation, stages.get(stage, (None, 0))[0])
-        for stage, annotation in STAGE_COUNT_ANNOTATIONS.items():
-            setattr(registration, annotation, stages.get(stage, (None, 0))[1])
+    for pk, registration in zip(ids, registrations):
+        stages = found[pk]
+        summary = {
+            "latest_version": max((h for h, _ in stages.values()), default=None),
+            "version_count": sum(n for _, n in stages.values()),
+            **{a: stages.get(stage, (None, 0))[0] for stage, a in STAGE_ANNOTATIONS.items()},
+            **{a: stages.get(stage, (None, 0))[1] for stage, a in STAGE_COUNT_ANNOTATIONS.items()},
+        }
+        if plain:
+            registration.update(summary)
+        else:
+            registration.__dict__.update(summary)
     return registrations
 
 

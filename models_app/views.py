@@ -329,9 +329,7 @@ def search(request):
 
 
 def _registration_context(request, registration: ModelRegistration) -> dict:
-    summary = selectors.registration_summary(
-        registry=registration.registry, name=registration.name
-    )
+    summary = selectors.registration_summary(registry=registration.registry, name=registration.name)
     return {
         "registration": registration,
         "summary": summary,

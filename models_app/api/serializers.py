@@ -16,7 +16,7 @@ from models_app.models import (
     RunDataState,
     WebhookEvent,
 )
-from models_app.selectors import STAGE_ANNOTATIONS, STAGE_COUNT_ANNOTATIONS
+from models_app.selectors import STAGE_ANNOTATIONS, STAGE_COUNT_ANNOTATIONS, SUMMARY_FIELDS
 from models_app.validation import MAX_VERSION_NUMBER, check_key_count
 
 
@@ -236,30 +236,59 @@ class RegistrationSerializer(serializers.Serializer):
         return selectors.protected_aliases(registration)
 
     def to_representation(self, registration):
-        # Hand-written: the declared fields document the schema; this is the hot path of lists.
+        # Hand-written: the declared fields document the schema; this is the hot path of
+        # lists, which pass plain rows of REGISTRATION_ROW (with the summary fields).
+        row = registration if isinstance(registration, dict) else _row(registration)
         return {
-            "registry": registration.registry.name,
-            "name": registration.name,
-            "description": registration.description,
-            "tags": registration.tags,
-            "latest_version": registration.latest_version,
+            "registry": row["registry__name"],
+            "name": row["name"],
+            "description": row["description"],
+            "tags": row["tags"],
+            "latest_version": row["latest_version"],
             "latest_versions_by_stage": {
-                stage: getattr(registration, annotation)
-                for stage, annotation in STAGE_ANNOTATIONS.items()
+                stage: row[annotation] for stage, annotation in STAGE_ANNOTATIONS.items()
             },
-            "version_count": registration.version_count,
+            "version_count": row["version_count"],
             "version_count_by_stage": {
-                stage: getattr(registration, annotation)
-                for stage, annotation in STAGE_COUNT_ANNOTATIONS.items()
+                stage: row[annotation] for stage, annotation in STAGE_COUNT_ANNOTATIONS.items()
             },
-            "created_at": iso(registration.created_at),
-            "updated_at": iso(registration.updated_at),
-            "created_by": registration.created_by.username if registration.created_by_id else None,
-            "protected_aliases": selectors.protected_aliases(registration),
-            "card": registration.card,
-            "approval_required": registration.approval_required,
-            "promotion_gate": registration.promotion_gate,
+            "created_at": iso(row["created_at"]),
+            "updated_at": iso(row["updated_at"]),
+            "created_by": row["created_by__username"],
+            "protected_aliases": selectors.protected_aliases_of(row["protected_aliases"]),
+            "card": row["card"],
+            "approval_required": row["approval_required"],
+            "promotion_gate": row["promotion_gate"],
         }
+
+
+# The columns of a registration's JSON, as a plain row of values(); the summary comes from
+# the annotations of registration_list or from selectors.summarise.
+REGISTRATION_ROW = (
+    "id",
+    "registry__name",
+    "name",
+    "description",
+    "tags",
+    "created_at",
+    "updated_at",
+    "created_by__username",
+    "protected_aliases",
+    "card",
+    "approval_required",
+    "promotion_gate",
+)
+
+
+def _row(registration) -> dict:
+    """A registration object as the plain row lists read (a missing creator gives None)."""
+    row = {field: getattr(registration, field) for field in SUMMARY_FIELDS}
+    for field in REGISTRATION_ROW:
+        value = registration
+        for part in field.split("__"):
+            value = getattr(value, part) if value is not None else None
+        row[field] = value
+    return row
 
 
 class VersionSerializer(_version_fields(ModelVersion.REGISTERED_FIELDS, output=True)):

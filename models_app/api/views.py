@@ -160,12 +160,12 @@ class RegistrationList(generics.ListCreateAPIView):
     filterset_class = RegistrationFilterSet
 
     def get_queryset(self):
-        return access.readable_registrations(
-            self.request.user, selectors.registration_listing().select_related("created_by")
-        )
+        return access.readable_registrations(self.request.user, selectors.registration_listing())
 
     def paginate_queryset(self, queryset):
-        return super().paginate_queryset(selectors.registration_pages(queryset))
+        # Plain rows: the serializer reads them as it reads objects, for a fraction of the cost.
+        rows = queryset.values(*s.REGISTRATION_ROW)
+        return super().paginate_queryset(selectors.registration_pages(rows))
 
     @extend_schema(request=s.RegistrationCreateInput, responses={201: s.RegistrationSerializer})
     def post(self, request):
