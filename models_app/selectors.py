@@ -1134,7 +1134,8 @@ def alias_names_by_version(version_ids: Iterable[int]) -> dict[int, list[str]]:
     """The alias names pointing at each version, by version id."""
     version_ids = list(version_ids)
     if len(version_ids) == 1:
-        return {version_ids[0]: [row["name"] for row in _ALIAS_NAMES_OF(version_ids[0])]}
+        names = [row["name"] for row in _ALIAS_NAMES_OF(version_ids[0])]
+        return {version_ids[0]: names} if names else {}
     names: dict[int, list[str]] = {}
     for version_id, name in ModelAlias.objects.filter(version_id__in=list(version_ids)).values_list(
         "version_id", "name"
