@@ -302,6 +302,8 @@ class ModelVersion(models.Model):
         indexes = [
             models.Index(fields=["registration", "stage", "-version"], name="version_stage_idx"),
             models.Index(fields=["-created_at"], name="version_created_idx"),
+            # The dashboard's "in Production, most recently promoted first".
+            models.Index(fields=["stage", "-updated_at"], name="version_stage_updated_idx"),
             models.Index(fields=["experiment_run_id"], name="version_run_idx"),
             models.Index(fields=["pipeline_name"], name="version_pipeline_idx"),
         ]

@@ -708,6 +708,13 @@ def version_stage_counts(*, user=None) -> Counter:
     )
 
 
+def production_recent(*, user=None) -> QuerySet[ModelVersion]:
+    """Versions in Production, most recently promoted first (the stage/updated index)."""
+    return access.readable_versions(
+        user, version_list(stage=ModelVersionStage.PRODUCTION)
+    ).order_by("-updated_at", "registration__name")
+
+
 def metric_history(*, registration: ModelRegistration) -> list[tuple[int, str, dict]]:
     """(version, stage, metrics) of every version, oldest first: the metric chart's input."""
     return list(

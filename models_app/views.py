@@ -142,9 +142,7 @@ def dashboard(request):
         "version_count": sum(stage_counts.values()),
         "stage_counts": [(stage, stage_counts.get(stage, 0)) for stage in ModelVersionStage.values],
         # Most recently promoted first; "See all" lists every one.
-        "production": access.readable_versions(
-            user, selectors.version_list(stage=ModelVersionStage.PRODUCTION)
-        ).order_by("-updated_at", "registration__name")[:15],
+        "production": selectors.production_recent(user=user)[:15],
         "production_count": stage_counts.get(ModelVersionStage.PRODUCTION, 0),
         "transitions": access.readable_versions(user, selectors.transition_list())[:10],
         "recent_versions": access.readable_versions(user, selectors.version_list())[:10],

@@ -197,3 +197,21 @@ def test_search_indexes_take_new_rows_at_once(db):
         else:
             cursor.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
             assert not {name for (name,) in cursor.fetchall()} & set(names.INDEXES)
+
+
+def test_dashboard_production_list_walks_the_stage_index(reader, catalogue_bulk):
+    from models_app import selectors
+
+    recent = selectors.production_recent()[:15]
+    rows = list(recent)
+    assert rows and all(version.stage == "Production" for version in rows)
+    updated = [version.updated_at for version in rows]
+    assert updated == sorted(updated, reverse=True)
+    if connection.vendor == "postgresql":
+        assert "version_stage_updated_idx" in _plan(recent)
+    else:
+        sql, params = recent.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+            plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+        assert "version_stage_updated_idx" in plan
