@@ -58,7 +58,7 @@ from models_app.models import (
 )
 from models_app.names import name_key
 from models_app.prepared import PreparedRead, result_cache
-from models_app.validation import clean_like_pattern, clean_stage
+from models_app.validation import MAX_VERSION_NUMBER, clean_like_pattern, clean_stage
 
 # Annotation name per stage for "the highest version number in that stage".
 STAGE_ANNOTATIONS = {
@@ -270,7 +270,8 @@ _VERSION_OF = PreparedRead(
 
 
 def version_get(*, registration: ModelRegistration, version: int) -> ModelVersion:
-    found = _VERSION_OF.first(registration.pk, int(version))
+    number = _number(version)
+    found = None if number is None else _VERSION_OF.first(registration.pk, number)
     if found is None:
         raise NotFound(f"Model '{registration.name}' has no version {version}.")
     return found
@@ -369,15 +370,24 @@ def _first(queryset):
     return next(iter(queryset.order_by()[:1]), None)
 
 
+def _number(version) -> int | None:
+    """`version` as a number a row can hold; None for anything else, which matches nothing."""
+    if isinstance(version, str) and version.isdecimal() and len(version) <= 10:
+        version = int(version)
+    if type(version) is int and 1 <= version <= MAX_VERSION_NUMBER:
+        return version
+    return None
+
+
 def _has_nul(*texts) -> bool:
     return any(isinstance(text, str) and "\x00" in text for text in texts)
 
 
 def version_find(*, registry: Registry | str | None, name: str, version: int) -> ModelVersion:
     """The version at registry/name/version, ready to serialize (same errors as version_get)."""
-    found = None
-    if not _has_nul(registry, name):
-        found = _with_aliases(_VERSION_AT.first(_registry_name(registry), name, int(version)))
+    found, number = None, _number(version)
+    if number is not None and not _has_nul(registry, name):
+        found = _with_aliases(_VERSION_AT.first(_registry_name(registry), name, number))
     if found is None:
         return version_get(
             registration=registration_get(registry=registry, name=name), version=version
@@ -1129,7 +1139,8 @@ def version_rows_at(*, registry: str, name: str, version: int, fields: Iterable[
             str,
             int,
         )
-    return read(registry, name, int(version))
+    number = _number(version)
+    return [] if number is None else read(registry, name, number)
 
 
 _ALIAS_NAMES_OF = PreparedRead(

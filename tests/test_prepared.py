@@ -9,6 +9,7 @@ from django.db.models.sql.compiler import SQLCompiler
 
 from models_app import selectors, services
 from models_app.api import mlflow as mlflow_api
+from models_app.exceptions import NotFound
 from models_app.models import ModelVersion, Registry
 from models_app.prepared import PreparedRead
 
@@ -155,3 +156,21 @@ def test_mlflow_versions_of_one_model_answer_as_the_general_search(
     reader = django_user_model.objects.create_user("reader")
     api.force_authenticate(reader)
     assert _search(api, named) == {"model_versions": []}
+
+
+@pytest.mark.parametrize("number", [0, -1, 2**31, 2**70, True, "x", "2" * 40])
+def test_a_number_no_row_can_hold_is_a_missing_version(registry, number):
+    registration = selectors.registration_get(registry=registry, name="alpha")
+    with pytest.raises(NotFound):
+        selectors.version_get(registration=registration, version=number)
+    with pytest.raises(NotFound):
+        selectors.version_find(registry=registry, name="alpha", version=number)
+    assert (
+        selectors.version_rows_at(registry=registry, name="alpha", version=number, fields=["pk"])
+        == []
+    )
+
+
+def test_a_number_as_text_still_finds_its_version(registry):
+    registration = selectors.registration_get(registry=registry, name="alpha")
+    assert selectors.version_get(registration=registration, version="2").version == 2
