@@ -1021,8 +1021,17 @@ def tagged(queryset: QuerySet, key: str, value: str, *, present=True, tag_field=
 
 
 def registration_search(*, registry: Registry | str) -> QuerySet[ModelRegistration]:
-    """A registry's registrations (by row or name), with what a search answer shows of each."""
-    registrations = ModelRegistration.objects.select_related("registry", "created_by")
+    """A registry's registrations (by row or name), with what a search answer shows of each
+    and nothing more (no card, no registry row: a page of them is read a hundred at a time)."""
+    registrations = ModelRegistration.objects.select_related("created_by").only(
+        "registry",
+        "name",
+        "description",
+        "tags",
+        "created_at",
+        "updated_at",
+        "created_by__username",
+    )
     if isinstance(registry, Registry):
         return registrations.filter(registry=registry)
     return registrations.filter(registry__name=registry)

@@ -191,3 +191,13 @@ def test_mlflow_search_gives_each_model_the_latest_versions_its_own_read_gives(a
         assert model == alone
         stages |= {v["current_stage"] for v in model["latest_versions"]}
     assert stages == {"None", "Production", "Staging", "Archived"}
+
+
+def test_mlflow_search_pages_cost_the_same_queries_for_any_size(api, spread):
+    def queries(size):
+        with CaptureQueriesContext(connection) as captured:
+            response = api.get("/api/2.0/mlflow/registered-models/search", {"max_results": size})
+        assert response.status_code == 200
+        return len(captured.captured_queries)
+
+    assert queries(1) == queries(100)
