@@ -22,42 +22,65 @@ from django.db.models.query import (
     get_related_populators,
 )
 
-# Markers that no constant of a query equals (checked when compiling). The number stays within
-# a 32-bit column's range: Django compiles an out-of-range comparison to "no rows".
-_TEXT_MARKER = "\x00prepared-{}\x00"
-_NUMBER_MARKER = 1_987_654_321
+# Two sets of markers: the query is compiled with each, and an argument's place is where its
+# markers are, the same in both, exactly as given. Text markers hold what a lookup would
+# escape or fold (`%`, `_`, `\\`, both cases), so a lookup that changes its value is refused
+# instead of being handed raw arguments. Numbers stay within a 32-bit column's range: Django
+# compiles an out-of-range comparison to "no rows".
+_TEXT_MARKERS = ("\x00Prepared%_\\{}a\x00", "\x00Marker_%\\{}b\x00")
+_NUMBER_MARKERS = (1_987_654_321, 1_876_543_219)
 
 
-def _marker(kind: type, index: int):
+def _marker(kind: type, index: int, set_: int):
     if kind is str:
-        return _TEXT_MARKER.format(index)
+        return _TEXT_MARKERS[set_].format(index)
     if kind is int:
-        return _NUMBER_MARKER - index
+        return _NUMBER_MARKERS[set_] - index
     raise ImproperlyConfigured(f"A prepared read takes str or int arguments, not {kind}.")
+
+
+def _same(a, b) -> bool:
+    """Equal parameters; psycopg's JSON wrappers compare by the value they wrap."""
+    return type(a) is type(b) and getattr(a, "obj", a) == getattr(b, "obj", b)
+
+
+def _places(params: list, markers: list) -> list[list[int]]:
+    return [
+        [i for i, p in enumerate(params) if isinstance(p, type(marker)) and p == marker]
+        for marker in markers
+    ]
 
 
 class _Compiled:
     def __init__(self, read: PreparedRead, connection):
-        markers = [_marker(kind, index) for index, kind in enumerate(read.kinds)]
+        markers = [_marker(kind, index, 0) for index, kind in enumerate(read.kinds)]
         queryset = read.build(*markers)
         query = queryset.query
         self.compiler = compiler = query.get_compiler(connection=connection)
         self.sql, params = compiler.as_sql()
         self.params = list(params)
-        # Where each argument goes (it may be used more than once). A backend may wrap a value
-        # (psycopg's Int4, say): matched as a subclass, and an argument is wrapped the same way.
-        self.slots = []
-        for index, marker in enumerate(markers):
-            found = [
-                (i, type(p))
-                for i, p in enumerate(self.params)
-                if isinstance(p, type(marker)) and p == marker
-            ]
-            if not found:
-                raise ImproperlyConfigured(
-                    f"{read.name}: argument {index} must reach the query as a plain parameter."
-                )
-            self.slots.append(found)
+        others = [_marker(kind, index, 1) for index, kind in enumerate(read.kinds)]
+        other_sql, other_params = (
+            read.build(*others).query.get_compiler(connection=connection).as_sql()
+        )
+        other_params = list(other_params)
+        places = _places(self.params, markers)
+        used = {i for found in places for i in found}
+        if (
+            other_sql != self.sql
+            or not all(places)
+            or places != _places(other_params, others)
+            or any(
+                not _same(a, b)
+                for i, (a, b) in enumerate(zip(self.params, other_params))
+                if i not in used
+            )
+        ):
+            raise ImproperlyConfigured(
+                f"{read.name}: each argument must reach the query unchanged, as a parameter."
+            )
+        # A backend may wrap a value (psycopg's Int4, say): an argument is wrapped the same way.
+        self.slots = [[(i, type(self.params[i])) for i in found] for found in places]
         fields = [column[0] for column in compiler.select[: compiler.col_count]]
         self.converters = compiler.get_converters(fields)
         self.db = connection.alias

@@ -1059,8 +1059,11 @@ def version_latest_per_stage(
     """The highest version in each of `stages` of each registration, as rows of `fields`
     (name registration_id among them), oldest first, in one query (a prepared one for a
     single registration)."""
+    # At most the four stages, each once, in one order: a client's list (any length, order,
+    # repeats) must neither grow the cache of prepared reads nor the query.
+    stages = tuple(stage for stage in ModelVersionStage.values if stage in set(stages))
     if len(registrations) == 1:
-        return _latest_per_stage_read(tuple(stages), tuple(fields))(registrations[0].pk)
+        return _latest_per_stage_read(stages, tuple(fields))(registrations[0].pk)
     # Ranked in the database, one query: the rows of the first in each (registration, stage).
     # The live manager of the outer query leaves out what the trash holds.
     ranked = (

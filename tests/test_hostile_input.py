@@ -490,3 +490,38 @@ def test_it_bounds_mlflow_order_by(api, churn, order_by, limit):
     filter_string = " AND ".join(["name = 'churn'"] * 4)
     response = timed(api.get, f"{MLFLOW}/model-versions/search", {"filter": filter_string})
     assert_mlflow_error(response, mentions="MODEL_REGISTRY_MAX_FILTER_")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "registered-models/get-latest-versions", {"name": "\ud800"}),
+        ("post", "registered-models/alias", {"name": "\ud800", "alias": "a", "version": "1"}),
+        (
+            "post",
+            "model-versions/transition-stage",
+            {"name": "\ud800", "version": "1", "stage": "Staging"},
+        ),
+        (
+            "patch",
+            "model-versions/update",
+            {"name": "churn", "version": "1", "description": "\udfff"},
+        ),
+        (
+            "post",
+            "model-versions/set-tag",
+            {"name": "churn", "version": "1", "key": "k", "value": "\ud800"},
+        ),
+        ("patch", "registered-models/update", {"name": "churn", "description": "\ud800"}),
+    ],
+)
+def test_it_refuses_an_unpaired_surrogate_in_an_mlflow_body(api, churn, method, path, body):
+    before = snapshot()
+    response = timed(
+        getattr(api, method),
+        f"{MLFLOW}/{path}",
+        json.dumps(body),  # escapes the surrogate: valid JSON that no database stores
+        content_type="application/json",
+    )
+    assert_mlflow_error(response, mentions="surrogates")
+    assert snapshot() == before

@@ -10,7 +10,7 @@ from django.db.models.sql.compiler import SQLCompiler
 from models_app import selectors, services
 from models_app.api import mlflow as mlflow_api
 from models_app.exceptions import NotFound
-from models_app.models import ModelVersion, Registry
+from models_app.models import ModelRegistration, ModelVersion, Registry
 from models_app.prepared import PreparedRead
 
 pytestmark = pytest.mark.django_db
@@ -73,10 +73,10 @@ def test_compiled_once_per_connection_then_only_run(registry):
         SQLCompiler, "as_sql", autospec=True, side_effect=SQLCompiler.as_sql
     ) as compile:
         assert read(registry, "alpha") == [{"version": 1}, {"version": 2}]
-        assert compile.call_count == 1
+        assert compile.call_count == 2  # with each of the two sets of markers
         assert read(registry, "beta") == [{"version": 1}, {"version": 2}]
         assert read(registry, "nothing") == []
-        assert compile.call_count == 1  # the arguments changed, the SQL was reused
+        assert compile.call_count == 2  # the arguments changed, the SQL was reused
     assert read in connections["default"].__dict__["_prepared_reads"]
 
 
@@ -174,3 +174,41 @@ def test_a_number_no_row_can_hold_is_a_missing_version(registry, number):
 def test_a_number_as_text_still_finds_its_version(registry):
     registration = selectors.registration_get(registry=registry, name="alpha")
     assert selectors.version_get(registration=registration, version="2").version == 2
+
+
+def test_a_lookup_that_rewrites_its_argument_is_refused_or_exact(registry, admin_user):
+    services.version_register(
+        registry=Registry.objects.get(name="default"),
+        name="aXb",
+        model_source_uri="s3://b/x",
+        user=admin_user,
+    )
+    read = PreparedRead(
+        lambda name: ModelRegistration.objects.filter(name__iexact=name).values("name"), str
+    )
+    try:
+        found = read("a_b")
+    except ImproperlyConfigured:
+        assert connections["default"].vendor == "sqlite"  # LIKE there escapes `_` and `%`
+    else:  # UPPER(name) = UPPER(%s): the argument is passed as given
+        assert found == list(ModelRegistration.objects.filter(name__iexact="a_b").values("name"))
+        assert read("AXB") == [{"name": "aXb"}]
+
+
+def test_a_clients_stage_list_grows_neither_the_prepared_reads_nor_the_query(registry, admin_user):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    known = len(selectors._LATEST_PER_STAGE)
+    answers = []
+    for repeats in (1, 7, 900):  # 900 OR-ed subqueries would pass SQLite's expression depth
+        stages = ["staging"] * repeats + ["None", "Staging"]
+        response = api.get(
+            "/api/2.0/mlflow/registered-models/get-latest-versions",
+            {"name": "alpha", "stages": stages},
+        )
+        assert response.status_code == 200, response.content
+        answers.append(response.json())
+    assert answers[0] == answers[1] == answers[2]
+    assert len(selectors._LATEST_PER_STAGE) <= known + 1

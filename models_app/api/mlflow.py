@@ -536,6 +536,12 @@ class MlflowRegistryAPI(APIView):
         if not isinstance(value, str):
             hint = f" Hint: Value was of type '{type(value).__name__}'."
             raise _invalid(invalid_value(key, value, hint) + SEE_DOCS)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # valid JSON, but no database stores it
+            raise _invalid(
+                f"Parameter '{key}' must be valid Unicode text (no unpaired surrogates)."
+            )
         return value
 
     def _name(self, params, key="name") -> str:
